@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+
+let package = Package(
+    name: "Latent",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "latent", targets: ["latent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; each is wrapped by exactly one Swift module.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Wrappers with clear ownership of the C handles.
+        .target(name: "Kafka", dependencies: ["CRdKafka", logging]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", logging]),
+
+        // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
+        .target(name: "Models", dependencies: ["COpenBLAS", logging]),
+
+        // Ingest, migrations, import, database snapshots, publishing.
+        .target(name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics]),
+
+        .executableTarget(
+            name: "latent",
+            dependencies: [
+                "Pipeline", "Models", "Kafka", "Postgres", logging, metrics,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models"]),
+    ]
+)

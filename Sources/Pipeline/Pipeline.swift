@@ -1,0 +1,3 @@
+import Kafka
+import Postgres
+import Models

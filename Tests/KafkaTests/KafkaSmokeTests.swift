@@ -1,0 +1,6 @@
+import XCTest
+import Kafka
+
+final class KafkaSmokeTests: XCTestCase {
+    func testModuleLinks() {}
+}

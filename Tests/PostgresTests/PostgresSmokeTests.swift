@@ -1,0 +1,6 @@
+import XCTest
+import Postgres
+
+final class PostgresSmokeTests: XCTestCase {
+    func testModuleLinks() {}
+}
