@@ -1,0 +1,67 @@
+/// A trained model in the one shape every trainer produces and every consumer reads:
+/// prediction `mu + b_u + b_i + p_u . q_i`, clipped to the rating scale.
+///
+/// The baseline is the `k == 0` case; MF-SGD and ALS fill the factors; ALS with genres also
+/// fills `genreFactors`. Publishing, evaluation, fold-in, recommend and similar all work on
+/// this type, whichever trainer made it.
+public struct FactorModel: Sendable {
+    /// "baseline", "mf" or "als".
+    public var kind: String
+    /// Number of latent dimensions (0 for the baseline).
+    public var k: Int
+    public var globalMean: Float
+    /// By dense user index.
+    public var userBias: [Float]
+    /// By dense movie index.
+    public var movieBias: [Float]
+    /// Row-major `users.count x k`.
+    public var userFactors: [Float]
+    /// Row-major `movies.count x k`.
+    public var movieFactors: [Float]
+    /// Row-major `genreNames.count x k`; empty unless the model learned genre vectors.
+    public var genreFactors: [Float]
+    public var users: IDIndex
+    public var movies: IDIndex
+    public var genreNames: [String]
+    public var ratingScale: ClosedRange<Float>
+    /// Hyper-parameters as trained, for run metadata and the saved file.
+    public var parameters: [String: String]
+
+    public init(
+        kind: String, k: Int, globalMean: Float,
+        userBias: [Float], movieBias: [Float],
+        userFactors: [Float], movieFactors: [Float], genreFactors: [Float] = [],
+        users: IDIndex, movies: IDIndex, genreNames: [String] = [],
+        ratingScale: ClosedRange<Float> = 0.5...5.0,
+        parameters: [String: String] = [:]
+    ) {
+        self.kind = kind
+        self.k = k
+        self.globalMean = globalMean
+        self.userBias = userBias
+        self.movieBias = movieBias
+        self.userFactors = userFactors
+        self.movieFactors = movieFactors
+        self.genreFactors = genreFactors
+        self.users = users
+        self.movies = movies
+        self.genreNames = genreNames
+        self.ratingScale = ratingScale
+        self.parameters = parameters
+    }
+
+    /// Prediction for dense indices, clipped to the rating scale.
+    @inlinable
+    public func predict(user u: Int, movie m: Int) -> Float {
+        var score = globalMean + userBias[u] + movieBias[m]
+        if k > 0 {
+            userFactors.withUnsafeBufferPointer { p in
+                movieFactors.withUnsafeBufferPointer { q in
+                    let pu = u * k, qm = m * k
+                    for f in 0..<k { score += p[pu + f] * q[qm + f] }
+                }
+            }
+        }
+        return min(max(score, ratingScale.lowerBound), ratingScale.upperBound)
+    }
+}
