@@ -1,0 +1,189 @@
+import COpenBLAS
+import Foundation
+
+/// One side of an ALS iteration: every row (a user, or a movie) gets its bias and then its
+/// vector re-solved with the other side held fixed (seed 001, eq. (1) then eq. (2)).
+///
+/// For a row with ratings `r_j` of columns `c_j` (n of them), residual targets
+/// `e_j = r_j - mu - b_{c_j}`, fixed vectors `y_j`, regularisation `l = lambda * n^alpha`:
+///   bias:   b = sum_j (e_j - x . y_j) / (n + gamma)
+///   vector: (sum_j y_j y_j^T + l I) x = sum_j y_j (e_j - b) + l * prior
+/// The normal matrix is built from the row's vectors gathered into one contiguous `n x k`
+/// buffer (one `ssyrk`, or a hand loop for very short rows) and solved by Cholesky.
+struct ALSHalfStep {
+    var k: Int
+    var globalMean: Float
+    var lambda: Float
+    var alpha: Float
+    var gamma: Float
+    var workers: Int
+    /// Rows with at most this many ratings build the normal matrix with a hand loop, which
+    /// beats the BLAS call overhead there.
+    var handLoopLimit: Int = 4
+
+    /// CSR rows; `@unchecked Sendable` because the pointers are only read in parallel.
+    struct Rows: @unchecked Sendable {
+        var offsets: UnsafePointer<Int>
+        var columns: UnsafePointer<Int32>
+        var values: UnsafePointer<Float>
+        var count: Int
+        var maxLength: Int
+    }
+
+    /// Per-worker buffers, allocated once per half-step per worker.
+    final class Scratch {
+        let gathered: UnsafeMutablePointer<Float>
+        let targets: UnsafeMutablePointer<Float>
+        let products: UnsafeMutablePointer<Float>
+        let normal: UnsafeMutablePointer<Float>
+        let rhs: UnsafeMutablePointer<Float>
+        let capacity: Int
+        let k: Int
+
+        init(maxLength: Int, k: Int) {
+            capacity = max(maxLength, 1)
+            self.k = k
+            gathered = .allocate(capacity: capacity * max(k, 1))
+            targets = .allocate(capacity: capacity)
+            products = .allocate(capacity: capacity)
+            normal = .allocate(capacity: max(k * k, 1))
+            rhs = .allocate(capacity: max(k, 1))
+        }
+
+        deinit {
+            gathered.deallocate()
+            targets.deallocate()
+            products.deallocate()
+            normal.deallocate()
+            rhs.deallocate()
+        }
+    }
+
+    /// Updates `bias[r]` and `factors[r*k ..< (r+1)*k]` for every row. Returns the sum of
+    /// squared residuals after the update when `measureLoss` (else 0). Rows with no ratings
+    /// get bias 0 and their prior (or zero) as vector.
+    func run(
+        rows: Rows,
+        fixedFactors: UnsafePointer<Float>, fixedBias: UnsafePointer<Float>,
+        bias: UnsafeMutablePointer<Float>, factors: UnsafeMutablePointer<Float>,
+        prior: UnsafePointer<Float>?, chunks: ParallelChunks, measureLoss: Bool
+    ) throws -> Double {
+        let chunkCount = chunks.chunkCount
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunkCount)
+        partial.initialize(repeating: 0, count: chunkCount)
+        let failures = UnsafeMutablePointer<Int>.allocate(capacity: chunkCount)
+        failures.initialize(repeating: -1, count: chunkCount)
+        defer {
+            partial.deallocate()
+            failures.deallocate()
+        }
+        let shared = Shared(
+            rows: rows, fixedFactors: fixedFactors, fixedBias: fixedBias, bias: bias, factors: factors,
+            prior: prior, partial: partial, failures: failures)
+        let step = self
+        let k = self.k
+        BLAS.withThreadCount(1) {
+            chunks.run(workers: workers, makeScratch: { Scratch(maxLength: rows.maxLength, k: k) }) { scratch, chunk, range in
+                var sum = 0.0
+                for r in range {
+                    if !step.solveRow(r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum) {
+                        shared.failures[chunk] = r
+                        break
+                    }
+                }
+                shared.partial[chunk] = sum
+            }
+        }
+        for c in 0..<chunkCount where failures[c] >= 0 {
+            throw ModelError.numerical("the normal matrix of row \(failures[c]) is not positive definite (NaN or infinite values in the data or factors)")
+        }
+        var total = 0.0
+        for c in 0..<chunkCount { total += partial[c] }
+        return total
+    }
+
+    /// Pointers shared by the workers; each row writes only its own slots.
+    struct Shared: @unchecked Sendable {
+        var rows: Rows
+        var fixedFactors: UnsafePointer<Float>
+        var fixedBias: UnsafePointer<Float>
+        var bias: UnsafeMutablePointer<Float>
+        var factors: UnsafeMutablePointer<Float>
+        var prior: UnsafePointer<Float>?
+        var partial: UnsafeMutablePointer<Double>
+        var failures: UnsafeMutablePointer<Int>
+    }
+
+    /// Solves one row; false on a numerical failure.
+    @inline(__always)
+    func solveRow(_ r: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double) -> Bool {
+        let start = s.rows.offsets[r]
+        let n = s.rows.offsets[r + 1] - start
+        let x = s.factors + r * k
+        if n == 0 {
+            s.bias[r] = 0
+            if let prior = s.prior { x.update(from: prior + r * k, count: k) } else { x.update(repeating: 0, count: k) }
+            return true
+        }
+        let g = scratch.gathered
+        let e = scratch.targets
+        let t = scratch.products
+        let columns = s.rows.columns + start
+        let values = s.rows.values + start
+        for j in 0..<n {
+            let c = Int(columns[j])
+            e[j] = values[j] - globalMean - s.fixedBias[c]
+            if k > 0 { (g + j * k).update(from: s.fixedFactors + c * k, count: k) }
+        }
+        // Bias given the current vector.
+        if k > 0 { BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t) }
+        var sum: Float = 0
+        if k > 0 { for j in 0..<n { sum += e[j] - t[j] } } else { for j in 0..<n { sum += e[j] } }
+        let b = sum / (Float(n) + gamma)
+        s.bias[r] = b
+        for j in 0..<n { e[j] -= b }
+        guard k > 0 else {
+            if measureLoss { var l = 0.0; for j in 0..<n { l += Double(e[j] * e[j]) }; loss += l }
+            return true
+        }
+        // Vector given the new bias.
+        let a = scratch.normal
+        if n <= handLoopLimit {
+            a.update(repeating: 0, count: k * k)
+            for j in 0..<n {
+                let y = g + j * k
+                for col in 0..<k {
+                    let yc = y[col]
+                    let column = a + col * k
+                    for row in 0...col { column[row] += y[row] * yc }
+                }
+            }
+        } else {
+            BLAS.gramUpper(vectors: g, count: n, dimension: k, result: a)
+        }
+        let l = alpha == 0 ? lambda : lambda * Float(pow(Double(n), Double(alpha)))
+        for d in 0..<k { a[d * k + d] += l }
+        let rhs = scratch.rhs
+        BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: e, result: rhs)
+        if let prior = s.prior {
+            let p = prior + r * k
+            for d in 0..<k { rhs[d] += l * p[d] }
+        }
+        do {
+            try Cholesky.solveInPlace(order: k, matrix: a, rightHandSides: rhs)
+        } catch {
+            return false
+        }
+        x.update(from: rhs, count: k)
+        if measureLoss {
+            BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t)
+            var l = 0.0
+            for j in 0..<n {
+                let d = e[j] - t[j]
+                l += Double(d * d)
+            }
+            loss += l
+        }
+        return true
+    }
+}

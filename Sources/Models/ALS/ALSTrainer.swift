@@ -1,0 +1,335 @@
+import Foundation
+
+/// The state of one ALS run with biases and genres (seed 001, Algorithm 2), exposed step by
+/// step so callers (and tests) can run single half-steps and watch the objective.
+///
+/// Objective minimised (seed 001 §5.1 divided through by the data weight, so the seed's
+/// `tau'`/`gamma'` are this type's `lambda`/`gamma`):
+///
+///     1/2 sum_(u,i) (r_ui - mu - b_u - b_i - p_u . q_i)^2
+///   + 1/2 sum_u lambda_u |p_u|^2
+///   + 1/2 sum_(i rated) lambda_i |q_i - pi_i|^2          pi_i = (1/sqrt|F_i|) sum_(g in F_i) f_g
+///   + gamma/2 (sum_u b_u^2 + sum_i b_i^2)
+///   + tau/2 sum_g |f_g|^2                                 (only with genres)
+///
+/// with `lambda_x = lambda * n_x^alpha` (`alpha = 0` is the seed's constant regularisation,
+/// `alpha = 1` is ALS-WR's count-weighted one) and `pi_i = 0` without genres. `mu` is the
+/// training mean and stays fixed. Each half-step is an exact block minimisation, so the
+/// objective never increases. Movies without training ratings are outside the objective
+/// and take their genre prior as vector (cold start).
+public struct ALSTrainer: Sendable {
+    public let configuration: AlternatingLeastSquares.Configuration
+    public let ratings: SparseRatings
+    public let genres: GenreIncidence
+    public let globalMean: Float
+    public private(set) var userBias: [Float]
+    public private(set) var movieBias: [Float]
+    /// Row-major `userCount x k`.
+    public private(set) var userFactors: [Float]
+    /// Row-major `movieCount x k`.
+    public private(set) var movieFactors: [Float]
+    /// Row-major `genreCount x k` (zeros without genres).
+    public private(set) var genreFactors: [Float]
+    /// Genre priors of the movies, row-major `movieCount x k`.
+    public private(set) var moviePriors: [Float]
+    /// Sum of squared training residuals after the last movie half-step.
+    public private(set) var lastSquaredError: Double?
+
+    private let userChunks: ParallelChunks
+    private let movieChunks: ParallelChunks
+    private let maxUserLength: Int
+    private let maxMovieLength: Int
+    /// Movies of each genre (CSR), for the genre update.
+    private let genreOffsets: [Int]
+    private let genreMovies: [Int32]
+
+    /// Sets up the initial state: biases zero, user vectors zero, movie vectors small
+    /// Gaussian noise drawn from `configuration.seed`, genre vectors zero.
+    public init(configuration: AlternatingLeastSquares.Configuration, ratings: SparseRatings, genres: GenreIncidence) throws {
+        try configuration.validate()
+        guard ratings.count > 0 else { throw ModelError.emptyData("no training ratings") }
+        self.configuration = configuration
+        self.ratings = ratings
+        var genres = genres
+        genres.extend(toMovieCount: ratings.movieCount)
+        self.genres = genres
+        var sum = 0.0
+        for r in ratings.userRatings {
+            guard r.isFinite else { throw ModelError.emptyData("a training rating is NaN or infinite") }
+            sum += Double(r)
+        }
+        globalMean = Float(sum / Double(ratings.count))
+        let k = configuration.k
+        userBias = [Float](repeating: 0, count: ratings.userCount)
+        movieBias = [Float](repeating: 0, count: ratings.movieCount)
+        userFactors = [Float](repeating: 0, count: ratings.userCount * k)
+        var rng = SplitMix64(seed: configuration.seed)
+        var movies = [Float](repeating: 0, count: ratings.movieCount * k)
+        for i in movies.indices { movies[i] = Float(rng.nextNormal()) * configuration.initialScale }
+        movieFactors = movies
+        genreFactors = [Float](repeating: 0, count: genres.genreCount * k)
+        moviePriors = [Float](repeating: 0, count: ratings.movieCount * k)
+
+        let cube = Double(k * k * k) / 3 + 50
+        let square = Double(k * k) / 2 + 1
+        let userOffsets = ratings.userOffsets
+        let movieOffsets = ratings.movieOffsets
+        userChunks = ParallelChunks(rowCount: ratings.userCount) { cube + square * Double(userOffsets[$0 + 1] - userOffsets[$0]) }
+        movieChunks = ParallelChunks(rowCount: ratings.movieCount) { cube + square * Double(movieOffsets[$0 + 1] - movieOffsets[$0]) }
+        var longest = 0
+        for u in 0..<ratings.userCount { longest = max(longest, userOffsets[u + 1] - userOffsets[u]) }
+        maxUserLength = longest
+        longest = 0
+        for m in 0..<ratings.movieCount { longest = max(longest, movieOffsets[m + 1] - movieOffsets[m]) }
+        maxMovieLength = longest
+
+        var counts = [Int](repeating: 0, count: genres.genreCount + 1)
+        for g in genres.genres { counts[Int(g) + 1] += 1 }
+        for g in 0..<genres.genreCount { counts[g + 1] += counts[g] }
+        var next = counts
+        var members = [Int32](repeating: 0, count: genres.genres.count)
+        for m in 0..<genres.movieCount {
+            for g in genres.genres(ofMovie: m) {
+                members[next[Int(g)]] = Int32(m)
+                next[Int(g)] += 1
+            }
+        }
+        genreOffsets = counts
+        genreMovies = members
+    }
+
+    private var halfStep: ALSHalfStep {
+        ALSHalfStep(
+            k: configuration.k, globalMean: globalMean, lambda: configuration.lambda,
+            alpha: configuration.regularizationExponent, gamma: configuration.gamma,
+            workers: configuration.threads)
+    }
+
+    private var usesGenres: Bool { configuration.useGenres && genres.genreCount > 0 && configuration.k > 0 }
+
+    /// Regularisation weight of a row with `n` ratings.
+    @inline(__always)
+    private func weight(_ n: Int) -> Double {
+        let alpha = Double(configuration.regularizationExponent)
+        return Double(configuration.lambda) * (alpha == 0 ? 1 : pow(Double(n), alpha))
+    }
+
+    /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
+    public mutating func updateUsers() throws {
+        let step = halfStep
+        let ratings = self.ratings
+        let maxLength = maxUserLength
+        let chunks = userChunks
+        let movieFactors = self.movieFactors
+        let movieBias = self.movieBias
+        _ = try ratings.userOffsets.withUnsafeBufferPointer { offsets in
+            try ratings.userMovies.withUnsafeBufferPointer { columns in
+                try ratings.userRatings.withUnsafeBufferPointer { values in
+                    try movieFactors.withUnsafeBufferPointer { fixed in
+                        try movieBias.withUnsafeBufferPointer { fixedBias in
+                            try userBias.withUnsafeMutableBufferPointer { bias in
+                                try userFactors.withUnsafeMutableBufferPointer { factors in
+                                    try step.run(
+                                        rows: .init(offsets: offsets.nonNullBase, columns: columns.nonNullBase,
+                                                    values: values.nonNullBase, count: ratings.userCount, maxLength: maxLength),
+                                        fixedFactors: fixed.nonNullBase, fixedBias: fixedBias.nonNullBase,
+                                        bias: bias.nonNullBase, factors: factors.nonNullBase,
+                                        prior: nil, chunks: chunks, measureLoss: false)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Algorithm 1/2, second loop: every movie's bias, then vector (drawn towards its genre
+    /// prior when genres are used), with the user side fixed. Also measures the training
+    /// squared error, which the genre step does not change.
+    public mutating func updateMovies() throws {
+        let step = halfStep
+        let ratings = self.ratings
+        let maxLength = maxMovieLength
+        let chunks = movieChunks
+        let userFactors = self.userFactors
+        let userBias = self.userBias
+        let priors = self.moviePriors
+        let genresOn = usesGenres
+        lastSquaredError = try ratings.movieOffsets.withUnsafeBufferPointer { offsets in
+            try ratings.movieUsers.withUnsafeBufferPointer { columns in
+                try ratings.movieRatings.withUnsafeBufferPointer { values in
+                    try userFactors.withUnsafeBufferPointer { fixed in
+                        try userBias.withUnsafeBufferPointer { fixedBias in
+                            try priors.withUnsafeBufferPointer { prior in
+                                try movieBias.withUnsafeMutableBufferPointer { bias in
+                                    try movieFactors.withUnsafeMutableBufferPointer { factors in
+                                        try step.run(
+                                            rows: .init(offsets: offsets.nonNullBase, columns: columns.nonNullBase,
+                                                        values: values.nonNullBase, count: ratings.movieCount, maxLength: maxLength),
+                                            fixedFactors: fixed.nonNullBase, fixedBias: fixedBias.nonNullBase,
+                                            bias: bias.nonNullBase, factors: factors.nonNullBase,
+                                            prior: genresOn ? prior.nonNullBase : nil, chunks: chunks, measureLoss: true)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Algorithm 2, third loop: each genre vector by the seed's closed form given the movie
+    /// vectors and the other genres (Gauss-Seidel over genres):
+    ///
+    ///     f_g = sum_(i in g) l_i s_i (q_i - s_i sum_(h != g) f_h) / (sum_(i in g) l_i s_i^2 + tau)
+    ///
+    /// with `s_i = 1/sqrt|F_i|` and `l_i` the movie's regularisation weight (with
+    /// `alpha = 0` and `tau = lambda` this is exactly seed 001's rule with its "+ 1").
+    /// Then recomputes the movie priors and moves unrated movies onto their prior.
+    /// Does nothing without genres.
+    public mutating func updateGenres() {
+        guard usesGenres else { return }
+        let k = configuration.k
+        let tau = Double(configuration.tau)
+        var numerator = [Double](repeating: 0, count: k)
+        var others = [Double](repeating: 0, count: k)
+        for g in 0..<genres.genreCount {
+            for d in 0..<k { numerator[d] = 0 }
+            var denominator = tau
+            for p in genreOffsets[g] ..< genreOffsets[g + 1] {
+                let m = Int(genreMovies[p])
+                let n = ratings.movieOffsets[m + 1] - ratings.movieOffsets[m]
+                guard n > 0 else { continue }
+                let movieGenres = genres.genres(ofMovie: m)
+                let s = 1 / Double(movieGenres.count).squareRoot()
+                let l = weight(n)
+                for d in 0..<k { others[d] = 0 }
+                for h in movieGenres where Int(h) != g {
+                    let base = Int(h) * k
+                    for d in 0..<k { others[d] += Double(genreFactors[base + d]) }
+                }
+                let q = m * k
+                for d in 0..<k { numerator[d] += l * s * (Double(movieFactors[q + d]) - s * others[d]) }
+                denominator += l * s * s
+            }
+            for d in 0..<k { genreFactors[g * k + d] = denominator > 0 ? Float(numerator[d] / denominator) : 0 }
+        }
+        recomputePriors()
+        for m in 0..<ratings.movieCount where ratings.movieOffsets[m + 1] == ratings.movieOffsets[m] {
+            for d in 0..<k { movieFactors[m * k + d] = moviePriors[m * k + d] }
+            movieBias[m] = 0
+        }
+    }
+
+    private mutating func recomputePriors() {
+        let k = configuration.k
+        for m in 0..<ratings.movieCount {
+            let movieGenres = genres.genres(ofMovie: m)
+            let base = m * k
+            for d in 0..<k { moviePriors[base + d] = 0 }
+            guard !movieGenres.isEmpty else { continue }
+            let s = 1 / Float(movieGenres.count).squareRoot()
+            for g in movieGenres {
+                let f = Int(g) * k
+                for d in 0..<k { moviePriors[base + d] += s * genreFactors[f + d] }
+            }
+        }
+    }
+
+    /// One full iteration (Algorithm 2): users, movies, genres.
+    public mutating func iterate() throws {
+        try updateUsers()
+        try updateMovies()
+        updateGenres()
+    }
+
+    /// The objective above, computed from scratch (a full pass over the ratings).
+    public func objective() -> Double {
+        regularizationTerms() + 0.5 * squaredError()
+    }
+
+    /// Training RMSE of the current state (a full pass over the ratings).
+    public func trainingRMSE() -> Double {
+        (squaredError() / Double(ratings.count)).squareRoot()
+    }
+
+    /// Everything in the objective except the data term.
+    func regularizationTerms() -> Double {
+        let k = configuration.k
+        var total = 0.0
+        let gamma = Double(configuration.gamma)
+        for b in userBias { total += 0.5 * gamma * Double(b) * Double(b) }
+        for m in 0..<ratings.movieCount where ratings.movieOffsets[m + 1] > ratings.movieOffsets[m] {
+            total += 0.5 * gamma * Double(movieBias[m]) * Double(movieBias[m])
+        }
+        guard k > 0 else { return total }
+        for u in 0..<ratings.userCount {
+            let n = ratings.userOffsets[u + 1] - ratings.userOffsets[u]
+            guard n > 0 else { continue }
+            var norm = 0.0
+            for d in 0..<k { let x = Double(userFactors[u * k + d]); norm += x * x }
+            total += 0.5 * weight(n) * norm
+        }
+        let genresOn = usesGenres
+        for m in 0..<ratings.movieCount {
+            let n = ratings.movieOffsets[m + 1] - ratings.movieOffsets[m]
+            guard n > 0 else { continue }
+            var norm = 0.0
+            for d in 0..<k {
+                let x = Double(movieFactors[m * k + d]) - (genresOn ? Double(moviePriors[m * k + d]) : 0)
+                norm += x * x
+            }
+            total += 0.5 * weight(n) * norm
+        }
+        if genresOn {
+            var norm = 0.0
+            for f in genreFactors { norm += Double(f) * Double(f) }
+            total += 0.5 * Double(configuration.tau) * norm
+        }
+        return total
+    }
+
+    /// The objective using the squared error measured by the last movie half-step (cheap:
+    /// no pass over the ratings). Valid right after ``updateMovies()`` or ``updateGenres()``.
+    func objectiveAfterMovieStep() -> Double? {
+        guard let sse = lastSquaredError else { return nil }
+        return regularizationTerms() + 0.5 * sse
+    }
+
+    private func squaredError() -> Double {
+        let k = configuration.k
+        var total = 0.0
+        for u in 0..<ratings.userCount {
+            for p in ratings.userRange(u) {
+                let m = Int(ratings.userMovies[p])
+                var prediction = globalMean + userBias[u] + movieBias[m]
+                for d in 0..<k { prediction += userFactors[u * k + d] * movieFactors[m * k + d] }
+                let e = Double(ratings.userRatings[p] - prediction)
+                total += e * e
+            }
+        }
+        return total
+    }
+
+}
+
+/// Stand-ins for the base address of an empty buffer (for example factors when k == 0):
+/// never dereferenced, because the code reading them loops over zero elements.
+nonisolated(unsafe) private let placeholderFloats = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+nonisolated(unsafe) private let placeholderIndices = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+nonisolated(unsafe) private let placeholderOffsets = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+
+extension UnsafeBufferPointer where Element == Float {
+    var nonNullBase: UnsafePointer<Float> { baseAddress ?? UnsafePointer(placeholderFloats) }
+}
+extension UnsafeBufferPointer where Element == Int32 {
+    var nonNullBase: UnsafePointer<Int32> { baseAddress ?? UnsafePointer(placeholderIndices) }
+}
+extension UnsafeBufferPointer where Element == Int {
+    var nonNullBase: UnsafePointer<Int> { baseAddress ?? UnsafePointer(placeholderOffsets) }
+}
+extension UnsafeMutableBufferPointer where Element == Float {
+    var nonNullBase: UnsafeMutablePointer<Float> { baseAddress ?? placeholderFloats }
+}

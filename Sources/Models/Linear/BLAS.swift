@@ -1,0 +1,77 @@
+import COpenBLAS
+
+/// Thin wrappers over the CBLAS routines the models use. Matrices are row-major unless a
+/// function says otherwise; pointers must address at least the stated number of elements.
+public enum BLAS {
+    /// `y = alpha * A x + beta * y` with `A` row-major `rows x columns`.
+    @inlinable
+    public static func gemv(
+        rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
+        vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
+    ) {
+        guard rows > 0 else { return }
+        guard columns > 0 else {
+            if beta == 0 { y.update(repeating: 0, count: rows) } else if beta != 1 { for i in 0..<rows { y[i] *= beta } }
+            return
+        }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), alpha, a, Int32(columns), x, 1, beta, y, 1)
+    }
+
+    /// `y = alpha * A^T x + beta * y` with `A` row-major `rows x columns` (so `y` has `columns` entries).
+    @inlinable
+    public static func gemvTransposed(
+        rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
+        vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
+    ) {
+        guard columns > 0 else { return }
+        guard rows > 0 else {
+            if beta == 0 { y.update(repeating: 0, count: columns) } else if beta != 1 { for i in 0..<columns { y[i] *= beta } }
+            return
+        }
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), alpha, a, Int32(columns), x, 1, beta, y, 1)
+    }
+
+    /// `C = alpha * A B^T + beta * C` with `A` row-major `m x k`, `B` row-major `n x k` and
+    /// `C` row-major `m x n`: scores of `m` rows against `n` rows.
+    @inlinable
+    public static func gemmABt(
+        m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 { for i in 0..<(m * n) { c[i] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(k), b, Int32(k), beta, c, Int32(n))
+    }
+
+    /// Gram matrix of `n` row vectors of length `k` stored row-major in `x` (`n x k`):
+    /// `C = alpha * X^T X + beta * C`, written to the upper triangle of the `k x k`
+    /// column-major `c` (the triangle ``Cholesky`` reads).
+    @inlinable
+    public static func gramUpper(
+        vectors x: UnsafePointer<Float>, count n: Int, dimension k: Int,
+        alpha: Float = 1, beta: Float = 0, result c: UnsafeMutablePointer<Float>
+    ) {
+        guard k > 0 else { return }
+        // Row-major n x k is column-major k x n with columns = vectors, so X^T X here is
+        // (k x n)(n x k) in column-major terms: syrk NoTrans.
+        cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, Int32(k), Int32(max(n, 0)),
+                    alpha, x, Int32(k), beta, c, Int32(k))
+    }
+
+    /// The number of threads OpenBLAS uses for one call.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS restricted to `count` threads, restoring the previous
+    /// setting afterwards. Used when the caller parallelises over rows itself, so the two
+    /// levels of threading do not oversubscribe the cores.
+    public static func withThreadCount<T, E: Error>(_ count: Int, _ body: () throws(E) -> T) throws(E) -> T {
+        let previous = openblas_get_num_threads()
+        openblas_set_num_threads(Int32(max(1, count)))
+        defer { openblas_set_num_threads(previous) }
+        return try body()
+    }
+}
