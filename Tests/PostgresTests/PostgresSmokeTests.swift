@@ -1,6 +1,0 @@
-import XCTest
-import Postgres
-
-final class PostgresSmokeTests: XCTestCase {
-    func testModuleLinks() {}
-}
