@@ -19,6 +19,7 @@ private let noticeLogger = Logger(label: "latent.postgres")
 public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private let conninfo: String
+    private let database: String?
     private let secrets: [String]
     private var savepointDepth = 0
 
@@ -26,10 +27,13 @@ public final class PostgresConnection: @unchecked Sendable {
     ///
     /// - Parameter url: a libpq URL (`postgresql://user@host:port/db?sslmode=require`) or a
     ///   key/value conninfo string (`host=... dbname=...`). The client encoding is always UTF8.
+    /// - Parameter database: when given, replaces the database named in `url` (for tools and tests
+    ///   that work on several databases of one server).
     /// - Throws: ``PostgresError`` of kind `.connectionFailed`; its message never contains the
     ///   password from `url`.
-    public init(url: String) throws(PostgresError) {
+    public init(url: String, database: String? = nil) throws(PostgresError) {
         conninfo = url
+        self.database = database
         secrets = ConnectionSecrets.find(in: url)
         try connect()
     }
@@ -218,8 +222,13 @@ public final class PostgresConnection: @unchecked Sendable {
     private func connect() throws(PostgresError) {
         // Processed in order, the last value wins: the defaults come before the expanded URL
         // (so the URL can override them), the forced settings after it.
-        let keywords = ["connect_timeout", "fallback_application_name", "dbname", "client_encoding"]
-        let values = ["10", "latent", conninfo, "UTF8"]
+        // A second `dbname` is taken as a plain database name, overriding the URL's.
+        var keywords = ["connect_timeout", "fallback_application_name", "dbname", "client_encoding"]
+        var values = ["10", "latent", conninfo, "UTF8"]
+        if let database {
+            keywords.append("dbname")
+            values.append(database)
+        }
         let connection = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)

@@ -1,0 +1,65 @@
+/// One schema migration: a numbered SQL file from `sql/migrations/` (`001_schema.sql` is
+/// version 1, named "schema").
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// Parses `NNN_name.sql` into a migration.
+    public init(fileName: String, sql: String) throws(MigrationError) {
+        guard fileName.hasSuffix(".sql") else { throw .badFileName(fileName) }
+        let stem = fileName.dropLast(4)
+        guard let underscore = stem.firstIndex(of: "_") else { throw .badFileName(fileName) }
+        let digits = stem[..<underscore]
+        let name = stem[stem.index(after: underscore)...]
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let version = Int(digits), version > 0,
+              !name.isEmpty
+        else { throw .badFileName(fileName) }
+        self.init(version: version, name: String(name), sql: sql)
+    }
+}
+
+/// The migrations this build of Latent knows.
+public enum Migrations {
+    /// Every embedded migration in version order. The canonical SQL is in `sql/migrations/`;
+    /// it is compiled into the binary (see `sql/embed-migrations`), so no files are read at run time.
+    public static var all: [Migration] {
+        get throws(MigrationError) {
+            var migrations: [Migration] = []
+            for file in embeddedFiles {
+                migrations.append(try Migration(fileName: file.fileName, sql: file.sql))
+            }
+            return try ordered(migrations)
+        }
+    }
+
+    /// `migrations` sorted by version; rejects duplicate versions.
+    public static func ordered(_ migrations: [Migration]) throws(MigrationError) -> [Migration] {
+        let sorted = migrations.sorted { $0.version < $1.version }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
+            throw .duplicateVersion(next.version)
+        }
+        return sorted
+    }
+}
+
+/// A migration set or database state the runner cannot work with.
+public enum MigrationError: Error, Equatable, CustomStringConvertible {
+    case badFileName(String)
+    case duplicateVersion(Int)
+
+    public var description: String {
+        switch self {
+        case .badFileName(let name):
+            return "migration file '\(name)' must be named NNN_name.sql (a positive version number, an underscore, a name)"
+        case .duplicateVersion(let version):
+            return "two migration files have version \(version); versions must be unique"
+        }
+    }
+}

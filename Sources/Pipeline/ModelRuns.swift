@@ -1,0 +1,112 @@
+import Foundation
+import Models
+import Postgres
+
+/// Records training runs in `latent.model_runs`: one row per run, inserted when training starts
+/// (status `running`) and completed when it ends (status `succeeded` or `failed`).
+///
+/// Parameters, metrics and durations are any `Encodable` value (typically a struct or a
+/// `[String: Double]`), stored as `jsonb` so they can be queried with SQL.
+public struct ModelRunStore {
+    private let connection: PostgresConnection
+
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Inserts a `running` row and returns its `run_id`.
+    ///
+    /// - Parameters:
+    ///   - model: the model's name, e.g. `als`, `mf`, `baseline`.
+    ///   - parameters: hyper-parameters and settings of the run.
+    ///   - snapshot: the size of the training data, when known.
+    public func start(
+        model: String, parameters: some Encodable, snapshot: SnapshotSize? = nil, startedAt: Date = Date()
+    ) throws -> Int64 {
+        let result = try connection.query(
+            """
+            insert into latent.model_runs
+                (model, parameters, ratings_count, users_count, movies_count, started_at, status)
+            values ($1, $2::jsonb, $3::bigint, $4::int, $5::int, to_timestamp($6::double precision), $7)
+            returning run_id
+            """,
+            [
+                model, try Self.json(parameters), snapshot.map { String($0.ratings) }, snapshot.map { String($0.users) },
+                snapshot.map { String($0.movies) }, String(startedAt.timeIntervalSince1970), ModelRunStatus.running.rawValue,
+            ])
+        guard let text = result[0, 0], let runID = Int64(text) else {
+            throw PostgresError(kind: .statementFailed, message: "insert into latent.model_runs returned no run_id")
+        }
+        return runID
+    }
+
+    /// Completes run `runID` with its outcome.
+    ///
+    /// - Parameters:
+    ///   - metrics: evaluation results (e.g. `["rmse": 0.84]`); nil leaves the column NULL.
+    ///   - durations: phase durations in seconds (e.g. `["load": 1.2, "fit": 30.5]`).
+    ///   - snapshot: the data size, when it was not known at ``start(model:parameters:snapshot:startedAt:)``.
+    public func finish(
+        _ runID: Int64, status: ModelRunStatus, metrics: (some Encodable)?, durations: (some Encodable)?,
+        snapshot: SnapshotSize? = nil, finishedAt: Date = Date()
+    ) throws {
+        var metricsJSON: String?
+        if let metrics { metricsJSON = try Self.json(metrics) }
+        var durationsJSON: String?
+        if let durations { durationsJSON = try Self.json(durations) }
+        let result = try connection.query(
+            """
+            update latent.model_runs set
+                status = $2, metrics = $3::jsonb, durations = $4::jsonb, finished_at = to_timestamp($5::double precision),
+                ratings_count = coalesce($6::bigint, ratings_count),
+                users_count = coalesce($7::int, users_count),
+                movies_count = coalesce($8::int, movies_count)
+            where run_id = $1::bigint
+            """,
+            [
+                String(runID), status.rawValue, metricsJSON, durationsJSON,
+                String(finishedAt.timeIntervalSince1970), snapshot.map { String($0.ratings) },
+                snapshot.map { String($0.users) }, snapshot.map { String($0.movies) },
+            ])
+        guard result.affectedRows == 1 else {
+            throw PostgresError(kind: .invalidUsage, message: "latent.model_runs has no run \(runID)")
+        }
+    }
+
+    /// Marks run `runID` as failed, keeping the error message in `metrics.error`.
+    public func fail(_ runID: Int64, error: any Error, finishedAt: Date = Date()) throws {
+        try finish(
+            runID, status: .failed, metrics: ["error": String(describing: error)], durations: [String: Double]?.none,
+            finishedAt: finishedAt)
+    }
+
+    private static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// The outcome recorded in `latent.model_runs.status`.
+public enum ModelRunStatus: String, Sendable {
+    case running, succeeded, failed
+}
+
+/// The size of a training snapshot, as recorded with a run.
+public struct SnapshotSize: Sendable, Equatable {
+    public var ratings: Int
+    public var users: Int
+    public var movies: Int
+
+    public init(ratings: Int, users: Int, movies: Int) {
+        self.ratings = ratings
+        self.users = users
+        self.movies = movies
+    }
+
+    public init(_ dataset: Dataset) {
+        self.init(ratings: dataset.ratings.count, users: dataset.users.count, movies: dataset.movies.count)
+    }
+}
