@@ -58,7 +58,9 @@ func makeConfiguration(_ options: [(String, String)]) throws(KafkaError) -> Opaq
         let name = rk.map { String(cString: rd_kafka_name($0)) } ?? "rdkafka"
         let text = line.map { String(cString: $0) } ?? ""
         let fac = facility.map { String(cString: $0) } ?? ""
-        librdkafkaLogger.log(level: syslogLevel(level), "\(text)",
+        // Connection failures ("FAIL") also reach the error callback, which logs them once as warnings.
+        let level = fac == "FAIL" ? .debug : syslogLevel(level)
+        librdkafkaLogger.log(level: level, "\(text)",
                              metadata: ["client": "\(name)", "facility": "\(fac)"])
     }
     rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in

@@ -21,7 +21,8 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard brokers >= 1, brokers <= 64 else {
             throw KafkaError.invalidConfiguration("a mock cluster needs 1 to 64 brokers, got \(brokers)")
         }
-        let settings = [("client.id", "latent-mock-cluster")]
+        // The host handle never connects anywhere: silence its "no bootstrap.servers" notice.
+        let settings = [("client.id", "latent-mock-cluster"), ("log_level", "4")]
         host = try makeHandle(RD_KAFKA_PRODUCER, try makeConfiguration(settings), options: settings)
         guard let cluster = rd_kafka_mock_cluster_new(host, Int32(brokers)) else {
             rd_kafka_destroy(host)

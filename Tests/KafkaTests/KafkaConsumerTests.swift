@@ -1,0 +1,162 @@
+import Foundation
+import Kafka
+import XCTest
+
+final class KafkaConsumerTests: XCTestCase {
+    func testGroupConsumesEveryProducedMessageOnceInOrder() throws {
+        let fixture = try KafkaFixture(partitions: 4)
+        let perPartition = 2_500
+        try fixture.produce(perPartition: perPartition)
+
+        let consumer = try fixture.makeConsumer()
+        let received = try consume(consumer) { $0.count >= perPartition * 4 }
+        XCTAssertTrue(try drain(consumer, seconds: 0.5).isEmpty, "no message may arrive twice")
+
+        XCTAssertEqual(received.count, perPartition * 4)
+        let byPartition = offsetsByPartition(received)
+        for partition in Int32(0)..<4 {
+            XCTAssertEqual(byPartition[partition], (0..<Int64(perPartition)).map { $0 }, "partition \(partition)")
+        }
+        for message in received {
+            XCTAssertEqual(message.topic, fixture.topic)
+            XCTAssertEqual(message.key, Array("k\(message.offset)".utf8))
+            XCTAssertEqual(message.payload, KafkaFixture.payload(partition: message.partition, index: Int(message.offset)))
+            XCTAssertNotNil(message.timestamp)
+        }
+        XCTAssertEqual(Set(consumer.assignment), Set(fixture.allPartitions))
+        XCTAssertTrue(consumer.pendingAssignment.isEmpty)
+        for tp in fixture.allPartitions {
+            XCTAssertEqual(consumer.position(tp), Int64(perPartition), "\(tp)")
+            let marks = try consumer.watermarks(tp, timeoutMilliseconds: 5_000)
+            XCTAssertEqual(marks.low, 0)
+            XCTAssertEqual(marks.high, Int64(perPartition))
+        }
+        consumer.close()
+        XCTAssertThrowsError(try consumer.poll(maxMessages: 1, timeoutMilliseconds: 0))
+    }
+
+    func testStartOffsetsFromOnAssignAreHonoured() throws {
+        let fixture = try KafkaFixture(partitions: 2)
+        try fixture.produce(perPartition: 100)
+        let starts: [TopicPartition: Int64] = [
+            TopicPartition(topic: fixture.topic, partition: 0): 40,
+            TopicPartition(topic: fixture.topic, partition: 1): 75,
+        ]
+        let assignedBox = Box<[TopicPartition]>([])
+        let consumer = try fixture.makeConsumer(onAssign: { partitions in
+            assignedBox.value = partitions
+            return starts
+        })
+        let received = try consume(consumer) { $0.count >= 60 + 25 }
+        XCTAssertTrue(try drain(consumer, seconds: 0.5).isEmpty)
+        XCTAssertEqual(Set(assignedBox.value), Set(fixture.allPartitions))
+        let byPartition = offsetsByPartition(received)
+        XCTAssertEqual(byPartition[0], Array(40..<100))
+        XCTAssertEqual(byPartition[1], Array(75..<100))
+    }
+
+    func testPositionIsTheStartOffsetBeforeAnythingIsConsumed() throws {
+        let fixture = try KafkaFixture(partitions: 1)
+        try fixture.produce(perPartition: 10)
+        let tp = fixture.allPartitions[0]
+        let consumer = try fixture.makeConsumer(onAssign: { _ in [tp: 10] })
+        _ = try consume(consumer) { _ in !consumer.assignment.isEmpty }
+        XCTAssertEqual(consumer.position(tp), 10, "caught up at the high watermark without reading anything")
+        XCTAssertEqual(try consumer.watermarks(tp, timeoutMilliseconds: 5_000).high, 10)
+    }
+
+    func testFailingOnAssignDefersTheAssignmentAndRetries() throws {
+        let fixture = try KafkaFixture(partitions: 2)
+        try fixture.produce(perPartition: 50)
+        let attempts = Box(0)
+        let consumer = try fixture.makeConsumer(onAssign: { partitions in
+            attempts.value += 1
+            if attempts.value <= 3 { throw DatabaseDown() }
+            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, 20) })
+        })
+
+        var sawPending = false
+        let received = try consume(consumer) { messages in
+            if !consumer.pendingAssignment.isEmpty {
+                sawPending = true
+                XCTAssertTrue(messages.isEmpty, "nothing may be consumed while the start offsets are unknown")
+                XCTAssertTrue(consumer.assignment.isEmpty)
+            }
+            return messages.count >= 60
+        }
+        XCTAssertTrue(sawPending)
+        XCTAssertEqual(attempts.value, 4)
+        XCTAssertTrue(consumer.pendingAssignment.isEmpty)
+        let byPartition = offsetsByPartition(received)
+        XCTAssertEqual(byPartition[0], Array(20..<50))
+        XCTAssertEqual(byPartition[1], Array(20..<50))
+    }
+
+    func testSeekRereadsFromTheGivenOffset() throws {
+        let fixture = try KafkaFixture(partitions: 1)
+        try fixture.produce(perPartition: 30)
+        let tp = fixture.allPartitions[0]
+        let consumer = try fixture.makeConsumer()
+        let first = try consume(consumer) { $0.count >= 30 }
+        XCTAssertEqual(first.map(\.offset), Array(0..<30))
+
+        try consumer.seek([tp: 12])
+        XCTAssertEqual(consumer.position(tp), 12)
+        let again = try consume(consumer) { $0.count >= 18 }
+        XCTAssertEqual(again.map(\.offset), Array(12..<30))
+        XCTAssertThrowsError(try consumer.seek([TopicPartition(topic: "elsewhere", partition: 0): 0]))
+    }
+
+    func testCommitIsVisibleAsTheGroupsCommittedOffset() throws {
+        let fixture = try KafkaFixture(partitions: 2)
+        try fixture.produce(perPartition: 10)
+        let consumer = try fixture.makeConsumer()
+        _ = try consume(consumer) { $0.count >= 20 }
+        let tps = fixture.allPartitions
+        consumer.commit([tps[0]: 10, tps[1]: 7])
+        let deadline = Date().addingTimeInterval(10)
+        var committed: [TopicPartition: Int64] = [:]
+        while committed != [tps[0]: 10, tps[1]: 7], Date() < deadline {
+            _ = try consumer.poll(maxMessages: 10, timeoutMilliseconds: 100)  // serves the commit result
+            committed = try consumer.committed(tps, timeoutMilliseconds: 5_000)
+        }
+        XCTAssertEqual(committed, [tps[0]: 10, tps[1]: 7])
+    }
+
+    func testRevokeReportsTheAssignedPartitionsOnClose() throws {
+        let fixture = try KafkaFixture(partitions: 3)
+        let revoked = Box<[TopicPartition]>([])
+        let consumer = try fixture.makeConsumer(onRevoke: { revoked.value += $0 })
+        _ = try consume(consumer) { _ in consumer.assignment.count == 3 }
+        consumer.close()
+        XCTAssertEqual(Set(revoked.value), Set(fixture.allPartitions))
+        XCTAssertTrue(consumer.assignment.isEmpty)
+    }
+
+    func testInvalidConfigurationIsRejectedWithoutEchoingSecrets() {
+        XCTAssertThrowsError(try KafkaConsumer(options: ["no.such.property": "x"], groupID: "g", topics: ["t"],
+                                               onAssign: { _ in [:] }, onRevoke: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("no.such.property"), "\(error)")
+        }
+        XCTAssertThrowsError(try KafkaConsumer(options: [:], groupID: "", topics: ["t"],
+                                               onAssign: { _ in [:] }, onRevoke: { _ in }))
+        XCTAssertThrowsError(try KafkaConsumer(options: ["partition.assignment.strategy": "cooperative-sticky"],
+                                               groupID: "g", topics: ["t"], onAssign: { _ in [:] }, onRevoke: { _ in }))
+        XCTAssertThrowsError(try KafkaProducer(options: ["sasl.mechanisms": "hunter2-secret", "security.protocol": "sasl_plaintext"])) { error in
+            XCTAssertFalse("\(error)".contains("hunter2-secret"), "\(error)")
+        }
+    }
+
+    func testRedactionHidesSecretValues() {
+        let text = KafkaConfiguration.redacted(["sasl.password": "pw", "ssl.key.pem": "key", "bootstrap.servers": "h:9092"])
+        XCTAssertEqual(text, "bootstrap.servers=h:9092, sasl.password=<redacted>, ssl.key.pem=<redacted>")
+    }
+}
+
+struct DatabaseDown: Error {}
+
+/// Mutable state shared with consumer callbacks (always called on the test's polling thread).
+final class Box<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}

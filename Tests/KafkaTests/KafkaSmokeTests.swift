@@ -1,6 +1,0 @@
-import XCTest
-import Kafka
-
-final class KafkaSmokeTests: XCTestCase {
-    func testModuleLinks() {}
-}
