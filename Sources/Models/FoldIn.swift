@@ -1,0 +1,143 @@
+import Foundation
+
+/// The regularisation a fold-in uses; by default the one the model was trained with, so a
+/// folded-in user is what training would have produced for them.
+public struct FoldInRegularization: Sendable, Equatable {
+    /// Vector penalty `lambda * n^exponent` for a user with `n` ratings.
+    public var lambda: Float
+    public var exponent: Float
+    /// Bias penalty.
+    public var gamma: Float
+
+    public init(lambda: Float, exponent: Float, gamma: Float) {
+        self.lambda = lambda
+        self.exponent = exponent
+        self.gamma = gamma
+    }
+
+    /// Reads "lambda", "regularizationExponent" and "gamma" from the model's parameters,
+    /// falling back to the ALS defaults for any that are missing or unreadable.
+    public init(model: FactorModel) {
+        let defaults = AlternatingLeastSquares.Configuration()
+        func value(_ key: String, _ fallback: Float) -> Float {
+            guard let text = model.parameters[key], let v = Float(text), v.isFinite, v >= 0 else { return fallback }
+            return v
+        }
+        lambda = value("lambda", defaults.lambda)
+        exponent = value("regularizationExponent", defaults.regularizationExponent)
+        gamma = value("gamma", defaults.gamma)
+    }
+}
+
+extension FactorModel {
+    /// A new or changed user's bias and vector from their ratings, with the movie side fixed
+    /// (seed 000 §3.8, seed 001 §6): the regularised least-squares solution of
+    ///
+    ///     min_(b, p) sum_j (r_j - mu - b_(m_j) - b - p . q_(m_j))^2 + l |p|^2 + gamma b^2,
+    ///     l = lambda * n^exponent,
+    ///
+    /// solved jointly for `(p, b)` with one `(k+1) x (k+1)` Cholesky factorisation. For an ALS
+    /// model this is the fixed point of the training's alternating bias/vector updates, so a
+    /// training user folded in from their training ratings gets back their trained vector.
+    /// A movie rated twice counts with its last rating. No ratings: bias 0 and a zero vector.
+    public func foldIn(
+        ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil
+    ) throws -> (bias: Float, vector: [Float]) {
+        var indices: [Int32] = []
+        var values: [Float] = []
+        indices.reserveCapacity(ratings.count)
+        values.reserveCapacity(ratings.count)
+        var seen: [Int32: Int] = [:]
+        for (movieID, rating) in ratings {
+            guard rating.isFinite else { throw ModelError.invalidRating(movieID: movieID, rating: rating) }
+            guard let m = movies[movieID] else { throw ModelError.unknownMovie(movieID) }
+            if let slot = seen[m] {
+                values[slot] = rating
+            } else {
+                seen[m] = indices.count
+                indices.append(m)
+                values.append(rating)
+            }
+        }
+        return try foldIn(movieIndices: indices, ratings: values, regularization: regularization)
+    }
+
+    /// ``foldIn(ratings:regularization:)`` on dense movie indices (no id lookup, no
+    /// de-duplication): the form evaluation loops use.
+    public func foldIn(
+        movieIndices: [Int32], ratings: [Float], regularization: FoldInRegularization? = nil
+    ) throws -> (bias: Float, vector: [Float]) {
+        guard movieIndices.count == ratings.count else {
+            throw ModelError.invalidParameter(name: "ratings", value: "\(ratings.count) values for \(movieIndices.count) movies", requirement: "one rating per movie")
+        }
+        let reg = regularization ?? FoldInRegularization(model: self)
+        let n = ratings.count
+        guard n > 0 else { return (0, [Float](repeating: 0, count: k)) }
+        let order = k + 1
+        // Rows [q_m, 1] gathered contiguously; targets r - mu - b_m.
+        var design = [Float](repeating: 1, count: n * order)
+        var targets = [Float](repeating: 0, count: n)
+        for j in 0..<n {
+            let m = Int(movieIndices[j])
+            guard m >= 0, m < movies.count else {
+                throw ModelError.invalidParameter(name: "movieIndices", value: "\(m)", requirement: "in 0..<\(movies.count)")
+            }
+            guard ratings[j].isFinite else { throw ModelError.invalidRating(movieID: movies.ids[m], rating: ratings[j]) }
+            targets[j] = ratings[j] - globalMean - movieBias[m]
+            for d in 0..<k { design[j * order + d] = movieFactors[m * k + d] }
+        }
+        var normal = [Float](repeating: 0, count: order * order)
+        var rhs = [Float](repeating: 0, count: order)
+        let l = reg.exponent == 0 ? reg.lambda : reg.lambda * Float(pow(Double(n), Double(reg.exponent)))
+        do {
+            try design.withUnsafeBufferPointer { x in
+                try targets.withUnsafeBufferPointer { t in
+                    try normal.withUnsafeMutableBufferPointer { a in
+                        try rhs.withUnsafeMutableBufferPointer { b in
+                            guard let xb = x.baseAddress, let tb = t.baseAddress, let ab = a.baseAddress, let bb = b.baseAddress else { return }
+                            BLAS.gramUpper(vectors: xb, count: n, dimension: order, result: ab)
+                            for d in 0..<k { ab[d * order + d] += l }
+                            // A bias penalty of 0 is fine unless there are no ratings (handled above).
+                            ab[k * order + k] += reg.gamma
+                            BLAS.gemvTransposed(rows: n, columns: order, matrix: xb, vector: tb, result: bb)
+                            try Cholesky.solveInPlace(order: order, matrix: ab, rightHandSides: bb)
+                        }
+                    }
+                }
+            }
+        } catch let error as LinearAlgebraError {
+            throw ModelError.numerical("fold-in of \(n) ratings: \(error)")
+        }
+        return (rhs[k], Array(rhs[0..<k]))
+    }
+
+    /// Adds a user (or replaces an existing user's bias and vector).
+    public mutating func setUser(id: Int64, bias: Float, vector: [Float]) throws {
+        guard vector.count == k else {
+            throw ModelError.invalidParameter(name: "vector", value: "\(vector.count) entries", requirement: "\(k) entries (the model's k)")
+        }
+        guard bias.isFinite, vector.allSatisfy(\.isFinite) else {
+            throw ModelError.invalidParameter(name: "user \(id)", value: "non-finite bias or vector", requirement: "finite")
+        }
+        if let u = users[id] {
+            let u = Int(u)
+            userBias[u] = bias
+            for d in 0..<k { userFactors[u * k + d] = vector[d] }
+        } else {
+            users.insert(id)
+            userBias.append(bias)
+            userFactors.append(contentsOf: vector)
+        }
+    }
+
+    /// Folds a user in from their ratings and stores the result under `id` (adding or
+    /// replacing); returns what was stored.
+    @discardableResult
+    public mutating func foldInUser(
+        id: Int64, ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil
+    ) throws -> (bias: Float, vector: [Float]) {
+        let result = try foldIn(ratings: ratings, regularization: regularization)
+        try setUser(id: id, bias: result.bias, vector: result.vector)
+        return result
+    }
+}
