@@ -1,0 +1,245 @@
+import Foundation
+import Kafka
+import Logging
+import Postgres
+
+/// Writes an ``IngestBatch`` in ONE PostgreSQL transaction: ratings (binary COPY into a temporary
+/// staging table, then a merge by `ts`), movies, rejected events, and the next offset of every
+/// partition in the batch.
+///
+/// The merge rule, per (user, movie): the event with the newest `ts` wins (a tie goes to the later
+/// arrival). A rating replaces an older live rating or an older tombstone; a retraction deletes
+/// an older live rating and records a tombstone; an older event changes nothing. At most one of
+/// a live row and a tombstone exists per pair.
+///
+/// Fencing: the transaction locks the group's offset rows and checks that each partition's stored
+/// offset is still the one this consumer started the batch from. If another group member wrote
+/// the partition meanwhile (a rebalance it did not notice in time), the batch is rolled back and
+/// ``IngestWriteError/fenced(_:)`` tells the caller to re-read the stored offsets.
+///
+/// Not thread-safe: one writer per connection, used from one thread at a time.
+public final class BatchWriter {
+    public let connection: PostgresConnection
+    public let consumerGroup: String
+    private var sessionReady = false
+
+    public init(connection: PostgresConnection, consumerGroup: String) {
+        self.connection = connection
+        self.consumerGroup = consumerGroup
+    }
+
+    /// Re-opens the session after a connection failure (temporary tables are recreated lazily).
+    public func reconnect() throws {
+        sessionReady = false
+        try connection.reconnect()
+    }
+
+    /// The offsets stored for `consumerGroup` (next offset to read per partition).
+    public func storedOffsets() throws -> [TopicPartition: Int64] {
+        try Self.storedOffsets(connection: connection, consumerGroup: consumerGroup, forUpdate: false)
+    }
+
+    static func storedOffsets(connection: PostgresConnection, consumerGroup: String, forUpdate: Bool) throws -> [TopicPartition: Int64] {
+        let result = try connection.query(
+            "select topic, partition, next_offset from latent.consumer_offsets where consumer_group = $1"
+                + (forUpdate ? " for update" : ""),
+            [consumerGroup])
+        var offsets: [TopicPartition: Int64] = [:]
+        for row in 0..<result.rowCount {
+            guard let topic = result[row, 0], let partition = result[row, 1].flatMap({ Int32($0) }),
+                  let offset = result[row, 2].flatMap({ Int64($0) }) else { continue }
+            offsets[TopicPartition(topic: topic, partition: partition)] = offset
+        }
+        return offsets
+    }
+
+    /// Writes `batch` and commits. `expectedOffsets` holds, for each partition of the batch, the
+    /// offset this consumer believes is stored (nil: no row yet).
+    ///
+    /// - Throws: ``IngestWriteError/fenced(_:)`` when a stored offset differs from the expected
+    ///   one (nothing written); otherwise ``PostgresError`` (nothing written either).
+    public func write(_ batch: IngestBatch, expectedOffsets: [TopicPartition: Int64?]) throws {
+        try prepareSession()
+        try connection.transaction {
+            try checkFence(batch, expectedOffsets: expectedOffsets)
+            try writeRatings(batch)
+            try writeMovies(batch)
+            try writeRejected(batch)
+            try writeOffsets(batch)
+        }
+    }
+
+    // MARK: Steps
+
+    private func prepareSession() throws {
+        guard !sessionReady else { return }
+        // Temporary tables live as long as the session; ON COMMIT DELETE ROWS empties them after
+        // every batch, so a rolled-back or retried batch always starts from empty staging tables.
+        try connection.execute("""
+            create temporary table if not exists latent_ingest_ratings (
+                user_id bigint not null, movie_id bigint not null, rating real, rated_at timestamptz not null
+            ) on commit delete rows;
+            create temporary table if not exists latent_ingest_movies (
+                movie_id bigint not null, title text not null, genres text[] not null
+            ) on commit delete rows;
+            create temporary table if not exists latent_ingest_rejected (
+                topic text not null, partition int not null, "offset" bigint not null,
+                key bytea, payload bytea not null, reason text not null
+            ) on commit delete rows;
+            """)
+        sessionReady = true
+    }
+
+    private func checkFence(_ batch: IngestBatch, expectedOffsets: [TopicPartition: Int64?]) throws {
+        let stored = try Self.storedOffsets(connection: connection, consumerGroup: consumerGroup, forUpdate: true)
+        var moved: [TopicPartition: Int64?] = [:]
+        for tp in batch.nextOffsets.keys {
+            let expected = expectedOffsets[tp] ?? nil
+            if stored[tp] != expected { moved[tp] = stored[tp] }
+        }
+        if !moved.isEmpty { throw IngestWriteError.fenced(moved) }
+    }
+
+    private func writeRatings(_ batch: IngestBatch) throws {
+        guard !batch.ratings.isEmpty else { return }
+        try connection.copyIn("copy pg_temp.latent_ingest_ratings (user_id, movie_id, rating, rated_at) from stdin (format binary)") { writer in
+            for staged in batch.ratings {
+                try writer.beginRow(fieldCount: 4)
+                writer.append(staged.userID)
+                writer.append(staged.movieID)
+                if let rating = staged.rating { writer.append(rating) } else { writer.appendNull() }
+                writer.appendTimestamp(epochMicroseconds: staged.timestampMicros)
+            }
+        }
+        let hasRatings = batch.retractionCount < batch.ratings.count || batch.ratings.contains { $0.rating != nil }
+        let hasRetractions = batch.retractionCount > 0
+        var sql = ""
+        if hasRatings { sql += Self.mergeRatingsSQL }
+        if hasRetractions { sql += Self.mergeRetractionsSQL }
+        try connection.execute(sql)
+    }
+
+    /// Live ratings: applies when no newer tombstone exists, replaces an older-or-equal live row,
+    /// and removes the (older) tombstone it supersedes.
+    static let mergeRatingsSQL = """
+        with incoming as materialized (
+            select s.user_id, s.movie_id, s.rating, s.rated_at
+            from pg_temp.latent_ingest_ratings s
+            where s.rating is not null
+              and not exists (
+                  select 1 from latent.rating_tombstones t
+                  where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at > s.rated_at)
+        ), superseded_tombstones as (
+            delete from latent.rating_tombstones t using incoming i
+            where t.user_id = i.user_id and t.movie_id = i.movie_id
+        )
+        insert into latent.ratings as r (user_id, movie_id, rating, rated_at)
+        select user_id, movie_id, rating, rated_at from incoming
+        on conflict (user_id, movie_id) do update
+            set rating = excluded.rating, rated_at = excluded.rated_at
+            where r.rated_at <= excluded.rated_at;
+
+        """
+
+    /// Retractions: apply when no newer live rating exists; delete the live row and keep the
+    /// newest tombstone.
+    static let mergeRetractionsSQL = """
+        with incoming as materialized (
+            select s.user_id, s.movie_id, s.rated_at
+            from pg_temp.latent_ingest_ratings s
+            where s.rating is null
+              and not exists (
+                  select 1 from latent.ratings r
+                  where r.user_id = s.user_id and r.movie_id = s.movie_id and r.rated_at > s.rated_at)
+        ), retracted as (
+            delete from latent.ratings r using incoming i
+            where r.user_id = i.user_id and r.movie_id = i.movie_id
+        )
+        insert into latent.rating_tombstones as t (user_id, movie_id, retracted_at)
+        select user_id, movie_id, rated_at from incoming
+        on conflict (user_id, movie_id) do update
+            set retracted_at = excluded.retracted_at
+            where t.retracted_at <= excluded.retracted_at;
+
+        """
+
+    private func writeMovies(_ batch: IngestBatch) throws {
+        guard !batch.movies.isEmpty else { return }
+        try connection.copyIn("copy pg_temp.latent_ingest_movies (movie_id, title, genres) from stdin (format binary)") { writer in
+            for movie in batch.movies {
+                try writer.beginRow(fieldCount: 3)
+                writer.append(movie.movieID)
+                writer.append(movie.title)
+                writer.append(textArray: movie.genres)
+            }
+        }
+        try connection.execute("""
+            insert into latent.movies as m (movie_id, title, genres, updated_at)
+            select movie_id, title, genres, now() from pg_temp.latent_ingest_movies
+            on conflict (movie_id) do update
+                set title = excluded.title, genres = excluded.genres, updated_at = excluded.updated_at;
+            """)
+    }
+
+    private func writeRejected(_ batch: IngestBatch) throws {
+        guard !batch.rejected.isEmpty else { return }
+        try connection.copyIn(
+            #"copy pg_temp.latent_ingest_rejected (topic, partition, "offset", key, payload, reason) from stdin (format binary)"#
+        ) { writer in
+            for message in batch.rejected {
+                try writer.beginRow(fieldCount: 6)
+                writer.append(message.topic)
+                writer.append(message.partition)
+                writer.append(message.offset)
+                if let key = message.key { writer.append(bytes: key) } else { writer.appendNull() }
+                writer.append(bytes: message.payload)
+                writer.append(message.rejection.description)
+            }
+        }
+        // DO NOTHING: re-ingesting a range on purpose (offsets reset by hand) must not fail.
+        try connection.execute(#"""
+            insert into latent.rejected_events (topic, partition, "offset", key, payload, reason)
+            select topic, partition, "offset", key, payload, reason from pg_temp.latent_ingest_rejected
+            on conflict (topic, partition, "offset") do nothing;
+            """#)
+    }
+
+    private func writeOffsets(_ batch: IngestBatch) throws {
+        guard !batch.nextOffsets.isEmpty else { return }
+        let entries = batch.nextOffsets.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
+        let topics = "{" + entries.map { Self.arrayElement($0.key.topic) }.joined(separator: ",") + "}"
+        let partitions = "{" + entries.map { String($0.key.partition) }.joined(separator: ",") + "}"
+        let offsets = "{" + entries.map { String($0.value) }.joined(separator: ",") + "}"
+        try connection.query("""
+            insert into latent.consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)
+            select $1, u.topic, u.partition, u.next_offset, now()
+            from unnest($2::text[], $3::int[], $4::bigint[]) as u(topic, partition, next_offset)
+            on conflict (consumer_group, topic, partition) do update
+                set next_offset = excluded.next_offset, updated_at = excluded.updated_at
+            """, [consumerGroup, topics, partitions, offsets])
+    }
+
+    /// A quoted element of a PostgreSQL array literal.
+    static func arrayElement(_ text: String) -> String {
+        var out = "\""
+        for ch in text {
+            if ch == "\"" || ch == "\\" { out.append("\\") }
+            out.append(ch)
+        }
+        return out + "\""
+    }
+}
+
+/// Why a batch was not written (besides PostgreSQL errors).
+public enum IngestWriteError: Error, CustomStringConvertible {
+    /// Another consumer moved these partitions' stored offsets (value: what is stored now).
+    case fenced([TopicPartition: Int64?])
+
+    public var description: String {
+        switch self {
+        case .fenced(let moved):
+            let list = moved.keys.map(\.description).sorted().joined(separator: ", ")
+            return "the stored offsets of \(list) changed under this consumer (another group member wrote them); re-reading them"
+        }
+    }
+}

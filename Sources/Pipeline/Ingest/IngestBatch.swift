@@ -1,0 +1,157 @@
+import Foundation
+import Kafka
+import Models
+
+/// The events of one ingest batch, parsed, deduplicated and ready to write in one transaction.
+///
+/// Ratings are deduplicated per (user, movie) as they arrive: the newest `ts` wins, and on a
+/// tie the later arrival (the later offset within a partition) wins. Movies: the later arrival
+/// wins. Every consumed message is either accepted or rejected, and ``nextOffsets`` covers all
+/// of them, so the batch's transaction accounts for each offset exactly once.
+public struct IngestBatch: Sendable {
+    /// One (user, movie) entry to merge; `rating` nil retracts.
+    public struct StagedRating: Sendable, Equatable {
+        public var userID: Int64
+        public var movieID: Int64
+        public var rating: Float?
+        public var timestampMicros: Int64
+    }
+
+    /// A message that failed validation, kept verbatim for `latent.rejected_events`.
+    public struct RejectedMessage: Sendable {
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+        public var key: [UInt8]?
+        public var payload: [UInt8]
+        public var rejection: EventRejection
+    }
+
+    private struct PairKey: Hashable {
+        var user: Int64
+        var movie: Int64
+    }
+
+    public let ratingsTopic: String
+    public let moviesTopic: String
+
+    public private(set) var ratings: [StagedRating] = []
+    private var ratingSlots: [PairKey: Int] = [:]
+    public private(set) var movies: [MovieRecord] = []
+    private var movieSlots: [Int64: Int] = [:]
+    public private(set) var rejected: [RejectedMessage] = []
+    /// Offset of the next message to read, per partition touched by the batch.
+    public private(set) var nextOffsets: [TopicPartition: Int64] = [:]
+
+    /// Messages added (accepted + rejected).
+    public private(set) var consumedCount = 0
+    /// Valid events added, including those superseded within the batch.
+    public private(set) var acceptedCount = 0
+    /// Valid rating events that are retractions.
+    public private(set) var retractionCount = 0
+    /// When the first message was added (monotonic nanoseconds), 0 when empty.
+    public private(set) var startedAt: UInt64 = 0
+
+    private var lastPartition: TopicPartition?
+    private var lastNextOffset: Int64 = 0
+
+    public init(ratingsTopic: String, moviesTopic: String, expectedCount: Int = 0) {
+        self.ratingsTopic = ratingsTopic
+        self.moviesTopic = moviesTopic
+        if expectedCount > 0 {
+            ratings.reserveCapacity(expectedCount)
+            ratingSlots.reserveCapacity(expectedCount)
+        }
+    }
+
+    public var isEmpty: Bool { consumedCount == 0 }
+    public var rejectedCount: Int { rejected.count }
+
+    /// Parses and adds one consumed message.
+    public mutating func add(_ message: KafkaMessage) {
+        if consumedCount == 0 { startedAt = DispatchClock.now() }
+        consumedCount += 1
+        notePosition(topic: message.topic, partition: message.partition, offset: message.offset)
+        let outcome: EventRejection?
+        if message.topic == ratingsTopic {
+            let parsed: Result<RatingEvent, EventRejection> = message.payload.withUnsafeBytes { raw in
+                do throws(EventRejection) { return .success(try EventParser.rating(from: raw)) } catch { return .failure(error) }
+            }
+            switch parsed {
+            case .success(let event): addRating(event); outcome = nil
+            case .failure(let rejection): outcome = rejection
+            }
+        } else if message.topic == moviesTopic {
+            let parsed: Result<MovieRecord, EventRejection> = message.payload.withUnsafeBytes { raw in
+                do throws(EventRejection) { return .success(try EventParser.movie(from: raw)) } catch { return .failure(error) }
+            }
+            switch parsed {
+            case .success(let movie): addMovie(movie); outcome = nil
+            case .failure(let rejection): outcome = rejection
+            }
+        } else {
+            outcome = EventRejection(.wrongType, "message from topic \"\(message.topic)\", which is neither the ratings nor the movies topic")
+        }
+        if let outcome {
+            rejected.append(RejectedMessage(
+                topic: message.topic, partition: message.partition, offset: message.offset,
+                key: message.key, payload: message.payload, rejection: outcome))
+        }
+    }
+
+    /// Adds a valid rating event (deduplicating).
+    public mutating func addRating(_ event: RatingEvent) {
+        acceptedCount += 1
+        if event.rating == nil { retractionCount += 1 }
+        let staged = StagedRating(userID: event.userID, movieID: event.movieID, rating: event.rating, timestampMicros: event.timestampMicros)
+        let key = PairKey(user: event.userID, movie: event.movieID)
+        if let slot = ratingSlots[key] {
+            if staged.timestampMicros >= ratings[slot].timestampMicros { ratings[slot] = staged }
+        } else {
+            ratingSlots[key] = ratings.count
+            ratings.append(staged)
+        }
+    }
+
+    /// Adds a valid movie event (the later one wins).
+    public mutating func addMovie(_ movie: MovieRecord) {
+        acceptedCount += 1
+        if let slot = movieSlots[movie.movieID] {
+            movies[slot] = movie
+        } else {
+            movieSlots[movie.movieID] = movies.count
+            movies.append(movie)
+        }
+    }
+
+    private mutating func notePosition(topic: String, partition: Int32, offset: Int64) {
+        // Messages arrive in runs from one partition: avoid a dictionary update per message.
+        if let last = lastPartition, last.partition == partition, last.topic == topic {
+            lastNextOffset = max(lastNextOffset, offset + 1)
+            return
+        }
+        flushPosition()
+        let tp = TopicPartition(topic: topic, partition: partition)
+        lastPartition = tp
+        lastNextOffset = max(nextOffsets[tp] ?? 0, offset + 1)
+    }
+
+    private mutating func flushPosition() {
+        if let last = lastPartition { nextOffsets[last] = max(nextOffsets[last] ?? 0, lastNextOffset) }
+    }
+
+    /// Finalises bookkeeping; call before writing.
+    public mutating func seal() {
+        flushPosition()
+        lastPartition = nil
+    }
+}
+
+/// Monotonic time in nanoseconds.
+enum DispatchClock {
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
