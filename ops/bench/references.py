@@ -358,7 +358,8 @@ def main(argv=None) -> int:
     failures = 0
     for name in args.names:
         line = {"name": name, "k": args.k, "iterations": args.iterations,
-                "threads": args.threads, "n_train": int(len(split.ratings))}
+                "threads": args.threads, "n_train": int(len(split.ratings)),
+                "load_average": os.getloadavg()[0]}
         if args.label is not None:
             line["label"] = args.label
         try:
