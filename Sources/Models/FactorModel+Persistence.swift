@@ -120,7 +120,8 @@ extension FactorModel {
         guard lower.isFinite, upper.isFinite, lower <= upper else { throw FormatProblem("invalid rating scale \(lower)...\(upper)") }
         let flags = try r.u32()
         let kind = try r.string()
-        let parameterCount = try r.count(bytesEach: 8, what: "parameter count")
+        let parameterCount = Int(try r.u32())
+        guard parameterCount <= r.remaining / 8 else { throw FormatProblem("parameter count \(parameterCount) does not fit in the file") }
         var parameters: [String: String] = [:]
         for _ in 0..<parameterCount {
             let key = try r.string()
