@@ -19,17 +19,18 @@ struct DatabaseOptions: ParsableArguments {
         return nil
     }
 
-    func validate() throws {
-        guard url != nil else {
-            throw ValidationError(
-                "no database given: pass --database-url or set LATENT_DATABASE_URL "
-                    + "(e.g. postgresql://postgres@127.0.0.1:54329/latent; ops/dev/postgres starts a local one)")
-        }
+    static let missingMessage = "no database given: pass --database-url or set LATENT_DATABASE_URL "
+        + "(e.g. postgresql://postgres@127.0.0.1:54329/latent; ops/dev/postgres starts a local one)"
+
+    /// Fails with a clear message when no URL is given. Not `validate()`: commands whose
+    /// database is optional (train from files, recommend) embed these options too.
+    func requireURL() throws {
+        guard url != nil else { throw ValidationError(Self.missingMessage) }
     }
 
     /// Opens a connection (errors never show the password).
     func connect() throws -> PostgresConnection {
-        guard let url else { throw ValidationError("no database given: pass --database-url or set LATENT_DATABASE_URL") }
+        guard let url else { throw ValidationError(Self.missingMessage) }
         return try PostgresConnection(url: url)
     }
 }

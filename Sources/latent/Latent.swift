@@ -5,6 +5,22 @@ struct Latent: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "latent",
         abstract: "Turns a stream of movie ratings into recommendations readable with SQL.",
-        subcommands: [MigrateCommand.self, ImportCommand.self, DevBrokerCommand.self]
+        subcommands: [
+            MigrateCommand.self, ImportCommand.self, DevBrokerCommand.self,
+            TrainCommand.self, EvalCommand.self, RecommendCommand.self, SimilarCommand.self,
+            SplitCommand.self,
+            IngestCommand.self, ProduceCommand.self, IngestBenchCommand.self,
+        ]
     )
+
+    /// Sets up logging before any subcommand runs, then parses and runs as usual.
+    static func main() {
+        LogSetup.bootstrap()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,0 +1,56 @@
+/// Which model to train, with its hyper-parameters: the one switch between the trainers, so the
+/// CLI, tuning and the scheduled jobs fit every model the same way.
+public enum ModelConfiguration: Sendable, Equatable {
+    case baseline(BiasBaseline.Configuration)
+    case mf(MatrixFactorizationSGD.Configuration)
+    case als(AlternatingLeastSquares.Configuration)
+
+    /// "baseline", "mf" or "als" (the `FactorModel.kind` it produces).
+    public var kind: String {
+        switch self {
+        case .baseline: return "baseline"
+        case .mf: return "mf"
+        case .als: return "als"
+        }
+    }
+
+    public var parameters: [String: String] {
+        switch self {
+        case .baseline(let c): return c.parameters
+        case .mf(let c): return c.parameters
+        case .als(let c): return c.parameters
+        }
+    }
+
+    public func validate() throws {
+        switch self {
+        case .baseline(let c): try c.validate()
+        case .mf(let c): try c.validate()
+        case .als(let c): try c.validate()
+        }
+    }
+
+    /// Fits on `ratings`, whose indices refer to `dataset`'s users and movies (all of them, or a
+    /// training split). Every movie of the dataset gets parameters, so a split's test rows and
+    /// catalogue-only movies can still be scored.
+    public func fit(_ ratings: RatingTriples, of dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
+        switch self {
+        case .baseline(let c):
+            return try BiasBaseline(configuration: c).fit(ratings: ratings, users: dataset.users, movies: dataset.movies)
+        case .mf(let c):
+            return try MatrixFactorizationSGD(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
+        case .als(let c):
+            return try AlternatingLeastSquares(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres
+            ) { p in
+                progress.step("ALS", [
+                    "iteration": "\(p.iteration)/\(p.iterations)",
+                    "train_rmse": MetricText.fixed(p.trainingRMSE),
+                    "objective": MetricText.fixed(p.objective),
+                    "eta": ProgressReporter.duration(p.secondsRemaining),
+                ])
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Models
+import Pipeline
+import Postgres
+
+/// Where training data comes from: the `latent` schema (`--from-db`) or MovieLens files.
+struct DataSourceOptions: ParsableArguments {
+    @Flag(name: .customLong("from-db"), help: "Read ratings and movies from PostgreSQL (the latent schema).")
+    var fromDatabase = false
+
+    @Option(help: ArgumentHelp("A MovieLens ratings file (ratings.csv, ratings.dat, u.data, *.inter).", valueName: "file"))
+    var ratings: String?
+
+    @Option(help: ArgumentHelp("The matching movies file, for titles and genres (movies.csv, movies.dat, u.item, *.item).", valueName: "file"))
+    var movies: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        switch (fromDatabase, ratings) {
+        case (true, .some):
+            throw ValidationError("give either --from-db or --ratings FILE, not both")
+        case (false, .none):
+            throw ValidationError("no training data: pass --from-db or --ratings FILE [--movies FILE]")
+        case (true, .none):
+            if movies != nil { throw ValidationError("--movies goes with --ratings, not with --from-db") }
+            try database.requireURL()
+        case (false, .some):
+            break
+        }
+    }
+
+    /// A description of the source for logs and run metadata (never the database URL).
+    var label: String { fromDatabase ? "database" : (ratings ?? "") }
+
+    /// Loads the snapshot. With `--from-db` the open connection is returned too, for run metadata.
+    func load() throws -> (Dataset, PostgresConnection?) {
+        if fromDatabase {
+            let connection = try database.connect()
+            return (try loadDataset(from: connection), connection)
+        }
+        guard let ratings else { throw ValidationError("no training data: pass --from-db or --ratings FILE") }
+        return (try MovieLens.loadDataset(ratings: ratings, movies: movies), nil)
+    }
+}

@@ -1,0 +1,221 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Models
+import Pipeline
+
+/// `latent train baseline|mf|als`: fits a model from the database or from MovieLens files and
+/// writes the model file (and, from the database, a `latent.model_runs` row).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model from the ratings in PostgreSQL or in MovieLens files.",
+        discussion: """
+            The defaults are the best settings found on ML-100K and ML-latest-small: a user who \
+            passes nothing gets a good model. --tune runs a random search on a validation split \
+            carved from the training data and trains with the winner. The last line on stdout \
+            sums the run up: model=... k=... fit_seconds=... train_rmse=...
+            """)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case baseline, mf, als
+    }
+
+    @Argument(help: "The model: baseline (biases only), mf (biased MF by SGD) or als (ALS with biases and genres).")
+    var model: Kind
+
+    @OptionGroup var source: DataSourceOptions
+
+    @Option(help: ArgumentHelp("Where to write the trained model.", valueName: "file"))
+    var out: String
+
+    @Option(help: "Latent dimensions (mf, als).")
+    var k: Int?
+
+    @Option(help: "ALS iterations.")
+    var iterations: Int?
+
+    @Option(help: "Maximum SGD epochs (early stopping may end sooner).")
+    var epochs: Int?
+
+    @Option(help: "Random seed: same data and seed, same model.")
+    var seed: UInt64?
+
+    @Option(help: "ALS: factor regularisation (seed 001's tau').")
+    var lambda: Float?
+
+    @Option(help: "ALS: bias regularisation (seed 001's gamma').")
+    var gamma: Float?
+
+    @Option(help: "ALS: genre vector regularisation.")
+    var tau: Float?
+
+    @Flag(name: .customLong("no-genres"), help: "ALS: leave out the genre prior (seed 001 Algorithm 1 only).")
+    var noGenres = false
+
+    @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate.")
+    var learningRate: Float?
+
+    @Option(help: "MF: factor L2 penalty; baseline: bias shrinkage (both sides).")
+    var regularisation: Float?
+
+    @Option(name: .customLong("bias-regularisation"), help: "MF: bias L2 penalty.")
+    var biasRegularisation: Float?
+
+    @Option(help: "MF: weight of the gravity term (seed 003); 0 disables it.")
+    var gravity: Float?
+
+    @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the baseline residuals, seed 004).")
+    var initialisation: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Search hyper-parameters on a validation split, then train with the best.")
+    var tune = false
+
+    @Option(name: .customLong("tune-trials"), help: "Configurations tried by --tune.")
+    var tuneTrials = 8
+
+    @Option(help: "Hold out this fraction of the ratings (random, seeded), train on the rest and report held-out metrics.")
+    var holdout: Double = 0
+
+    func validate() throws {
+        if let k, k <= 0 { throw ValidationError("--k must be a positive number of latent dimensions, got \(k)") }
+        if model == .baseline, k != nil { throw ValidationError("--k does not apply to the baseline (it has no factors)") }
+        if let iterations, iterations <= 0 { throw ValidationError("--iterations must be positive, got \(iterations)") }
+        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
+        if model != .mf, epochs != nil { throw ValidationError("--epochs is for mf; als takes --iterations") }
+        if let initialisation, !["gaussian", "svd"].contains(initialisation) {
+            throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
+        }
+        guard holdout >= 0, holdout < 0.5 else { throw ValidationError("--holdout must be in [0, 0.5), got \(holdout)") }
+        guard tuneTrials >= 1 else { throw ValidationError("--tune-trials must be at least 1, got \(tuneTrials)") }
+    }
+
+    /// The configuration from the defaults and the flags given.
+    func modelConfiguration() throws -> ModelConfiguration {
+        switch model {
+        case .baseline:
+            var c = BiasBaseline.Configuration()
+            if let regularisation {
+                c.userRegularisation = regularisation
+                c.movieRegularisation = regularisation
+            }
+            return .baseline(c)
+        case .mf:
+            var c = MatrixFactorizationSGD.Configuration()
+            if let k { c.k = k }
+            if let epochs { c.epochs = epochs }
+            if let seed { c.seed = seed }
+            if let learningRate { c.learningRate = learningRate }
+            if let regularisation { c.regularisation = regularisation }
+            if let biasRegularisation { c.biasRegularisation = biasRegularisation }
+            if let gravity { c.gravity = gravity }
+            if initialisation == "svd" { c.initialisation = .truncatedSVD(powerIterations: 3) }
+            if let threads { c.threads = threads }
+            return .mf(c)
+        case .als:
+            var c = AlternatingLeastSquares.Configuration()
+            if let k { c.k = k }
+            if let iterations { c.iterations = iterations }
+            if let seed { c.seed = seed }
+            if let lambda {
+                c.lambda = lambda
+                c.tau = tau ?? lambda
+            }
+            if let gamma { c.gamma = gamma }
+            if let tau { c.tau = tau }
+            if noGenres { c.useGenres = false }
+            if let threads { c.threads = threads }
+            return .als(c)
+        }
+    }
+
+    func run() throws {
+        let logger = Logger(label: "latent.train")
+        let progress = ProgressReporter(label: "latent.train")
+        var configuration = try modelConfiguration()
+        try configuration.validate()
+
+        let loadStarted = Date()
+        let (dataset, connection) = try source.load()
+        let loadSeconds = Date().timeIntervalSince(loadStarted)
+        guard !dataset.ratings.isEmpty else {
+            throw ValidationError("no ratings in \(source.label): nothing to train on")
+        }
+        logger.info("snapshot loaded", metadata: [
+            "source": "\(source.label)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
+            "movies": "\(dataset.movies.count)", "genres": "\(dataset.genres.genreCount)",
+            "seconds": "\(MetricText.fixed(loadSeconds))",
+        ])
+
+        let runs = connection.map(ModelRunStore.init(connection:))
+        let runID = try runs?.start(
+            model: configuration.kind, parameters: configuration.parameters, snapshot: SnapshotSize(dataset))
+        do {
+            var durations = ["load": loadSeconds]
+            var metrics: [String: Double] = [:]
+
+            var train = dataset.ratings
+            var test: RatingTriples?
+            if holdout > 0 {
+                let split = try Splits.randomHoldout(dataset.ratings, testFraction: holdout, seed: seed ?? 1)
+                train = split.train
+                test = split.test
+            }
+
+            if tune {
+                let tuneStarted = Date()
+                let trials = try HyperparameterSearch(trials: tuneTrials, seed: seed ?? 7)
+                    .run(from: configuration, ratings: train, of: dataset, progress: progress)
+                progress.finish("tuning done")
+                for trial in trials {
+                    print("trial validation_rmse=\(MetricText.fixed(trial.validation.rmse)) \(HyperparameterSearch.describe(trial.configuration))")
+                }
+                if let best = trials.first {
+                    configuration = best.configuration
+                    metrics["tune_validation_rmse"] = best.validation.rmse
+                }
+                durations["tune"] = Date().timeIntervalSince(tuneStarted)
+            }
+
+            let fitStarted = Date()
+            let trained = try configuration.fit(train, of: dataset, progress: progress)
+            let fitSeconds = Date().timeIntervalSince(fitStarted)
+            progress.finish("training done")
+            durations["fit"] = fitSeconds
+
+            let trainErrors = Evaluation.errors(of: trained, on: train)
+            metrics["train_rmse"] = trainErrors.rmse
+            var summary = "model=\(configuration.kind) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(fitSeconds)) train_rmse=\(MetricText.fixed(trainErrors.rmse))"
+            if let test {
+                let errors = Evaluation.errors(of: trained, on: test, train: train)
+                metrics["test_rmse"] = errors.rmse
+                metrics["test_mae"] = errors.mae
+                summary += " test_rmse=\(MetricText.fixed(errors.rmse)) test_mae=\(MetricText.fixed(errors.mae)) test_n=\(errors.count)"
+            }
+
+            let saveStarted = Date()
+            var model = trained
+            model.parameters["source"] = source.label
+            try model.save(to: out)
+            durations["save"] = Date().timeIntervalSince(saveStarted)
+
+            if let runs, let runID {
+                try runs.finish(runID, status: .succeeded, metrics: metrics, durations: durations)
+                summary += " run_id=\(runID)"
+            }
+            print(summary)
+        } catch {
+            if let runs, let runID {
+                do { try runs.fail(runID, error: error) } catch {
+                    logger.error("could not record the failed run", metadata: ["run_id": "\(runID)", "error": "\(error)"])
+                }
+            }
+            throw error
+        }
+    }
+}
