@@ -1,0 +1,206 @@
+/// Learning rates and penalties of one pass over a block.
+struct SGDStep {
+    var learningRate: Float
+    var biasLearningRate: Float
+    var regularisation: Float
+    var biasRegularisation: Float
+}
+
+/// The model parameters during training: factor rows padded to a multiple of the SIMD width
+/// (padding stays exactly zero: its gradient is zero), biases, all in raw buffers so the hot
+/// loops have no ARC or bounds checks. Owned by ``MatrixFactorizationSGD`` for one fit.
+final class SGDParameters {
+    let k: Int
+    /// Padded row length (floats) and SIMD width (4 or 8).
+    let stride: Int
+    let width: Int
+    let userCount: Int
+    let movieCount: Int
+    let p: UnsafeMutablePointer<Float>
+    let q: UnsafeMutablePointer<Float>
+    let bu: UnsafeMutablePointer<Float>
+    let bm: UnsafeMutablePointer<Float>
+
+    init(k: Int, userCount: Int, movieCount: Int) {
+        self.k = k
+        self.userCount = userCount
+        self.movieCount = movieCount
+        width = (k % 8 == 0 || k % 8 > 4) ? 8 : 4
+        stride = k == 0 ? 0 : (k + width - 1) / width * width
+        func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1) * 4, alignment: 64)
+            let f = raw.bindMemory(to: Float.self, capacity: max(n, 1))
+            f.initialize(repeating: 0, count: max(n, 1))
+            return f
+        }
+        p = zeros(userCount * stride)
+        q = zeros(movieCount * stride)
+        bu = zeros(userCount)
+        bm = zeros(movieCount)
+    }
+
+    deinit {
+        p.deallocate(); q.deallocate(); bu.deallocate(); bm.deallocate()
+    }
+
+    /// Copies the unpadded factors out (row-major `count x k`).
+    func userFactors() -> [Float] { unpad(p, rows: userCount) }
+    func movieFactors() -> [Float] { unpad(q, rows: movieCount) }
+
+    private func unpad(_ x: UnsafeMutablePointer<Float>, rows: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * k)
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<rows { for f in 0..<k { o[r * k + f] = x[r * stride + f] } }
+        }
+        return out
+    }
+
+    /// A full copy of every parameter (for keeping the best epoch).
+    func snapshot() -> [Float] {
+        var out = [Float](repeating: 0, count: (userCount + movieCount) * (stride + 1))
+        out.withUnsafeMutableBufferPointer { o in
+            guard let b = o.baseAddress else { return }
+            var at = b
+            at.update(from: p, count: userCount * stride); at += userCount * stride
+            at.update(from: q, count: movieCount * stride); at += movieCount * stride
+            at.update(from: bu, count: userCount); at += userCount
+            at.update(from: bm, count: movieCount)
+        }
+        return out
+    }
+
+    func restore(_ saved: [Float]) {
+        saved.withUnsafeBufferPointer { o in
+            guard let b = o.baseAddress else { return }
+            var at = b
+            p.update(from: at, count: userCount * stride); at += userCount * stride
+            q.update(from: at, count: movieCount * stride); at += movieCount * stride
+            bu.update(from: at, count: userCount); at += userCount
+            bm.update(from: at, count: movieCount)
+        }
+    }
+
+    /// Prediction without the global mean and without clipping (training residual space).
+    @inline(__always)
+    func score(user u: Int, movie m: Int) -> Float {
+        var s = bu[u] + bm[m]
+        let pu = p + u * stride, qm = q + m * stride
+        for f in 0..<k { s += pu[f] * qm[f] }
+        return s
+    }
+}
+
+/// Raw pointers shared by the workers of one stratum. `@unchecked Sendable`: the blocks of a
+/// stratum touch disjoint users and movies, so concurrent writes never overlap.
+struct SGDShared: @unchecked Sendable {
+    let entries: UnsafeMutablePointer<SGDEntry>
+    let p: UnsafeMutablePointer<Float>
+    let q: UnsafeMutablePointer<Float>
+    let bu: UnsafeMutablePointer<Float>
+    let bm: UnsafeMutablePointer<Float>
+    let stride: Int
+    let width: Int
+    /// Mini-batch gradient buffers (same shapes as p, q, bu, bm) and "touched" flags; nil for batch size 1.
+    let gp: UnsafeMutablePointer<Float>?
+    let gq: UnsafeMutablePointer<Float>?
+    let gbu: UnsafeMutablePointer<Float>?
+    let gbm: UnsafeMutablePointer<Float>?
+    let touchedUser: UnsafeMutablePointer<UInt8>?
+    let touchedMovie: UnsafeMutablePointer<UInt8>?
+}
+
+enum SGDKernel {
+    /// Plain SGD over `range` (one update per rating); returns the sum of squared errors seen
+    /// before each update.
+    static func run(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep) -> Double {
+        switch s.width {
+        case 8: return runTyped(s, range, step, SIMD8<Float>.self)
+        default: return runTyped(s, range, step, SIMD4<Float>.self)
+        }
+    }
+
+    @inline(__always)
+    private static func runTyped<V: SIMD>(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, _: V.Type) -> Double
+    where V.Scalar == Float {
+        let vectors = s.stride / V.scalarCount
+        let p = UnsafeMutableRawPointer(s.p).assumingMemoryBound(to: V.self)
+        let q = UnsafeMutableRawPointer(s.q).assumingMemoryBound(to: V.self)
+        let lr = step.learningRate, lrb = step.biasLearningRate
+        let reg = step.regularisation, regb = step.biasRegularisation
+        let bu = s.bu, bm = s.bm
+        var sse: Double = 0
+        var chunkSSE: Float = 0
+        var n = 0
+        for i in range {
+            let e = s.entries[i]
+            let u = Int(e.user), m = Int(e.movie)
+            let pu = p + u * vectors, qm = q + m * vectors
+            var acc = V()
+            for v in 0..<vectors { acc += pu[v] * qm[v] }
+            let bU = bu[u], bM = bm[m]
+            let err = e.residual - bU - bM - acc.sum()
+            chunkSSE += err * err
+            n += 1
+            if n & 1023 == 0 { sse += Double(chunkSSE); chunkSSE = 0 }
+            bu[u] = bU + lrb * (err - regb * bU)
+            bm[m] = bM + lrb * (err - regb * bM)
+            let a = lr * err, d = 1 - lr * reg
+            for v in 0..<vectors {
+                let pv = pu[v], qv = qm[v]
+                pu[v] = d * pv + a * qv
+                qm[v] = d * qv + a * pv
+            }
+        }
+        return sse + Double(chunkSSE)
+    }
+
+    /// Mini-batch SGD over `range`: within each batch of `batchSize` ratings the gradients are
+    /// taken at the parameters of the batch start, summed per row, and applied together.
+    static func runBatched(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, batchSize: Int,
+                           touchedUsers: inout [Int32], touchedMovies: inout [Int32]) -> Double {
+        guard let gp = s.gp, let gq = s.gq, let gbu = s.gbu, let gbm = s.gbm,
+              let tu = s.touchedUser, let tm = s.touchedMovie else { return run(s, range, step) }
+        let stride = s.stride
+        let lr = step.learningRate, lrb = step.biasLearningRate
+        let reg = step.regularisation, regb = step.biasRegularisation
+        var sse: Double = 0
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(start + batchSize, range.upperBound)
+            touchedUsers.removeAll(keepingCapacity: true)
+            touchedMovies.removeAll(keepingCapacity: true)
+            for i in start..<end {
+                let e = s.entries[i]
+                let u = Int(e.user), m = Int(e.movie)
+                let pu = s.p + u * stride, qm = s.q + m * stride
+                var dot: Float = 0
+                for f in 0..<stride { dot += pu[f] * qm[f] }
+                let err = e.residual - s.bu[u] - s.bm[m] - dot
+                sse += Double(err * err)
+                if tu[u] == 0 { tu[u] = 1; touchedUsers.append(e.user) }
+                if tm[m] == 0 { tm[m] = 1; touchedMovies.append(e.movie) }
+                gbu[u] += err - regb * s.bu[u]
+                gbm[m] += err - regb * s.bm[m]
+                let gu = gp + u * stride, gm = gq + m * stride
+                for f in 0..<stride {
+                    gu[f] += err * qm[f] - reg * pu[f]
+                    gm[f] += err * pu[f] - reg * qm[f]
+                }
+            }
+            for u32 in touchedUsers {
+                let u = Int(u32)
+                s.bu[u] += lrb * gbu[u]; gbu[u] = 0; tu[u] = 0
+                let pu = s.p + u * stride, gu = gp + u * stride
+                for f in 0..<stride { pu[f] += lr * gu[f]; gu[f] = 0 }
+            }
+            for m32 in touchedMovies {
+                let m = Int(m32)
+                s.bm[m] += lrb * gbm[m]; gbm[m] = 0; tm[m] = 0
+                let qm = s.q + m * stride, gm = gq + m * stride
+                for f in 0..<stride { qm[f] += lr * gm[f]; gm[f] = 0 }
+            }
+            start = end
+        }
+        return sse
+    }
+}

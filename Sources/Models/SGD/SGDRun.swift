@@ -1,0 +1,326 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// Learning rate and batch size used in one epoch (recorded so a refit can replay them).
+struct SGDScheduleStep: Sendable {
+    var learningRate: Float
+    var biasLearningRate: Float
+    var batchSize: Int
+}
+
+struct SGDRunResult {
+    var bestEpoch: Int
+    var bestValidationRMSE: Double?
+    var schedule: [SGDScheduleStep]
+}
+
+/// One training run: the blocked ratings, the parameters and the epoch loop.
+struct SGDRun {
+    let configuration: MatrixFactorizationSGD.Configuration
+    let mean: Float
+    let blocks: SGDBlocks
+    let parameters: SGDParameters
+    let userSeen: [Bool]
+    let movieSeen: [Bool]
+    let trainingCount: Int
+
+    init(configuration c: MatrixFactorizationSGD.Configuration, ratings: RatingTriples, users: Int, movies: Int) throws {
+        configuration = c
+        trainingCount = ratings.count
+        let sparse = SparseRatings(ratings, userCount: users, movieCount: movies)
+        let (mu, bu, bi) = BiasBaseline.biases(
+            sparse, configuration: .init(userRegularisation: 5, movieRegularisation: 5, sweeps: 3))
+        mean = mu
+        var seenU = [Bool](repeating: false, count: users)
+        var seenM = [Bool](repeating: false, count: movies)
+        for u in ratings.users { seenU[Int(u)] = true }
+        for m in ratings.movies { seenM[Int(m)] = true }
+        userSeen = seenU
+        movieSeen = seenM
+        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: c.blocks, seed: c.seed)
+        parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
+        for u in 0..<users { parameters.bu[u] = bu[u] }
+        for m in 0..<movies { parameters.bm[m] = bi[m] }
+        switch c.initialisation {
+        case .gaussian(let std):
+            var rng = SeededRandom(seed: c.seed &+ 0x1)
+            let s = parameters.stride
+            for u in 0..<users { for f in 0..<c.k { parameters.p[u * s + f] = Float(rng.nextGaussian()) * std } }
+            for m in 0..<movies { for f in 0..<c.k { parameters.q[m * s + f] = Float(rng.nextGaussian()) * std } }
+        case .truncatedSVD(let iterations):
+            if c.k > 0 {
+                let svd = try TruncatedSVD.residual(
+                    sparse, mean: mu, userBias: bu, movieBias: bi, rank: c.k, powerIterations: iterations,
+                    seed: c.seed)
+                let s = parameters.stride
+                for u in 0..<users { for f in 0..<c.k { parameters.p[u * s + f] = svd.userFactors[u * c.k + f] } }
+                for m in 0..<movies { for f in 0..<c.k { parameters.q[m * s + f] = svd.movieFactors[m * c.k + f] } }
+            }
+        }
+    }
+
+    /// Runs up to `maxEpochs` epochs; keeps (and ends with) the parameters of the best epoch
+    /// when there is validation data. `schedule` replays recorded learning rates and batch sizes.
+    mutating func train(
+        validation: RatingTriples?, maxEpochs: Int, progress: ProgressReporter,
+        onEpoch: ((MatrixFactorizationSGD.EpochReport) -> Void)?, refitting: Bool,
+        schedule replay: [SGDScheduleStep]? = nil
+    ) throws -> SGDRunResult {
+        let c = configuration
+        var step = SGDScheduleStep(learningRate: c.learningRate, biasLearningRate: c.biasLearningRate, batchSize: c.batchSize)
+        var batch = Double(c.batchSize)
+        var schedule: [SGDScheduleStep] = []
+        var best = Double.infinity
+        var bestEpoch = 0
+        var bestSnapshot: [Float]? = nil
+        var sinceBest = 0
+        var rng = SeededRandom(seed: c.seed &+ 0x2)
+        let g = blocks.groups
+        let started = Date()
+        let batchBuffers = (replay?.contains { $0.batchSize > 1 } ?? false) || c.batchSize > 1
+            ? SGDGradientBuffers(parameters: parameters) : nil
+        defer { batchBuffers?.deallocate() }
+        var epoch = 0
+        while epoch < maxEpochs {
+            epoch += 1
+            let epochStart = Date()
+            if let replay, epoch - 1 < replay.count { step = replay[epoch - 1] }
+            schedule.append(step)
+            let kernelStep = SGDStep(
+                learningRate: step.learningRate, biasLearningRate: step.biasLearningRate,
+                regularisation: c.regularisation, biasRegularisation: c.biasRegularisation)
+            let shared = SGDShared(
+                entries: blocks.entries, p: parameters.p, q: parameters.q, bu: parameters.bu, bm: parameters.bm,
+                stride: parameters.stride, width: parameters.width,
+                gp: batchBuffers?.gp, gq: batchBuffers?.gq, gbu: batchBuffers?.gbu, gbm: batchBuffers?.gbm,
+                touchedUser: batchBuffers?.touchedUser, touchedMovie: batchBuffers?.touchedMovie)
+            // Stratum order is shuffled per epoch (seeded).
+            var strata = Array(0..<g)
+            rng.shuffle(&strata)
+            var blockSSE = [Double](repeating: 0, count: g)
+            let batchSize = step.batchSize
+            for s in strata {
+                let ranges = (0..<g).map { ug in blocks.range(userGroup: ug, movieGroup: (ug + s) % g) }
+                blockSSE.withUnsafeMutableBufferPointer { out in
+                    let sink = SharedFloatSink(out.baseAddress)
+                    Self.parallel(g, threads: c.threads) { ug in
+                        let value: Double
+                        if batchSize > 1 {
+                            var tu: [Int32] = [], tm: [Int32] = []
+                            value = SGDKernel.runBatched(shared, ranges[ug], kernelStep, batchSize: batchSize,
+                                                         touchedUsers: &tu, touchedMovies: &tm)
+                        } else {
+                            value = SGDKernel.run(shared, ranges[ug], kernelStep)
+                        }
+                        sink.add(value, at: ug)
+                    }
+                }
+            }
+            let sse = blockSSE.reduce(0, +)
+            let trainingRMSE = (sse / Double(max(blocks.count, 1))).squareRoot()
+            guard trainingRMSE.isFinite else {
+                throw ModelError.numerical(
+                    "MF-SGD diverged at epoch \(epoch) (training error is not finite): lower the learning rate (now \(step.learningRate))")
+            }
+            if c.gravity > 0 && c.k > 0 { applyGravity(learningRate: step.learningRate) }
+            let validationRMSE = validation.map { rmse(on: $0) }
+            let watched = validationRMSE ?? trainingRMSE
+            // During warm-up a worse epoch is expected (factors leave their random start).
+            let warmingUp = epoch <= c.warmupEpochs
+            let improved = watched < best || warmingUp
+            if improved {
+                let relative = best.isFinite && !warmingUp ? (best - watched) / best : 1
+                best = min(best, watched)
+                if watched <= best { bestEpoch = epoch }
+                // A plateau keeps the better parameters but counts towards early stopping.
+                sinceBest = relative < Double(c.plateau) ? sinceBest + 1 : 0
+                if validation != nil && !refitting && watched <= best { bestSnapshot = parameters.snapshot() }
+                if c.adaptive && replay == nil {
+                    if relative < Double(c.plateau) {
+                        step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
+                    } else {
+                        step.learningRate *= c.growth; step.biasLearningRate *= c.growth; batch *= Double(c.growth)
+                    }
+                }
+            } else {
+                sinceBest += 1
+                if c.adaptive && replay == nil {
+                    step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
+                }
+            }
+            step.batchSize = max(1, Int(batch.rounded(.down)))
+            let seconds = Date().timeIntervalSince(epochStart)
+            let mean = Date().timeIntervalSince(started) / Double(epoch)
+            let report = MatrixFactorizationSGD.EpochReport(
+                epoch: epoch, trainingRMSE: trainingRMSE, validationRMSE: validationRMSE,
+                learningRate: schedule[epoch - 1].learningRate, batchSize: schedule[epoch - 1].batchSize,
+                seconds: seconds, secondsRemaining: mean * Double(maxEpochs - epoch), refitting: refitting)
+            onEpoch?(report)
+            progress.step(refitting ? "MF-SGD refit" : "MF-SGD", [
+                "epoch": "\(epoch)/\(maxEpochs)", "train_rmse": format(trainingRMSE),
+                "val_rmse": validationRMSE.map(format) ?? "-", "lr": "\(step.learningRate)",
+                "batch": "\(step.batchSize)", "eta": ProgressReporter.duration(report.secondsRemaining),
+            ])
+            if validation != nil && sinceBest >= c.patience { break }
+        }
+        if let bestSnapshot { parameters.restore(bestSnapshot) }
+        let finalEpoch = validation != nil ? bestEpoch : epoch
+        return SGDRunResult(
+            bestEpoch: max(finalEpoch, 1), bestValidationRMSE: validation != nil ? best : nil,
+            schedule: Array(schedule.prefix(max(finalEpoch, 1))))
+    }
+
+    private func format(_ x: Double) -> String { String((x * 10000).rounded() / 10000) }
+
+    /// RMSE of clipped predictions on `triples` (deterministic: fixed chunks summed in order).
+    func rmse(on triples: RatingTriples) -> Double {
+        let n = triples.count
+        guard n > 0 else { return 0 }
+        let chunks = 8
+        var sums = [Double](repeating: 0, count: chunks)
+        let lo = configuration.ratingScale.lowerBound, hi = configuration.ratingScale.upperBound
+        let mu = mean
+        let params = SharedParameters(parameters)
+        SharedTriples.with(triples) { view in
+            guard let view else { return }
+            sums.withUnsafeMutableBufferPointer { out in
+                let sink = SharedFloatSink(out.baseAddress)
+                Self.parallel(chunks, threads: configuration.threads) { c in
+                    var s: Double = 0
+                    for i in (n * c / chunks) ..< (n * (c + 1) / chunks) {
+                        let pred = min(max(mu + params.score(Int(view.users[i]), Int(view.movies[i])), lo), hi)
+                        let e = Double(view.ratings[i] - pred)
+                        s += e * e
+                    }
+                    sink.add(s, at: c)
+                }
+            }
+        }
+        return (sums.reduce(0, +) / Double(n)).squareRoot()
+    }
+
+    /// One full-gradient step of the gravity term
+    /// `gravity * |train| / (users * movies) * sum_ij (p_i . q_j)^2` (seed 003), whose gradient
+    /// is `2 * scale * P (Q^T Q)` for P and `2 * scale * Q (P^T P)` for Q.
+    private func applyGravity(learningRate: Float) {
+        let s = parameters.stride, nu = parameters.userCount, nm = parameters.movieCount
+        guard s > 0, nu > 0, nm > 0 else { return }
+        let scale = 2 * learningRate * configuration.gravity * Float(trainingCount) / (Float(nu) * Float(nm))
+        var gq = [Float](repeating: 0, count: s * s), gp = [Float](repeating: 0, count: s * s)
+        gq.withUnsafeMutableBufferPointer { gq in
+            gp.withUnsafeMutableBufferPointer { gp in
+                guard let gqb = gq.baseAddress, let gpb = gp.baseAddress else { return }
+                // Gram matrices (row-major k x k): Q^T Q and P^T P.
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s), Int32(s), Int32(nm), 1,
+                            parameters.q, Int32(s), parameters.q, Int32(s), 0, gqb, Int32(s))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s), Int32(s), Int32(nu), 1,
+                            parameters.p, Int32(s), parameters.p, Int32(s), 0, gpb, Int32(s))
+                // P -= scale * P Gq ; Q -= scale * Q Gp (both from the old values: copy P first).
+                let oldP = UnsafeMutablePointer<Float>.allocate(capacity: nu * s)
+                defer { oldP.deallocate() }
+                oldP.update(from: parameters.p, count: nu * s)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nu), Int32(s), Int32(s), -scale,
+                            oldP, Int32(s), gqb, Int32(s), 1, parameters.p, Int32(s))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nm), Int32(s), Int32(s), -scale,
+                            parameters.q, Int32(s), gpb, Int32(s), 1, parameters.q, Int32(s))
+            }
+        }
+    }
+
+    /// The trained model; rows without training ratings are zeroed (their random start carries no information).
+    func model(users: IDIndex, movies: IDIndex, parameters extra: [String: String]) -> FactorModel {
+        let k = configuration.k
+        var bu = [Float](repeating: 0, count: parameters.userCount)
+        var bm = [Float](repeating: 0, count: parameters.movieCount)
+        var p = parameters.userFactors(), q = parameters.movieFactors()
+        for u in 0..<parameters.userCount {
+            if userSeen[u] { bu[u] = parameters.bu[u] } else { for f in 0..<k { p[u * k + f] = 0 } }
+        }
+        for m in 0..<parameters.movieCount {
+            if movieSeen[m] { bm[m] = parameters.bm[m] } else { for f in 0..<k { q[m * k + f] = 0 } }
+        }
+        return FactorModel(
+            kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
+            users: users, movies: movies, ratingScale: configuration.ratingScale, parameters: extra)
+    }
+
+    /// Runs `body(0..<count)` on up to `threads` threads (sequentially for one).
+    static func parallel(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+        if threads <= 1 || count <= 1 {
+            for i in 0..<count { body(i) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        }
+    }
+}
+
+/// Gradient accumulators for mini-batches, shaped like the parameters.
+struct SGDGradientBuffers {
+    let gp, gq, gbu, gbm: UnsafeMutablePointer<Float>
+    let touchedUser, touchedMovie: UnsafeMutablePointer<UInt8>
+
+    init(parameters: SGDParameters) {
+        func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            x.initialize(repeating: 0, count: max(n, 1))
+            return x
+        }
+        gp = zeros(parameters.userCount * parameters.stride)
+        gq = zeros(parameters.movieCount * parameters.stride)
+        gbu = zeros(parameters.userCount)
+        gbm = zeros(parameters.movieCount)
+        touchedUser = .allocate(capacity: max(parameters.userCount, 1))
+        touchedUser.initialize(repeating: 0, count: max(parameters.userCount, 1))
+        touchedMovie = .allocate(capacity: max(parameters.movieCount, 1))
+        touchedMovie.initialize(repeating: 0, count: max(parameters.movieCount, 1))
+    }
+
+    func deallocate() {
+        gp.deallocate(); gq.deallocate(); gbu.deallocate(); gbm.deallocate()
+        touchedUser.deallocate(); touchedMovie.deallocate()
+    }
+}
+
+/// Per-slot results written by parallel workers (each worker writes only its own slot).
+/// `@unchecked Sendable`: slots are disjoint.
+struct SharedFloatSink: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Double>?
+    init(_ base: UnsafeMutablePointer<Double>?) { self.base = base }
+    func add(_ value: Double, at slot: Int) { base?[slot] += value }
+}
+
+/// Read-only views of triples for parallel readers. `@unchecked Sendable`: never written.
+struct SharedTriples: @unchecked Sendable {
+    let users: UnsafePointer<Int32>
+    let movies: UnsafePointer<Int32>
+    let ratings: UnsafePointer<Float>
+
+    /// Calls `body` with a view of `triples` (nil when empty).
+    static func with<R>(_ triples: RatingTriples, _ body: (SharedTriples?) -> R) -> R {
+        triples.users.withUnsafeBufferPointer { us in
+            triples.movies.withUnsafeBufferPointer { ms in
+                triples.ratings.withUnsafeBufferPointer { rs in
+                    guard let u = us.baseAddress, let m = ms.baseAddress, let r = rs.baseAddress else { return body(nil) }
+                    return body(SharedTriples(users: u, movies: m, ratings: r))
+                }
+            }
+        }
+    }
+}
+
+/// Read-only parameter view for parallel scoring. `@unchecked Sendable`: read while no one writes.
+struct SharedParameters: @unchecked Sendable {
+    let p, q, bu, bm: UnsafeMutablePointer<Float>
+    let k, stride: Int
+    init(_ x: SGDParameters) {
+        p = x.p; q = x.q; bu = x.bu; bm = x.bm; k = x.k; stride = x.stride
+    }
+    @inline(__always)
+    func score(_ u: Int, _ m: Int) -> Float {
+        var s = bu[u] + bm[m]
+        let pu = p + u * stride, qm = q + m * stride
+        for f in 0..<k { s += pu[f] * qm[f] }
+        return s
+    }
+}
