@@ -1,0 +1,186 @@
+import Foundation
+import Kafka
+import Pipeline
+import Postgres
+import XCTest
+
+/// A migrated throw-away database for one ingest test, on the server of
+/// `LATENT_TEST_DATABASE_URL`, dropped at teardown.
+final class IngestTestDatabase {
+    let serverURL: String
+    let name: String
+    /// A libpq URL/conninfo that selects this database (for child processes).
+    let url: String
+
+    private static let sequence = LockedCounter()
+
+    init(_ test: XCTestCase) throws {
+        guard let server = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !server.isEmpty else {
+            let message = "LATENT_TEST_DATABASE_URL is not set: run ops/dev/postgres and export the LATENT_TEST_DATABASE_URL line it prints"
+            XCTFail(message)
+            throw PostgresError(kind: .connectionFailed, message: message)
+        }
+        serverURL = server
+        name = "latent_ingest_\(getpid())_\(Self.sequence.next())"
+        url = Self.url(server, selecting: name)
+        let admin = try PostgresConnection(url: server)
+        try admin.execute("drop database if exists \(name) with (force)")
+        try admin.execute("create database \(name)")
+        admin.close()
+        let connection = try PostgresConnection(url: url)
+        try MigrationRunner(connection: connection).migrate()
+        connection.close()
+        let (server2, name2) = (server, name)
+        test.addTeardownBlock {
+            let admin = try PostgresConnection(url: server2)
+            try admin.execute("drop database if exists \(name2) with (force)")
+        }
+    }
+
+    func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
+
+    /// `server` with its database replaced by `database` (URL query parameter or conninfo keyword;
+    /// libpq lets the later value win).
+    static func url(_ server: String, selecting database: String) -> String {
+        if server.hasPrefix("postgres://") || server.hasPrefix("postgresql://") {
+            return server + (server.contains("?") ? "&" : "?") + "dbname=\(database)"
+        }
+        return server + " dbname=\(database)"
+    }
+}
+
+/// An in-process mock Kafka cluster with the ratings and movies topics, plus a producer.
+final class IngestTestBroker {
+    let cluster: KafkaMockCluster
+    let producer: KafkaProducer
+    let ratingsTopic = "ratings"
+    let moviesTopic = "movies"
+
+    init(ratingPartitions: Int32, moviePartitions: Int32 = 2) throws {
+        cluster = try KafkaMockCluster(brokers: 1)
+        try cluster.createTopic(ratingsTopic, partitions: ratingPartitions)
+        try cluster.createTopic(moviesTopic, partitions: moviePartitions)
+        producer = try KafkaProducer(options: ["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"])
+    }
+
+    var bootstrapServers: String { cluster.bootstrapServers }
+
+    /// Sends and returns the payload sent.
+    func send(_ payload: String, key: Int64?, topic: String? = nil) throws {
+        try producer.send(topic: topic ?? ratingsTopic, key: key.map { Array(String($0).utf8) }, value: Array(payload.utf8))
+    }
+
+    func flush() throws { try producer.flush(timeoutMilliseconds: 30_000) }
+
+    /// Low and high watermark of every partition of `topic`, asked through a short-lived consumer.
+    func watermarks(topic: String, partitions: Int32) throws -> [(low: Int64, high: Int64)] {
+        let probe = try KafkaConsumer(
+            options: ["bootstrap.servers": bootstrapServers], groupID: "watermark-probe-\(UUID().uuidString)",
+            topics: [topic], onAssign: { _ in [:] }, onRevoke: { _ in })
+        defer { probe.close() }
+        return try (0..<partitions).map { p in
+            try probe.watermarks(TopicPartition(topic: topic, partition: p), timeoutMilliseconds: 10_000)
+        }
+    }
+}
+
+/// `latent ingest` as a child process.
+final class IngestChild {
+    let process = Process()
+    let logURL: URL
+
+    /// Starts `latent ingest` with the given extra arguments.
+    init(database: IngestTestDatabase, broker: IngestTestBroker, group: String, arguments: [String] = [], label: String) throws {
+        let binary = try LatentBinary.url()
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("latent-\(label)-\(getpid())-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.executableURL = binary
+        process.arguments = ["ingest"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["LATENT_DATABASE_URL"] = database.url
+        environment["LATENT_KAFKA_BROKERS"] = broker.bootstrapServers
+        environment["LATENT_RATINGS_TOPIC"] = broker.ratingsTopic
+        environment["LATENT_MOVIES_TOPIC"] = broker.moviesTopic
+        environment["LATENT_CONSUMER_GROUP"] = group
+        // A SIGKILLed member is only evicted after the session timeout: keep it short.
+        environment["LATENT_KAFKA_OPTION_SESSION_TIMEOUT_MS"] = "6000"
+        environment["LATENT_KAFKA_OPTION_HEARTBEAT_INTERVAL_MS"] = "500"
+        environment["LATENT_LOG_LEVEL"] = "info"
+        process.environment = environment
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    func kill(_ signal: Int32) {
+        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for exit; fails the test (and kills the child) after `timeout` seconds.
+    @discardableResult
+    func waitForExit(timeout: Double, file: StaticString = #filePath, line: UInt = #line) -> Int32? {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            XCTFail("latent ingest did not exit within \(Int(timeout)) s; log:\n\(log)", file: file, line: line)
+            kill(SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+}
+
+/// Finds the `latent` executable built next to the test bundle.
+enum LatentBinary {
+    static func url() throws -> URL {
+        var candidates: [URL] = []
+        if let explicit = ProcessInfo.processInfo.environment["LATENT_BINARY"] { candidates.append(URL(fileURLWithPath: explicit)) }
+        let bundle = Bundle.main.bundleURL
+        candidates.append(bundle.appendingPathComponent("latent"))
+        candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("latent"))
+        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("latent"))
+        }
+        var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("latent"))
+            directory = directory.deletingLastPathComponent()
+        }
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
+        }
+        let message = "the latent executable was not found next to the test bundle (looked in \(candidates.map(\.path))); "
+            + "build it first (swift build) or set LATENT_BINARY"
+        XCTFail(message)
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: message])
+    }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+extension PostgresConnection {
+    /// The single value of a one-row, one-column query, as an integer.
+    func integer(_ sql: String) throws -> Int {
+        let result = try query(sql)
+        guard result.rowCount == 1, let text = result[0, 0], let value = Int(text) else {
+            throw PostgresError(kind: .statementFailed, message: "expected one integer from \(sql)")
+        }
+        return value
+    }
+}
