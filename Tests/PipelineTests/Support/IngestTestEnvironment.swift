@@ -50,7 +50,8 @@ final class IngestTestDatabase {
 }
 
 /// An in-process mock Kafka cluster with the ratings and movies topics, plus a producer.
-final class IngestTestBroker {
+/// `@unchecked Sendable`: the producer and the mock cluster are thread-safe; the rest is immutable.
+final class IngestTestBroker: @unchecked Sendable {
     let cluster: KafkaMockCluster
     let producer: KafkaProducer
     let ratingsTopic = "ratings"
@@ -104,8 +105,8 @@ final class IngestChild {
         environment["LATENT_MOVIES_TOPIC"] = broker.moviesTopic
         environment["LATENT_CONSUMER_GROUP"] = group
         // A SIGKILLed member is only evicted after the session timeout: keep it short.
-        environment["LATENT_KAFKA_OPTION_SESSION_TIMEOUT_MS"] = "6000"
-        environment["LATENT_KAFKA_OPTION_HEARTBEAT_INTERVAL_MS"] = "500"
+        environment["LATENT_KAFKA_OPTION_SESSION_TIMEOUT_MS"] = "3000"
+        environment["LATENT_KAFKA_OPTION_HEARTBEAT_INTERVAL_MS"] = "300"
         environment["LATENT_LOG_LEVEL"] = "info"
         process.environment = environment
         process.standardOutput = log
