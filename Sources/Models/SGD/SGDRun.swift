@@ -127,7 +127,10 @@ struct SGDRun {
             let validationRMSE = validation.map { rmse(on: $0) }
             let watched = validationRMSE ?? trainingRMSE
             // During warm-up a worse epoch is expected (factors leave their random start).
-            let warmingUp = epoch <= c.warmupEpochs
+            // The best epoch is only sought from the end of the warm-up: an early minimum of
+            // the biases alone would otherwise hide the factors' slower gains.
+            let warmingUp = epoch < c.warmupEpochs && epoch < maxEpochs
+            if epoch == c.warmupEpochs { best = .infinity }
             let improved = watched < best || warmingUp
             if improved {
                 let relative = best.isFinite && !warmingUp ? (best - watched) / best : 1

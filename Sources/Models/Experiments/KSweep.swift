@@ -1,0 +1,66 @@
+import Foundation
+
+/// Seed 000's Figure 8 experiment: test error of MF-SGD against the number of latent
+/// dimensions k (k = 0 is the biases-only model trained the same way).
+public enum KSweep {
+    /// The seed's values of k.
+    public static let seedKs = [0, 1, 2, 3, 5, 10, 20, 40, 100]
+
+    /// One trained k.
+    public struct Row: Sendable, Equatable {
+        public var k: Int
+        public var rmse: Double
+        public var mse: Double
+        public var mae: Double
+        /// Epochs of the returned model (best epoch by validation).
+        public var epochs: Int
+        public var seconds: Double
+    }
+
+    /// Trains one model per k on `split.train` (same configuration apart from k) and scores
+    /// it on `split.test`. Indices of `split` refer to `dataset`.
+    public static func run(
+        dataset: Dataset, split: RatingSplit, ks: [Int] = seedKs,
+        configuration: MatrixFactorizationSGD.Configuration = .init(), progress: ProgressReporter = .silent
+    ) throws -> [Row] {
+        guard !ks.isEmpty else { throw ModelError.invalidParameter(name: "ks", value: "[]", requirement: "at least one k") }
+        for k in ks where k < 0 {
+            throw ModelError.invalidParameter(name: "k", value: "\(k)", requirement: "zero or positive")
+        }
+        var rows: [Row] = []
+        for k in ks {
+            var c = configuration
+            c.k = k
+            let started = Date()
+            let model = try MatrixFactorizationSGD(configuration: c).fit(
+                ratings: split.train, users: dataset.users, movies: dataset.movies, progress: progress)
+            let e = Evaluation.errors(of: model, on: split.test, train: split.train)
+            let row = Row(k: k, rmse: e.rmse, mse: e.mse, mae: e.mae,
+                          epochs: Int(model.parameters["bestEpoch"] ?? "") ?? c.epochs,
+                          seconds: Date().timeIntervalSince(started))
+            progress.finish("k-sweep", ["k": "\(k)", "rmse": String(format: "%.4f", row.rmse), "mse": String(format: "%.4f", row.mse)])
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// A fixed-width text table of the rows (what the CLI prints).
+    public static func table(_ rows: [Row]) -> String {
+        var out = "    k     rmse      mse      mae  epochs  seconds\n"
+        for r in rows {
+            out += String(format: "%5d  %7.4f  %7.4f  %7.4f  %6d  %7.2f\n", r.k, r.rmse, r.mse, r.mae, r.epochs, r.seconds)
+        }
+        return out
+    }
+
+    /// The Figure 8 plot: test MSE (and RMSE) against k.
+    public static func plot(_ rows: [Row], title: String = "Test error by number of latent dimensions") -> String {
+        SVGPlot.lineChart(
+            title: title, xLabel: "latent dimensions k", yLabel: "error on test set",
+            series: [
+                .init(name: "MSE", points: rows.map { (Double($0.k), $0.mse) }),
+                .init(name: "RMSE", points: rows.map { (Double($0.k), $0.rmse) }),
+            ],
+            xAxis: .categorical)
+    }
+}
