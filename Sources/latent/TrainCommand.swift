@@ -196,6 +196,16 @@ struct TrainCommand: ParsableCommand {
                 metrics["test_rmse"] = errors.rmse
                 metrics["test_mae"] = errors.mae
                 summary += " test_rmse=\(MetricText.fixed(errors.rmse)) test_mae=\(MetricText.fixed(errors.mae)) test_n=\(errors.count)"
+                let ranking = try Evaluation.ranking(of: trained, train: train, test: test)
+                let popular = try Evaluation.popularityRanking(
+                    userCount: dataset.users.count, movieCount: dataset.movies.count, train: train, test: test)
+                metrics["test_ndcg_at_10"] = ranking.ndcg
+                metrics["test_precision_at_10"] = ranking.precision
+                metrics["test_recall_at_10"] = ranking.recall
+                metrics["test_map_at_10"] = ranking.map
+                metrics["test_coverage"] = ranking.coverage
+                metrics["popularity_ndcg_at_10"] = popular.ndcg
+                summary += " ndcg@10=\(MetricText.fixed(ranking.ndcg)) popularity_ndcg@10=\(MetricText.fixed(popular.ndcg))"
             }
 
             let saveStarted = Date()
