@@ -39,10 +39,13 @@ public struct AlternatingLeastSquares: Sendable {
         /// Standard deviation of the initial movie vectors.
         public var initialScale: Float
 
-        /// Defaults tuned on ML-100K (5-fold CV) and ML-latest-small (random 90/10).
+        /// Defaults tuned by grid search on ML-100K (5-fold CV) and ML-latest-small (random
+        /// 90/10): constant regularisation as in the seed (`regularizationExponent` 0),
+        /// `lambda` 14, `gamma` 3, genre prior on with `tau` 100 (small next to the combined
+        /// pull of a genre's many movies), k 64, 15 iterations. `tau` is 100 when not given.
         public init(
-            k: Int = 32, iterations: Int = 15, lambda: Float = 0.1, gamma: Float = 5,
-            tau: Float? = nil, regularizationExponent: Float = 1, useGenres: Bool = true,
+            k: Int = 64, iterations: Int = 15, lambda: Float = 14, gamma: Float = 3,
+            tau: Float? = nil, regularizationExponent: Float = 0, useGenres: Bool = true,
             seed: UInt64 = 42, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
             initialScale: Float = 0.1
         ) {
@@ -50,7 +53,7 @@ public struct AlternatingLeastSquares: Sendable {
             self.iterations = iterations
             self.lambda = lambda
             self.gamma = gamma
-            self.tau = tau ?? lambda
+            self.tau = tau ?? 100
             self.regularizationExponent = regularizationExponent
             self.useGenres = useGenres
             self.seed = seed
