@@ -32,12 +32,16 @@ struct IngestCommand: ParsableCommand {
     @Option(name: .customLong("batch-delay-ms"), help: "Write a batch once its first event is this old (milliseconds).")
     var batchDelayMilliseconds = 200
 
+    @Option(help: "Parallel PostgreSQL writers; partition p of a topic is always written by writer p % N.")
+    var writers = 2
+
     @Option(name: .customLong("metrics-port"),
             help: "Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: $LATENT_METRICS_PORT; 0 or unset: off).")
     var metricsPort: Int?
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard (1...16).contains(writers) else { throw ValidationError("--writers must be between 1 and 16, got \(writers)") }
         guard batchDelayMilliseconds > 0 else { throw ValidationError("--batch-delay-ms must be positive, got \(batchDelayMilliseconds)") }
         guard kafka.ratingsTopic != kafka.moviesTopic else {
             throw ValidationError("the ratings and movies topics must differ (both are \"\(kafka.ratingsTopic)\")")
@@ -79,6 +83,7 @@ struct IngestCommand: ParsableCommand {
         configuration.maxBatchEvents = batchSize
         configuration.maxBatchDelay = Double(batchDelayMilliseconds) / 1000
         configuration.untilCaughtUp = untilCaughtUp
+        configuration.writers = writers
         logger.info("connecting", metadata: ["kafka": "\(kafka.redactedDescription)"])
 
         let summary = try IngestRunner(configuration: configuration, stop: stop, logger: logger).run()

@@ -18,6 +18,9 @@ public struct IngestConfiguration: Sendable {
     public var maxBatchDelay = 0.2
     /// Return once every assigned partition is at its high watermark.
     public var untilCaughtUp = false
+    /// Parallel writers (PostgreSQL connections). Partition `p` of either topic always goes to
+    /// writer `p % writers`, so the events of one key are written in order by one writer.
+    public var writers = 2
     /// Seconds between progress log lines.
     public var progressInterval = 5.0
 
@@ -37,11 +40,19 @@ public struct IngestSummary: Sendable, CustomStringConvertible {
     public var rejected = 0
     public var batches = 0
     public var seconds = 0.0
+    /// Time spent writing batches (the writer thread; overlaps with fetching).
+    public var writeSeconds = 0.0
+    /// Time the consumer thread waited for a writer with a full batch.
+    public var waitSeconds = 0.0
+    /// From the first consumed message to the end (excludes connecting and the group join).
+    public var activeSeconds = 0.0
 
     public var eventsPerSecond: Double { seconds > 0 ? Double(consumed) / seconds : 0 }
 
     public var description: String {
-        "consumed=\(consumed) accepted=\(accepted) rejected=\(rejected) batches=\(batches) seconds=\(String(format: "%.3f", seconds)) events_per_second=\(Int(eventsPerSecond))"
+        "consumed=\(consumed) accepted=\(accepted) rejected=\(rejected) batches=\(batches) seconds=\(String(format: "%.3f", seconds)) events_per_second=\(Int(eventsPerSecond)) "
+            + "write_seconds=\(String(format: "%.3f", writeSeconds)) wait_seconds=\(String(format: "%.3f", waitSeconds)) "
+            + "active_seconds=\(String(format: "%.3f", activeSeconds))"
     }
 }
 
@@ -63,10 +74,21 @@ public enum IngestError: Error, CustomStringConvertible {
 /// partitions start from them on assignment, so a crash at any instant neither loses nor
 /// duplicates an event. Offsets are also committed to Kafka (asynchronously) for lag tooling.
 ///
-/// Threads: the caller's thread polls Kafka, parses and serves rebalances; a writer thread
-/// writes the previous batch meanwhile. While PostgreSQL is unavailable the writer retries, the
-/// full next batch waits, and the partitions are paused while `poll` keeps the group membership.
+/// Threads: the caller's thread polls Kafka, parses, routes each message to the batch of its
+/// writer lane (by partition number) and serves rebalances; each lane's writer thread writes the
+/// lane's previous batch meanwhile (one batch in flight per lane). While PostgreSQL is
+/// unavailable the writers retry, full batches wait, and the partitions are paused while `poll`
+/// keeps the group membership.
 public final class IngestRunner {
+    private final class Lane {
+        var batch: IngestBatch
+        let writer: IngestWriterThread
+        init(batch: IngestBatch, writer: IngestWriterThread) {
+            self.batch = batch
+            self.writer = writer
+        }
+    }
+
     private let configuration: IngestConfiguration
     private let logger: Logger
     private let stop: IngestStop
@@ -74,14 +96,16 @@ public final class IngestRunner {
 
     /// Offsets stored in PostgreSQL as far as this consumer knows (nil: no row), per assigned partition.
     private var known: [TopicPartition: Int64?] = [:]
-    private var batch: IngestBatch
+    private var lanes: [Lane] = []
     private var summary = IngestSummary()
-    private var writerThread: IngestWriterThread?
     private var offsetReader: PostgresConnection?
     private var consumer: KafkaConsumer?
     private var lowWatermarkWarned: Set<TopicPartition> = []
     /// Whether the assigned partitions are paused (a new assignment starts unpaused).
     private var fetchPaused = false
+    /// A batch was fenced: restart from the stored offsets once every writer is idle.
+    private var needsResynchronization = false
+    private var firstMessageAt: UInt64 = 0
 
     public init(configuration: IngestConfiguration, stop: IngestStop, logger: Logger = Logger(label: "latent.ingest")) throws {
         guard configuration.ratingsTopic != configuration.moviesTopic else {
@@ -90,12 +114,20 @@ public final class IngestRunner {
         guard configuration.maxBatchEvents > 0, configuration.maxBatchDelay > 0 else {
             throw IngestError.invalidConfiguration("batch size and delay must be positive")
         }
+        guard (1...16).contains(configuration.writers) else {
+            throw IngestError.invalidConfiguration("writers must be between 1 and 16, got \(configuration.writers)")
+        }
         self.configuration = configuration
         self.stop = stop
         self.logger = logger
-        self.batch = IngestBatch(ratingsTopic: configuration.ratingsTopic, moviesTopic: configuration.moviesTopic,
-                                 expectedCount: configuration.maxBatchEvents)
     }
+
+    private func emptyBatch() -> IngestBatch {
+        IngestBatch(ratingsTopic: configuration.ratingsTopic, moviesTopic: configuration.moviesTopic,
+                    expectedCount: configuration.maxBatchEvents)
+    }
+
+    private var allWritersIdle: Bool { lanes.allSatisfy { $0.writer.isIdle } }
 
     /// Runs until stopped (or caught up, with ``IngestConfiguration/untilCaughtUp``).
     /// - Throws: when PostgreSQL or Kafka cannot be reached at start, on a fatal Kafka error,
@@ -103,12 +135,14 @@ public final class IngestRunner {
     public func run() throws -> IngestSummary {
         let started = DispatchClock.now()
         // Connect first: a wrong URL fails fast with a clear message instead of retrying forever.
-        let writerConnection = try PostgresConnection(url: configuration.databaseURL)
+        for _ in 0..<configuration.writers {
+            let connection = try PostgresConnection(url: configuration.databaseURL)
+            let writer = IngestWriterThread(
+                writer: BatchWriter(connection: connection, consumerGroup: configuration.consumerGroup), stop: stop, logger: logger)
+            lanes.append(Lane(batch: emptyBatch(), writer: writer))
+        }
         offsetReader = try PostgresConnection(url: configuration.databaseURL)
-        let writerThread = IngestWriterThread(
-            writer: BatchWriter(connection: writerConnection, consumerGroup: configuration.consumerGroup), stop: stop, logger: logger)
-        self.writerThread = writerThread
-        defer { writerThread.shutDown() }
+        defer { for lane in lanes { lane.writer.shutDown() } }
 
         var options = configuration.kafkaOptions
         // Fetch large chunks: events are small and the loop batches tens of thousands.
@@ -122,20 +156,33 @@ public final class IngestRunner {
         self.consumer = consumer
         logger.info("ingest started", metadata: [
             "group": "\(configuration.consumerGroup)", "topics": "\(configuration.ratingsTopic),\(configuration.moviesTopic)",
-            "untilCaughtUp": "\(configuration.untilCaughtUp)",
+            "writers": "\(configuration.writers)", "untilCaughtUp": "\(configuration.untilCaughtUp)",
         ])
 
         var lastCaughtUpCheck: UInt64 = 0
         var lastProgress = DispatchClock.now()
         var lastProgressConsumed = 0
         let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
-
         var waitingSince: UInt64 = 0
+
         while !stop.isRequested {
-            if batch.consumedCount >= configuration.maxBatchEvents, !writerThread.isIdle {
-                // Back-pressure: the next batch is full, wait for the writer. If that takes long
-                // (PostgreSQL down), stop fetching and keep polling so the group membership stays alive.
-                if let outcome = writerThread.takeOutcome(timeout: 0.1) {
+            if needsResynchronization {
+                if allWritersIdle {
+                    resynchronize()
+                } else {
+                    collectOutcomes(timeout: 0.05)
+                    _ = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 10)  // dropped by the resynchronization
+                }
+                continue
+            }
+
+            if let lane = lanes.first(where: { $0.batch.consumedCount >= configuration.maxBatchEvents && !$0.writer.isIdle }) {
+                // Back-pressure: this lane's next batch is full, wait for its writer. If that takes
+                // long (PostgreSQL down), stop fetching but keep polling so the group membership stays alive.
+                let waitStarted = DispatchClock.now()
+                let outcome = lane.writer.takeOutcome(timeout: 0.1)
+                summary.waitSeconds += Double(DispatchClock.now() - waitStarted) / 1e9
+                if let outcome {
                     handle(outcome)
                     continue
                 }
@@ -146,31 +193,33 @@ public final class IngestRunner {
                         fetchPaused = true
                         logger.info("waiting for PostgreSQL: fetching paused")
                     }
-                    for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { batch.add(message) }
+                    for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { route(message) }
                 }
                 continue
             }
             waitingSince = 0
 
-            let pollTimeout: Int32 = batch.isEmpty ? 100 : 20
-            let messages = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: pollTimeout)
-            for message in messages { batch.add(message) }
-
-            if let outcome = writerThread.takeOutcome(timeout: 0) { handle(outcome) }
+            let anyBuffered = lanes.contains { !$0.batch.isEmpty }
+            let messages = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: anyBuffered ? 20 : 100)
+            for message in messages { route(message) }
+            collectOutcomes(timeout: 0)
 
             let now = DispatchClock.now()
-            let full = batch.consumedCount >= configuration.maxBatchEvents
-            if !batch.isEmpty, full || now - batch.startedAt >= maxDelay, writerThread.isIdle {
-                submitBatch()
-                if fetchPaused {
-                    try consumer.resume()
-                    fetchPaused = false
-                    logger.info("fetching resumed")
+            if !needsResynchronization {
+                for lane in lanes where !lane.batch.isEmpty && lane.writer.isIdle {
+                    if lane.batch.consumedCount >= configuration.maxBatchEvents || now - lane.batch.startedAt >= maxDelay {
+                        submit(lane)
+                    }
                 }
             }
+            if fetchPaused, lanes.allSatisfy({ $0.batch.consumedCount < configuration.maxBatchEvents }) {
+                try consumer.resume()
+                fetchPaused = false
+                logger.info("fetching resumed")
+            }
 
-            if configuration.untilCaughtUp, messages.isEmpty, batch.isEmpty, writerThread.isIdle,
-               now - lastCaughtUpCheck >= 200_000_000 {
+            if configuration.untilCaughtUp, messages.isEmpty, !lanes.contains(where: { !$0.batch.isEmpty }), allWritersIdle,
+               !needsResynchronization, now - lastCaughtUpCheck >= 200_000_000 {
                 lastCaughtUpCheck = now
                 if try isCaughtUp(consumer) { break }
             }
@@ -186,39 +235,62 @@ public final class IngestRunner {
             }
         }
 
-        // Graceful end: finish the batch in flight, write what is buffered, commit, leave the group.
+        // Graceful end: finish the batches in flight, write what is buffered, commit, leave the group.
         try drain()
-        if !batch.isEmpty {
-            submitBatch()
+        if !needsResynchronization {
+            for lane in lanes where !lane.batch.isEmpty { submit(lane) }
             try drain()
         }
         consumer.close()
-        summary.seconds = Double(DispatchClock.now() - started) / 1e9
+        let end = DispatchClock.now()
+        summary.seconds = Double(end - started) / 1e9
+        summary.activeSeconds = firstMessageAt == 0 ? 0 : Double(end - firstMessageAt) / 1e9
         logger.info("ingest stopped", metadata: ["summary": "\(summary)"])
         return summary
     }
 
     // MARK: Batches
 
-    private func submitBatch() {
-        guard let writerThread else { return }
-        batch.seal()
-        var expected: [TopicPartition: Int64?] = [:]
-        for tp in batch.nextOffsets.keys { expected[tp] = known[tp] ?? nil }
-        writerThread.submit(batch, expected: expected)
-        batch = IngestBatch(ratingsTopic: configuration.ratingsTopic, moviesTopic: configuration.moviesTopic,
-                            expectedCount: configuration.maxBatchEvents)
+    @inline(__always)
+    private func route(_ message: KafkaMessage) {
+        if firstMessageAt == 0 { firstMessageAt = DispatchClock.now() }
+        lanes[Int(message.partition) % lanes.count].batch.add(message)
     }
 
-    /// Waits for the batch in flight (if any) and handles its outcome.
+    private func submit(_ lane: Lane) {
+        lane.batch.seal()
+        var expected: [TopicPartition: Int64?] = [:]
+        for tp in lane.batch.nextOffsets.keys { expected[tp] = known[tp] ?? nil }
+        lane.writer.submit(lane.batch, expected: expected)
+        lane.batch = emptyBatch()
+    }
+
+    private func collectOutcomes(timeout: Double) {
+        for lane in lanes {
+            if let outcome = lane.writer.takeOutcome(timeout: timeout) { handle(outcome) }
+        }
+    }
+
+    /// Waits for every batch in flight and handles the outcomes.
     private func drain() throws {
-        guard let writerThread else { return }
-        while !writerThread.isIdle {
-            if let outcome = writerThread.takeOutcome(timeout: 0.5) {
-                if case .aborted = outcome { throw IngestError.stopForced }
-                handle(outcome)
+        var forced = false
+        for lane in lanes {
+            while !lane.writer.isIdle {
+                if let outcome = lane.writer.takeOutcome(timeout: 0.5) {
+                    if case .aborted = outcome { forced = true }
+                    handle(outcome)
+                }
             }
         }
+        if forced { throw IngestError.stopForced }
+    }
+
+    /// Waits (up to `timeout` seconds per writer) for the batches in flight; true when all are done.
+    private func waitForWriters(timeout: Double) -> Bool {
+        for lane in lanes where !lane.writer.isIdle {
+            if let outcome = lane.writer.takeOutcome(timeout: timeout) { handle(outcome) }
+        }
+        return allWritersIdle
     }
 
     private func handle(_ outcome: IngestWriterThread.Outcome) {
@@ -236,24 +308,24 @@ public final class IngestRunner {
             summary.accepted += written.acceptedCount
             summary.rejected += written.rejectedCount
             summary.batches += 1
+            summary.writeSeconds += Double(nanoseconds) / 1e9
             logger.debug("batch committed", metadata: [
                 "events": "\(written.consumedCount)", "rejected": "\(written.rejectedCount)",
                 "ms": "\(nanoseconds / 1_000_000)",
             ])
         case .fenced(_, let moved):
             logger.warning("\(IngestWriteError.fenced(moved)); the batch was rolled back")
-            resynchronize()
+            needsResynchronization = true
         case .aborted:
             break
         }
     }
 
-    /// After a fenced batch: drop what is buffered and restart every assigned partition from
-    /// the offsets stored in PostgreSQL.
+    /// After a fenced batch, with every writer idle: drop what is buffered and restart every
+    /// assigned partition from the offsets stored in PostgreSQL.
     private func resynchronize() {
         guard let consumer else { return }
-        batch = IngestBatch(ratingsTopic: configuration.ratingsTopic, moviesTopic: configuration.moviesTopic,
-                            expectedCount: configuration.maxBatchEvents)
+        for lane in lanes { lane.batch = emptyBatch() }
         let assigned = consumer.assignment
         do {
             let stored = try readStoredOffsets()
@@ -263,9 +335,10 @@ public final class IngestRunner {
                 seeks[tp] = stored[tp] ?? 0
             }
             try consumer.seek(seeks)
+            needsResynchronization = false
         } catch {
-            // A rebalance (or the next fenced batch) will try again.
-            logger.warning("could not re-read stored offsets after a fenced batch", metadata: ["error": "\(error)"])
+            logger.warning("could not re-read stored offsets after a fenced batch; will retry", metadata: ["error": "\(error)"])
+            Thread.sleep(forTimeInterval: 0.5)
         }
     }
 
@@ -275,12 +348,9 @@ public final class IngestRunner {
     /// the earliest kept message, when none are stored). Throws to defer the assignment while
     /// a batch is still being written or PostgreSQL is unreachable.
     private func assigned(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
-        if let writerThread, !writerThread.isIdle {
-            // Let the batch in flight commit first, so the offsets read below include it.
-            if let outcome = writerThread.takeOutcome(timeout: 5) { handle(outcome) }
-            guard writerThread.isIdle else {
-                throw IngestError.invalidConfiguration("a batch is still being written; assignment deferred")
-            }
+        // Let the batches in flight commit first, so the offsets read below include them.
+        guard waitForWriters(timeout: 5) else {
+            throw IngestError.invalidConfiguration("a batch is still being written; assignment deferred")
         }
         fetchPaused = false
         let stored = try readStoredOffsets()
@@ -298,16 +368,14 @@ public final class IngestRunner {
     /// Messages buffered for revoked partitions are dropped: they were not written, and the next
     /// owner reads them again from the stored offsets.
     private func revoked(_ partitions: [TopicPartition]) {
-        if let writerThread, !writerThread.isIdle, let outcome = writerThread.takeOutcome(timeout: 10) {
-            handle(outcome)
-        }
+        _ = waitForWriters(timeout: 10)
         let revoked = Set(partitions)
-        let keep = batch.nextOffsets.keys.contains { !revoked.contains($0) }
-        batch = IngestBatch(ratingsTopic: configuration.ratingsTopic, moviesTopic: configuration.moviesTopic,
-                            expectedCount: configuration.maxBatchEvents)
+        for lane in lanes { lane.batch.seal() }
+        let keep = lanes.contains { lane in lane.batch.nextOffsets.keys.contains { !revoked.contains($0) } }
+        for lane in lanes { lane.batch = emptyBatch() }
         for tp in partitions { known[tp] = nil }
         if keep, let consumer {
-            // Partitions that stay assigned had messages in the dropped batch: read them again.
+            // Partitions that stay assigned had messages in the dropped batches: read them again.
             var seeks: [TopicPartition: Int64] = [:]
             for tp in consumer.assignment where !revoked.contains(tp) { seeks[tp] = (known[tp] ?? nil) ?? 0 }
             do { try consumer.seek(seeks) } catch { logger.warning("could not rewind kept partitions", metadata: ["error": "\(error)"]) }
