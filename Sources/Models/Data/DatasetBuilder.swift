@@ -11,6 +11,9 @@ public struct DatasetBuilder: Sendable {
     // Ratings files are usually grouped by user: remember the last lookup.
     private var lastUserID: Int64 = .min
     private var lastUser: Int32 = 0
+    // Movie ids are small integers in MovieLens: a direct table avoids a hash lookup per rating.
+    private var movieSlots: [Int32] = []
+    private static let directLimit: Int64 = 1 << 22
 
     public init() {}
 
@@ -18,7 +21,7 @@ public struct DatasetBuilder: Sendable {
 
     /// Adds (or replaces) a catalogue entry.
     public mutating func add(_ movie: MovieRecord) {
-        let m = Int(movies.insert(movie.movieID))
+        let m = Int(movieIndex(movie.movieID))
         padMovies(to: m + 1)
         movieGenres[m] = movie.genres
         movieTitles[m] = movie.title
@@ -33,8 +36,20 @@ public struct DatasetBuilder: Sendable {
             lastUserID = rating.userID
             lastUser = u
         }
-        let m = movies.insert(rating.movieID)
+        let m = movieIndex(rating.movieID)
         ratings.append(user: u, movie: m, rating: rating.rating, timestamp: rating.timestamp)
+    }
+
+    private mutating func movieIndex(_ id: Int64) -> Int32 {
+        guard id >= 0, id < Self.directLimit else { return movies.insert(id) }
+        let slot = Int(id)
+        if slot < movieSlots.count, movieSlots[slot] >= 0 { return movieSlots[slot] }
+        let m = movies.insert(id)
+        if slot >= movieSlots.count {
+            movieSlots.append(contentsOf: repeatElement(-1, count: max(slot + 1, movieSlots.count * 2) - movieSlots.count))
+        }
+        movieSlots[slot] = m
+        return m
     }
 
     private mutating func padMovies(to count: Int) {
