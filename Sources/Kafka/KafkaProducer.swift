@@ -66,8 +66,8 @@ public final class KafkaProducer: @unchecked Sendable {
             }
             rd_kafka_poll(handle, 10)  // serve delivery reports to free queue space
         }
-        deliveryState.sent &+= 1
-        if deliveryState.sent & 1023 == 0 { rd_kafka_poll(handle, 0) }
+        // Serve delivery reports now and then: polling on every send costs a third of the throughput.
+        if deliveryState.countSend() { rd_kafka_poll(handle, 0) }
     }
 
     /// Waits until every queued message is delivered (or failed), then reports failures since the last flush.
@@ -105,8 +105,17 @@ private final class DeliveryState: @unchecked Sendable {
     private let lock = NSLock()
     private var failureCount = 0
     private var firstFailure: KafkaError?
-    /// Approximate count of sends, only used to poll every 1024 messages; races are harmless.
-    var sent = 0
+    private var sendsSincePoll = 0
+
+    /// Counts one send; true every 1024th, when the caller should poll.
+    func countSend() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        sendsSincePoll += 1
+        guard sendsSincePoll >= 1024 else { return false }
+        sendsSincePoll = 0
+        return true
+    }
 
     func record(_ error: KafkaError) {
         lock.lock()

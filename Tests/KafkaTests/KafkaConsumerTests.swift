@@ -2,9 +2,9 @@ import Foundation
 import Kafka
 import XCTest
 
-final class KafkaConsumerTests: XCTestCase {
+final class KafkaConsumerTests: KafkaTestCase {
     func testGroupConsumesEveryProducedMessageOnceInOrder() throws {
-        let fixture = try KafkaFixture(partitions: 4)
+        let fixture = try makeFixture(partitions: 4)
         let perPartition = 2_500
         try fixture.produce(perPartition: perPartition)
 
@@ -36,7 +36,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testStartOffsetsFromOnAssignAreHonoured() throws {
-        let fixture = try KafkaFixture(partitions: 2)
+        let fixture = try makeFixture(partitions: 2)
         try fixture.produce(perPartition: 100)
         let starts: [TopicPartition: Int64] = [
             TopicPartition(topic: fixture.topic, partition: 0): 40,
@@ -56,7 +56,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testPositionIsTheStartOffsetBeforeAnythingIsConsumed() throws {
-        let fixture = try KafkaFixture(partitions: 1)
+        let fixture = try makeFixture(partitions: 1)
         try fixture.produce(perPartition: 10)
         let tp = fixture.allPartitions[0]
         let consumer = try fixture.makeConsumer(onAssign: { _ in [tp: 10] })
@@ -66,7 +66,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testFailingOnAssignDefersTheAssignmentAndRetries() throws {
-        let fixture = try KafkaFixture(partitions: 2)
+        let fixture = try makeFixture(partitions: 2)
         try fixture.produce(perPartition: 50)
         let attempts = Box(0)
         let consumer = try fixture.makeConsumer(onAssign: { partitions in
@@ -93,7 +93,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testSeekRereadsFromTheGivenOffset() throws {
-        let fixture = try KafkaFixture(partitions: 1)
+        let fixture = try makeFixture(partitions: 1)
         try fixture.produce(perPartition: 30)
         let tp = fixture.allPartitions[0]
         let consumer = try fixture.makeConsumer()
@@ -108,7 +108,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testCommitIsVisibleAsTheGroupsCommittedOffset() throws {
-        let fixture = try KafkaFixture(partitions: 2)
+        let fixture = try makeFixture(partitions: 2)
         try fixture.produce(perPartition: 10)
         let consumer = try fixture.makeConsumer()
         _ = try consume(consumer) { $0.count >= 20 }
@@ -124,7 +124,7 @@ final class KafkaConsumerTests: XCTestCase {
     }
 
     func testRevokeReportsTheAssignedPartitionsOnClose() throws {
-        let fixture = try KafkaFixture(partitions: 3)
+        let fixture = try makeFixture(partitions: 3)
         let revoked = Box<[TopicPartition]>([])
         let consumer = try fixture.makeConsumer(onRevoke: { revoked.value += $0 })
         _ = try consume(consumer) { _ in consumer.assignment.count == 3 }

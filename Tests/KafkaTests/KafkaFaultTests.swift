@@ -2,11 +2,11 @@ import Foundation
 import Kafka
 import XCTest
 
-final class KafkaFaultTests: XCTestCase {
+final class KafkaFaultTests: KafkaTestCase {
     /// The broker goes away mid-stream: `poll` keeps returning (no throw), and once the broker is back every
     /// message, including those produced during the outage, arrives exactly once.
     func testBrokerDownAndUpLosesNothing() throws {
-        let fixture = try KafkaFixture(partitions: 2)
+        let fixture = try makeFixture(partitions: 2)
         let producer = try fixture.makeProducer()
         try fixture.produce(perPartition: 500, with: producer)
 
@@ -50,7 +50,7 @@ final class KafkaFaultTests: XCTestCase {
     /// Retriable produce errors injected by the mock cluster are retried by librdkafka; non-retriable ones
     /// surface from `flush`.
     func testProduceErrorsInjectedByTheMockCluster() throws {
-        let fixture = try KafkaFixture(partitions: 1)
+        let fixture = try makeFixture(partitions: 1)
         let producer = try fixture.makeProducer()
         let produceAPI: Int16 = 0
         fixture.cluster.pushRequestErrors(apiKey: produceAPI, errors: [6, 6])  // NOT_LEADER_FOR_PARTITION

@@ -2,11 +2,30 @@ import Foundation
 import Kafka
 import XCTest
 
+/// Test case base: fixtures live until `tearDown`, which closes their consumers before their cluster goes away
+/// (a local could otherwise be released after its last use, with a consumer still talking to the cluster).
+class KafkaTestCase: XCTestCase {
+    private var fixtures: [KafkaFixture] = []
+
+    func makeFixture(topic: String = "ratings", partitions: Int32, brokers: Int = 1) throws -> KafkaFixture {
+        let fixture = try KafkaFixture(topic: topic, partitions: partitions, brokers: brokers)
+        fixtures.append(fixture)
+        return fixture
+    }
+
+    override func tearDown() {
+        for fixture in fixtures { fixture.closeConsumers() }
+        fixtures = []
+        super.tearDown()
+    }
+}
+
 /// A fresh mock cluster with one topic, and helpers bounded by deadlines so a broken test fails, never hangs.
-struct KafkaFixture {
+final class KafkaFixture {
     let cluster: KafkaMockCluster
     let topic: String
     let partitions: Int32
+    private var consumers: [KafkaConsumer] = []
 
     init(topic: String = "ratings", partitions: Int32, brokers: Int = 1) throws {
         cluster = try KafkaMockCluster(brokers: brokers)
@@ -51,8 +70,15 @@ struct KafkaFixture {
         onAssign: @escaping ([TopicPartition]) throws -> [TopicPartition: Int64] = { _ in [:] },
         onRevoke: @escaping ([TopicPartition]) -> Void = { _ in }
     ) throws -> KafkaConsumer {
-        try KafkaConsumer(options: clientOptions, groupID: group, topics: [topic],
-                          onAssign: onAssign, onRevoke: onRevoke)
+        let consumer = try KafkaConsumer(options: clientOptions, groupID: group, topics: [topic],
+                                         onAssign: onAssign, onRevoke: onRevoke)
+        consumers.append(consumer)
+        return consumer
+    }
+
+    func closeConsumers() {
+        for consumer in consumers { consumer.close() }
+        consumers = []
     }
 
     var allPartitions: [TopicPartition] {
