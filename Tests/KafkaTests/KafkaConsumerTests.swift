@@ -160,3 +160,27 @@ final class Box<T>: @unchecked Sendable {
     var value: T
     init(_ value: T) { self.value = value }
 }
+
+final class KafkaPauseTests: KafkaTestCase {
+    /// While paused, `poll` returns nothing (already-fetched messages included) but keeps the membership alive;
+    /// after `resume`, reading continues right after the last message returned.
+    func testPauseStopsDeliveryAndResumeContinuesWithoutGapsOrRepeats() throws {
+        let fixture = try makeFixture(partitions: 2)
+        try fixture.produce(perPartition: 1_000)
+        let consumer = try fixture.makeConsumer()
+        var received = try consume(consumer) { _ in !consumer.assignment.isEmpty }
+        received += try consumer.poll(maxMessages: 300, timeoutMilliseconds: 5_000)
+        XCTAssertLessThan(received.count, 2_000, "the test needs messages left to read")
+
+        try consumer.pause()
+        try fixture.produce(perPartition: 100, startingAt: 1_000)
+        XCTAssertEqual(try drain(consumer, seconds: 1.5).count, 0, "nothing may be delivered while paused")
+
+        try consumer.resume()
+        received += try consume(consumer) { received.count + $0.count >= 2_200 }
+        received += try drain(consumer, seconds: 0.5)
+        let byPartition = offsetsByPartition(received)
+        XCTAssertEqual(byPartition[0], Array(0..<1_100))
+        XCTAssertEqual(byPartition[1], Array(0..<1_100))
+    }
+}
