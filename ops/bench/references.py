@@ -169,18 +169,37 @@ def run_cmfrec(split: Split, args) -> dict:
     if len(lambdas) > 1:
         held = np.random.default_rng(args.seed).random(len(split.ratings)) < 0.1
         fit_rows, held_rows = np.flatnonzero(~held), np.flatnonzero(held)
-        for lambda_ in lambdas:
-            _, model = make(lambda_)
-            model.fit(matrix(fit_rows))
-            guess = np.asarray(
-                model.predict(split.user_codes[held_rows], split.movie_codes[held_rows]),
-                dtype=np.float64,
-            )
-            guess = np.where(np.isfinite(guess), guess, split.global_mean)
-            if args.clip:
-                np.clip(guess, split.rating_min, split.rating_max, out=guess)
-            tuning[str(lambda_)] = float(np.sqrt(np.mean((guess - split.ratings[held_rows]) ** 2)))
-        best = min(lambdas, key=lambda value: tuning[str(value)])
+
+        def validation_rmse(lambda_: float) -> float:
+            if str(lambda_) not in tuning:
+                _, model = make(lambda_)
+                model.fit(matrix(fit_rows))
+                guess = np.asarray(
+                    model.predict(split.user_codes[held_rows], split.movie_codes[held_rows]),
+                    dtype=np.float64,
+                )
+                guess = np.where(np.isfinite(guess), guess, split.global_mean)
+                if args.clip:
+                    np.clip(guess, split.rating_min, split.rating_max, out=guess)
+                tuning[str(lambda_)] = float(np.sqrt(np.mean((guess - split.ratings[held_rows]) ** 2)))
+            return tuning[str(lambda_)]
+
+        lambdas = sorted(lambdas)
+        best = min(lambdas, key=validation_rmse)
+        # A winner at the edge of the grid means the optimum may lie beyond it: keep doubling
+        # (or halving) while that helps, a few steps at most.
+        for _ in range(3):
+            if best == max(lambdas):
+                candidate = best * 2
+            elif best == min(lambdas):
+                candidate = best / 2
+            else:
+                break
+            lambdas.append(candidate)
+            lambdas.sort()
+            if validation_rmse(candidate) >= validation_rmse(best):
+                break
+            best = candidate
     else:
         best = lambdas[0]
 
