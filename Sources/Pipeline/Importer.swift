@@ -49,13 +49,7 @@ public struct Importer {
                 }
             }
             copySeconds = started.secondsElapsed
-            try connection.execute("analyze import_ratings")
-            return try mergeAllowingDuplicates(
-                unique: Self.mergeRatings(source: "import_ratings"),
-                deduplicated: Self.mergeRatings(source: """
-                    (select distinct on (user_id, movie_id) * from import_ratings
-                     order by user_id, movie_id, rated_at desc, ctid desc)
-                    """))
+            return try mergeRatings()
         }
         return ImportSummary(
             file: path, rowsRead: rowsRead, rowsWritten: rowsWritten, copySeconds: copySeconds,
@@ -110,18 +104,46 @@ public struct Importer {
         }
     }
 
-    private static func mergeRatings(source: String) -> String {
-        """
-        insert into latent.ratings as r (user_id, movie_id, rating, rated_at)
-        select s.user_id, s.movie_id, s.rating, s.rated_at
-        from \(source) s
-        where not exists (
-            select 1 from latent.rating_tombstones t
-            where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at >= s.rated_at)
-        on conflict (user_id, movie_id) do update
-        set rating = excluded.rating, rated_at = excluded.rated_at
-        where excluded.rated_at > r.rated_at or (excluded.rated_at = r.rated_at and excluded.rating <> r.rating)
-        """
+    /// Merges `import_ratings` into `latent.ratings` with set-based statements (hash or merge
+    /// joins, rows inserted in key order): much faster for large files than a row-by-row
+    /// `ON CONFLICT` probe. Returns the rows inserted or updated.
+    private func mergeRatings() throws -> Int {
+        // Enough memory for the joins and the sort of a multi-million-row file.
+        try connection.execute("set local work_mem = '256MB'")
+        // Concurrent ingest waits until the import commits (readers don't): the merge below
+        // then sees every live rating and tombstone, so a plain INSERT (2-3x faster than
+        // INSERT ... ON CONFLICT for millions of rows) cannot collide. Ingest's order of tables.
+        try connection.execute("lock table latent.ratings, latent.rating_tombstones in share row exclusive mode")
+        // One row per pair: the newest rating, and of equal ones the last in the file.
+        try connection.execute("""
+            create temp table import_ratings_latest on commit drop as
+            select distinct on (user_id, movie_id) user_id, movie_id, rating, rated_at
+            from import_ratings
+            order by user_id, movie_id, rated_at desc, ctid desc;
+            analyze import_ratings_latest;
+            """)
+        // A stored rating is live, hence newer than any tombstone of its pair: a newer import
+        // replaces it without consulting the tombstones.
+        let updated = try connection.execute("""
+            update latent.ratings r set rating = s.rating, rated_at = s.rated_at
+            from import_ratings_latest s
+            where r.user_id = s.user_id and r.movie_id = s.movie_id
+              and (s.rated_at > r.rated_at or (s.rated_at = r.rated_at and s.rating <> r.rating))
+            """).affectedRows
+        // New pairs, unless a retraction at least as new exists. import_ratings_latest is in key
+        // order, which the hash anti-joins keep: the primary key index is appended to, not
+        // scattered over.
+        let inserted = try connection.execute("""
+            insert into latent.ratings (user_id, movie_id, rating, rated_at)
+            select s.user_id, s.movie_id, s.rating, s.rated_at
+            from import_ratings_latest s
+            where not exists (
+                    select 1 from latent.ratings x where x.user_id = s.user_id and x.movie_id = s.movie_id)
+              and not exists (
+                    select 1 from latent.rating_tombstones t
+                    where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at >= s.rated_at)
+            """).affectedRows
+        return updated + inserted
     }
 
     private static func mergeMovies(source: String) -> String {

@@ -29,11 +29,14 @@ extension PostgresConnection {
             try body(&writer)
             try writer.finish()
         } catch {
-            // Abort: the server discards the rows and answers with an error we don't need.
+            // Abort: the server discards the rows. When sending failed because the server had
+            // already rejected the COPY (e.g. a type mismatch in the first rows), its error is
+            // the useful one.
             _ = PQputCopyEnd(connection, "COPY aborted by the client")
-            drainResults(connection)
-            if let postgresError = error as? PostgresError, postgresError.isConnectionBroken {
-                throw postgresError
+            let serverError = firstResultError(connection)
+            if let sendError = error as? PostgresError, sendError.kind == .statementFailed, sendError.sqlState == nil,
+               let serverError, serverError.sqlState != SQLState.queryCanceled {
+                throw serverError
             }
             throw error
         }
@@ -127,6 +130,19 @@ extension PostgresConnection {
         }
         if let firstError { throw firstError }
         return count
+    }
+
+    /// Consumes the pending results and returns the first error among them.
+    private func firstResultError(_ connection: OpaquePointer) -> PostgresError? {
+        var firstError: PostgresError?
+        while let result = PQgetResult(connection) {
+            let status = PQresultStatus(result)
+            if firstError == nil, status != PGRES_COMMAND_OK, status != PGRES_TUPLES_OK {
+                firstError = resultError(result, connection: connection)
+            }
+            PQclear(result)
+        }
+        return firstError
     }
 
     /// Asks the server to stop the running statement (used to end a COPY OUT early).

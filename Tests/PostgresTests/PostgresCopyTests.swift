@@ -188,6 +188,15 @@ final class PostgresCopyTests: XCTestCase {
         }) { error in
             XCTAssertNotNil((error as? PostgresError)?.sqlState)
         }
+        // The same mistake in a COPY long enough to be sent while the server has already failed.
+        XCTAssertThrowsError(try connection.copyIn("copy r from stdin (format binary)") { writer in
+            for i in 0..<1_000_000 {
+                try writer.beginRow(fieldCount: 1)
+                writer.append(Int32(i))
+            }
+        }) { error in
+            XCTAssertNotNil((error as? PostgresError)?.sqlState, "\(error)")
+        }
         XCTAssertThrowsError(try connection.copyIn("copy r from stdin (format binarx)") { _ in }) { error in
             XCTAssertEqual((error as? PostgresError)?.kind, .statementFailed)
         }
