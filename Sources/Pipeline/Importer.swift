@@ -8,9 +8,11 @@ import Postgres
 /// Each import is one transaction: the file is streamed by binary COPY into a temporary staging
 /// table, then merged into the live table with the same rules as ingest, so an import can be
 /// repeated or combined with ingest:
-/// - ratings: for each (user, movie) the newest `rated_at` wins (an equal `rated_at` with a
-///   different rating replaces it, as a later event would); a rating not newer than the pair's
-///   tombstone (`latent.rating_tombstones`) is ignored, so retracted ratings are not resurrected;
+/// - ratings: for each (user, movie) the newest `rated_at` wins, and on a tie the later arrival
+///   (the import, or the later line of the file); a rating older than the pair's tombstone
+///   (`latent.rating_tombstones`) is ignored, so retracted ratings are not resurrected, and a
+///   rating that supersedes a tombstone removes it (at most one of a live row and a tombstone per
+///   pair, as ingest keeps it);
 /// - movies: the file's entry replaces the stored title and genres.
 ///
 /// A bad line stops the import with an error naming the file and line, and nothing is written.
@@ -112,7 +114,8 @@ public struct Importer {
         try connection.execute("set local work_mem = '256MB'")
         // Concurrent ingest waits until the import commits (readers don't): the merge below
         // then sees every live rating and tombstone, so a plain INSERT (2-3x faster than
-        // INSERT ... ON CONFLICT for millions of rows) cannot collide. Ingest's order of tables.
+        // INSERT ... ON CONFLICT for millions of rows) cannot collide. Should the two ever
+        // deadlock, PostgreSQL aborts one transaction, which is then retried or reported.
         try connection.execute("lock table latent.ratings, latent.rating_tombstones in share row exclusive mode")
         // One row per pair: the newest rating, and of equal ones the last in the file.
         try connection.execute("""
@@ -130,7 +133,12 @@ public struct Importer {
             where r.user_id = s.user_id and r.movie_id = s.movie_id
               and (s.rated_at > r.rated_at or (s.rated_at = r.rated_at and s.rating <> r.rating))
             """).affectedRows
-        // New pairs, unless a retraction at least as new exists. import_ratings_latest is in key
+        // Tombstones superseded by an imported rating at least as new.
+        try connection.execute("""
+            delete from latent.rating_tombstones t using import_ratings_latest s
+            where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at <= s.rated_at
+            """)
+        // New pairs, unless a newer retraction exists. import_ratings_latest is in key
         // order, which the hash anti-joins keep: the primary key index is appended to, not
         // scattered over.
         let inserted = try connection.execute("""
@@ -141,7 +149,7 @@ public struct Importer {
                     select 1 from latent.ratings x where x.user_id = s.user_id and x.movie_id = s.movie_id)
               and not exists (
                     select 1 from latent.rating_tombstones t
-                    where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at >= s.rated_at)
+                    where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at > s.rated_at)
             """).affectedRows
         return updated + inserted
     }

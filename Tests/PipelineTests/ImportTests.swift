@@ -75,8 +75,8 @@ final class ImportTests: XCTestCase {
             userId,movieId,rating,timestamp\r
             1,10,4.0,1000\r
             1,11,4.5,3000\r
-            1,12,5.0,2000\r
-            1,13,3.0,2001\r
+            1,12,5.0,1999\r
+            1,13,3.0,2000\r
             2,20,1.0,100\r
             2,20,3.5,300\r
             2,20,2.0,200\r
@@ -91,9 +91,11 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual((0..<rows.rowCount).compactMap { rows[$0, 0] }, [
             "1:10=2@2000",  // older import does not overwrite a newer rating
             "1:11=4.5@3000",  // newer import wins
-            "1:13=3@2001",  // newer than its tombstone: live again
+            "1:13=3@2000",  // as new as its tombstone: the later arrival wins, live again
             "2:20=3.5@300",  // duplicates within the file: the newest wins
-        ])  // 1:12 is not newer than its tombstone: stays retracted
+        ])  // 1:12 is older than its tombstone: stays retracted
+        let tombstones = try connection.execute("select string_agg(movie_id::text, ',') from latent.rating_tombstones")
+        XCTAssertEqual(tombstones[0, 0], "12", "a superseded tombstone is removed")
     }
 
     func testMoviesAreUpdatedAndDuplicatesKeepTheLastEntry() throws {
