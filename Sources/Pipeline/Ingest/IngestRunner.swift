@@ -148,6 +148,8 @@ public final class IngestRunner {
         // Fetch large chunks: events are small and the loop batches tens of thousands.
         if options["fetch.max.bytes"] == nil { options["fetch.max.bytes"] = "67108864" }
         if options["max.partition.fetch.bytes"] == nil { options["max.partition.fetch.bytes"] = "4194304" }
+        // Short long-polls: watermark queries and commits share the broker connection with fetches.
+        if options["fetch.wait.max.ms"] == nil { options["fetch.wait.max.ms"] = "100" }
         let consumer = try KafkaConsumer(
             options: options, groupID: configuration.consumerGroup,
             topics: [configuration.ratingsTopic, configuration.moviesTopic],
@@ -402,12 +404,27 @@ public final class IngestRunner {
         guard consumer.pendingAssignment.isEmpty else { return false }
         let assigned = consumer.assignment
         guard !assigned.isEmpty else { return false }
+        // Cheap first: the watermarks of the last fetch responses (no request) already show most lag.
         for tp in assigned {
-            let marks: (low: Int64, high: Int64)
-            do {
-                marks = try consumer.watermarks(tp, timeoutMilliseconds: 5000)
-            } catch {
-                logger.debug("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)", "error": "\(error)"])
+            if let cached = consumer.cachedWatermarks(tp), max((known[tp] ?? nil) ?? 0, cached.low) < cached.high { return false }
+        }
+        // Then confirm with fresh watermarks, asked in parallel (one request per partition). Fetching
+        // pauses meanwhile: a broker answers a connection's requests in order, so each query would
+        // otherwise queue behind a long-polling fetch (fetch.wait.max.ms).
+        guard !fetchPaused else { return false }
+        try consumer.pause()
+        defer { try? consumer.resume() }
+        let fresh = FreshWatermarks(count: assigned.count)
+        DispatchQueue.concurrentPerform(iterations: min(16, assigned.count)) { worker in
+            var i = worker
+            while i < assigned.count {
+                fresh.set(i, try? consumer.watermarks(assigned[i], timeoutMilliseconds: 5000))
+                i += 16
+            }
+        }
+        for (i, tp) in assigned.enumerated() {
+            guard let marks = fresh.get(i) else {
+                logger.debug("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)"])
                 return false
             }
             let stored = known[tp] ?? nil
@@ -421,4 +438,22 @@ public final class IngestRunner {
         }
         return true
     }
+}
+
+/// Results of parallel watermark queries. `@unchecked Sendable`: guarded by `lock`.
+private final class FreshWatermarks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [(low: Int64, high: Int64)?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: (low: Int64, high: Int64)?) {
+        lock.lock()
+        values[i] = value
+        lock.unlock()
+    }
+    func get(_ i: Int) -> (low: Int64, high: Int64)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return values[i]
+    }
+
 }
