@@ -73,7 +73,8 @@ public struct MatrixFactorizationSGD: Sendable {
         public var seed: UInt64
         /// Worker threads (1: sequential; results are identical either way).
         public var threads: Int
-        /// Groups per side of the block grid.
+        /// Groups per side of the block grid; 0 chooses from the data size (8 for up to a few
+        /// million ratings, up to 64 for tens of millions, so a block's rows stay cache-sized).
         public var blocks: Int
         public var ratingScale: ClosedRange<Float>
 
@@ -84,7 +85,7 @@ public struct MatrixFactorizationSGD: Sendable {
             adaptive: Bool = true, decay: Float = 0.5, growth: Float = 1.01, plateau: Float = 0.0002,
             patience: Int = 5, warmupEpochs: Int = 20, validationFraction: Double = 0.05, refit: Bool = true,
             gravity: Float = 0, initialisation: Initialisation = .gaussian(standardDeviation: 0.03), seed: UInt64 = 42,
-            threads: Int = ProcessInfo.processInfo.activeProcessorCount, blocks: Int = 8,
+            threads: Int = ProcessInfo.processInfo.activeProcessorCount, blocks: Int = 0,
             ratingScale: ClosedRange<Float> = 0.5...5.0
         ) {
             self.k = k
@@ -138,7 +139,7 @@ public struct MatrixFactorizationSGD: Sendable {
                 try check(iterations >= 0 && iterations <= 50, "SVD power iterations", iterations, "between 0 and 50")
             }
             try check(threads >= 1, "threads", threads, "at least 1")
-            try check(blocks >= 1 && blocks <= 256, "blocks", blocks, "between 1 and 256")
+            try check(blocks >= 0 && blocks <= 256, "blocks", blocks, "between 0 (automatic) and 256")
             try check(ratingScale.lowerBound.isFinite && ratingScale.upperBound.isFinite, "ratingScale", ratingScale, "finite")
         }
 

@@ -10,6 +10,8 @@ struct SGDEntry {
 /// (DSGD-style stratification). The `p` blocks of one stratum `s` — blocks `(g, (g + s) % p)` —
 /// share no user and no movie, so they are updated in parallel without locks, and the result
 /// does not depend on which thread runs which block: training is deterministic for a seed.
+/// Within a block, ratings are grouped by user (random user order, random movie order per
+/// user), which keeps the user's vector in cache; only movie vectors are read at random.
 final class SGDBlocks {
     let groups: Int
     /// Block `(ug, mg)` holds `entries[offsets[ug * groups + mg] ..< offsets[ug * groups + mg + 1]]`.
@@ -19,7 +21,8 @@ final class SGDBlocks {
 
     /// Users and movies are spread over the groups by a snake draft on their rating counts, so
     /// blocks carry similar work; each block's ratings are shuffled once with `seed`.
-    init(_ ratings: RatingTriples, userCount: Int, movieCount: Int, mean: Float, groups requested: Int, seed: UInt64) {
+    init(_ ratings: RatingTriples, userCount: Int, movieCount: Int, mean: Float, groups requested: Int, seed: UInt64,
+         userOrdered: Bool = true) {
         let groups = max(1, requested)
         self.groups = groups
         count = ratings.count
@@ -52,6 +55,23 @@ final class SGDBlocks {
                 let t = entries[lo + i]
                 entries[lo + i] = entries[lo + j]
                 entries[lo + j] = t
+            }
+        }
+        if userOrdered {
+            // Group each block's ratings by user (users in a random order, each user's movies in
+            // the shuffled order): a user's vector then stays in cache for all their ratings.
+            var rank = [UInt32](repeating: 0, count: userCount)
+            var users = Array(0..<userCount)
+            rng.shuffle(&users)
+            for (r, u) in users.enumerated() { rank[u] = UInt32(r) }
+            for b in 0..<(groups * groups) {
+                let lo = offsets[b], n = offsets[b + 1] - lo
+                guard n > 1 else { continue }
+                let block = UnsafeMutableBufferPointer(start: entries + lo, count: n)
+                var keyed = (0..<n).map { (UInt64(rank[Int(block[$0].user)]) << 32) | UInt64($0) }
+                keyed.sort()
+                let copy = Array(block)
+                for (i, key) in keyed.enumerated() { block[i] = copy[Int(key & 0xFFFF_FFFF)] }
             }
         }
     }

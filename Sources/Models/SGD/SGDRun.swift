@@ -38,7 +38,8 @@ struct SGDRun {
         for m in ratings.movies { seenM[Int(m)] = true }
         userSeen = seenU
         movieSeen = seenM
-        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: c.blocks, seed: c.seed)
+        let groups = c.blocks > 0 ? c.blocks : min(64, max(8, Int((Double(ratings.count) / 30_000).squareRoot().rounded(.up))))
+        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: groups, seed: c.seed)
         parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
         for u in 0..<users { parameters.bu[u] = bu[u] }
         for m in 0..<movies { parameters.bm[m] = bi[m] }
