@@ -223,8 +223,12 @@ public final class PostgresConnection: @unchecked Sendable {
         // Processed in order, the last value wins: the defaults come before the expanded URL
         // (so the URL can override them), the forced settings after it.
         // A second `dbname` is taken as a plain database name, overriding the URL's.
-        var keywords = ["connect_timeout", "fallback_application_name", "dbname", "client_encoding"]
-        var values = ["10", "latent", conninfo, "UTF8"]
+        // TCP keepalives notice a vanished server within about a minute instead of hours.
+        var keywords = [
+            "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "fallback_application_name", "dbname", "client_encoding",
+        ]
+        var values = ["10", "30", "10", "3", "latent", conninfo, "UTF8"]
         if let database {
             keywords.append("dbname")
             values.append(database)

@@ -14,6 +14,17 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertNil(result[1, 0], "out of range reads are nil, not a crash")
     }
 
+    func testURLSettingsWinOverDefaultsAndDatabaseOverride() throws {
+        let url = try TestDatabase.url
+        XCTAssertEqual(try PostgresConnection(url: url).execute("show application_name")[0, 0], "latent")
+        XCTAssertEqual(try PostgresConnection(url: url).execute("show client_encoding")[0, 0], "UTF8")
+        let separator = url.contains("?") ? "&" : "?"
+        let named = try PostgresConnection(url: url + separator + "application_name=latent-tests&keepalives_idle=60")
+        XCTAssertEqual(try named.execute("show application_name")[0, 0], "latent-tests")
+        let postgres = try PostgresConnection(url: url, database: "postgres")
+        XCTAssertEqual(try postgres.execute("select current_database()")[0, 0], "postgres")
+    }
+
     func testExecuteRunsSeveralStatementsAndCountsRows() throws {
         let connection = try TestDatabase.connect()
         try connection.execute("create temp table t (id int primary key); insert into t values (1), (2), (3)")
