@@ -10,8 +10,8 @@ public struct BiasBaseline: Sendable {
         /// Alternating sweeps (each solves users, then movies, exactly).
         public var sweeps: Int
 
-        /// Defaults tuned on ML-100K and ML-latest-small.
-        public init(userRegularisation: Float = 5, movieRegularisation: Float = 5, sweeps: Int = 10) {
+        /// Defaults tuned on ML-100K (5-fold CV 0.9404) and ML-latest-small (90/10: 0.8537).
+        public init(userRegularisation: Float = 3, movieRegularisation: Float = 3, sweeps: Int = 10) {
             self.userRegularisation = userRegularisation
             self.movieRegularisation = movieRegularisation
             self.sweeps = sweeps
