@@ -103,13 +103,12 @@ private final class EventPublisher {
     func send(key: [UInt8], value: [UInt8]) throws {
         try producer.send(topic: topic, key: key, value: value)
         count += 1
-        guard count & 1023 == 0 else { return }
         if let rate {
             // Pace to the target rate: sleep until this many events are due.
-            let due = started.addingTimeInterval(Double(count) / rate)
-            let wait = due.timeIntervalSinceNow
+            let wait = started.addingTimeInterval(Double(count) / rate).timeIntervalSinceNow
             if wait > 0 { Thread.sleep(forTimeInterval: wait) }
         }
+        guard count & 1023 == 0 else { return }
         if -lastProgress.timeIntervalSinceNow >= 5 {
             lastProgress = Date()
             let seconds = -started.timeIntervalSinceNow
