@@ -10,6 +10,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What went wrong, in words a person can act on.
     public var message: String
 
+    /// An error with a raw `rd_kafka_resp_err_t` code and a human-readable message.
     public init(code: Int32, message: String) {
         self.code = code
         self.message = message

@@ -3,6 +3,7 @@ public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
     public var topic: String
     public var partition: Int32
 
+    /// Partition `partition` (0-based) of `topic`.
     public init(topic: String, partition: Int32) {
         self.topic = topic
         self.partition = partition
@@ -23,6 +24,7 @@ public struct KafkaMessage: Sendable {
     /// Milliseconds since the Unix epoch (create or log-append time), `nil` when the broker sent none.
     public var timestamp: Int64?
 
+    /// A message value, e.g. for tests of code that processes consumed messages.
     public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, payload: [UInt8], timestamp: Int64?) {
         self.topic = topic
         self.partition = partition
