@@ -8,15 +8,22 @@ public struct FoldInRegularization: Sendable, Equatable {
     public var exponent: Float
     /// Bias penalty.
     public var gamma: Float
+    /// Weight and value of the missing-data term (see
+    /// ``AlternatingLeastSquares/Configuration/missingWeight``); weight 0 turns it off.
+    public var missingWeight: Float
+    public var missingRating: Float
 
-    public init(lambda: Float, exponent: Float, gamma: Float) {
+    public init(lambda: Float, exponent: Float, gamma: Float, missingWeight: Float = 0, missingRating: Float = 0) {
         self.lambda = lambda
         self.exponent = exponent
         self.gamma = gamma
+        self.missingWeight = missingWeight
+        self.missingRating = missingRating
     }
 
-    /// Reads "lambda", "regularizationExponent" and "gamma" from the model's parameters,
-    /// falling back to the ALS defaults for any that are missing or unreadable.
+    /// Reads "lambda", "regularizationExponent", "gamma", "missingWeight" and
+    /// "missingRating" from the model's parameters, falling back to the ALS defaults for the
+    /// first three and to no missing-data term when absent or unreadable.
     public init(model: FactorModel) {
         let defaults = AlternatingLeastSquares.Configuration()
         func value(_ key: String, _ fallback: Float) -> Float {
@@ -26,6 +33,55 @@ public struct FoldInRegularization: Sendable, Equatable {
         lambda = value("lambda", defaults.lambda)
         exponent = value("regularizationExponent", defaults.regularizationExponent)
         gamma = value("gamma", defaults.gamma)
+        missingWeight = min(value("missingWeight", 0), 0.999)
+        missingRating = value("missingRating", 0)
+    }
+}
+
+/// Sums over all of a model's movies that fold-in needs for the missing-data term; computed
+/// once per model (`O(movies * k^2)`), then every fold-in stays `O(n k^2 + k^3)`.
+public struct FoldInContext: Sendable {
+    /// `sum_m q_m q_m^T`, `k x k`.
+    let gram: [Float]
+    /// `sum_m q_m`.
+    let vectors: [Float]
+    /// `sum_m t_m` and `sum_m t_m q_m` with `t_m = missingRating - mu - b_m`.
+    let targets: Float
+    let weightedVectors: [Float]
+    let count: Int
+    let missingRating: Float
+
+    /// All the model's movies take part (the model does not record which had training
+    /// ratings; training used only those, so catalogue-only movies make a small difference).
+    public init(model: FactorModel, missingRating: Float) {
+        let k = model.k, movies = model.movies.count
+        var gram = [Float](repeating: 0, count: k * k)
+        if k > 0, movies > 0 {
+            model.movieFactors.withUnsafeBufferPointer { q in
+                gram.withUnsafeMutableBufferPointer { c in
+                    guard let qb = q.baseAddress, let cb = c.baseAddress else { return }
+                    BLAS.gramUpper(vectors: qb, count: movies, dimension: k, result: cb)
+                }
+            }
+        }
+        var vectors = [Double](repeating: 0, count: k), weighted = [Double](repeating: 0, count: k)
+        var targets = 0.0
+        let base = Double(missingRating) - Double(model.globalMean)
+        for m in 0..<movies {
+            let t = base - Double(model.movieBias[m])
+            targets += t
+            for d in 0..<k {
+                let q = Double(model.movieFactors[m * k + d])
+                vectors[d] += q
+                weighted[d] += t * q
+            }
+        }
+        self.gram = gram
+        self.vectors = vectors.map(Float.init)
+        self.targets = Float(targets)
+        self.weightedVectors = weighted.map(Float.init)
+        self.count = movies
+        self.missingRating = missingRating
     }
 }
 
@@ -40,8 +96,13 @@ extension FactorModel {
     /// model this is the fixed point of the training's alternating bias/vector updates, so a
     /// training user folded in from their training ratings gets back their trained vector.
     /// A movie rated twice counts with its last rating. No ratings: bias 0 and a zero vector.
+    ///
+    /// With a missing-data term in the model (``FoldInRegularization/missingWeight`` > 0) the
+    /// unrated movies count as in training; pass a ``FoldInContext`` made once per model to
+    /// keep each call fast (without one it is computed on the spot, `O(movies * k^2)`).
     public func foldIn(
-        ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil
+        ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil,
+        context: FoldInContext? = nil
     ) throws -> (bias: Float, vector: [Float]) {
         var indices: [Int32] = []
         var values: [Float] = []
@@ -59,13 +120,14 @@ extension FactorModel {
                 values.append(rating)
             }
         }
-        return try foldIn(movieIndices: indices, ratings: values, regularization: regularization)
+        return try foldIn(movieIndices: indices, ratings: values, regularization: regularization, context: context)
     }
 
     /// ``foldIn(ratings:regularization:)`` on dense movie indices (no id lookup, no
     /// de-duplication): the form evaluation loops use.
     public func foldIn(
-        movieIndices: [Int32], ratings: [Float], regularization: FoldInRegularization? = nil
+        movieIndices: [Int32], ratings: [Float], regularization: FoldInRegularization? = nil,
+        context: FoldInContext? = nil
     ) throws -> (bias: Float, vector: [Float]) {
         guard movieIndices.count == ratings.count else {
             throw ModelError.invalidParameter(name: "ratings", value: "\(ratings.count) values for \(movieIndices.count) movies", requirement: "one rating per movie")
@@ -73,6 +135,15 @@ extension FactorModel {
         let reg = regularization ?? FoldInRegularization(model: self)
         let n = ratings.count
         guard n > 0 else { return (0, [Float](repeating: 0, count: k)) }
+        let w = reg.missingWeight
+        var missing: FoldInContext?
+        if w > 0 {
+            if let context, context.missingRating == reg.missingRating, context.count == movies.count, context.vectors.count == k {
+                missing = context
+            } else {
+                missing = FoldInContext(model: self, missingRating: reg.missingRating)
+            }
+        }
         let order = k + 1
         // Rows [q_m, 1] gathered contiguously; targets r - mu - b_m.
         var design = [Float](repeating: 1, count: n * order)
@@ -84,6 +155,8 @@ extension FactorModel {
             }
             guard ratings[j].isFinite else { throw ModelError.invalidRating(movieID: movies.ids[m], rating: ratings[j]) }
             targets[j] = ratings[j] - globalMean - movieBias[m]
+            // With the missing-data term a rated movie weighs (1 - w) e + w (r - r_miss).
+            if w > 0 { targets[j] = (1 - w) * targets[j] + w * (ratings[j] - reg.missingRating) }
             for d in 0..<k { design[j * order + d] = movieFactors[m * k + d] }
         }
         var normal = [Float](repeating: 0, count: order * order)
@@ -95,11 +168,23 @@ extension FactorModel {
                     try normal.withUnsafeMutableBufferPointer { a in
                         try rhs.withUnsafeMutableBufferPointer { b in
                             guard let xb = x.baseAddress, let tb = t.baseAddress, let ab = a.baseAddress, let bb = b.baseAddress else { return }
-                            BLAS.gramUpper(vectors: xb, count: n, dimension: order, result: ab)
+                            var beta: Float = 0
+                            if let missing {
+                                // w * sum over all movies of [q; 1][q; 1]^T, upper triangle.
+                                for col in 0..<k { for row in 0...col { ab[col * order + row] = w * missing.gram[col * k + row] } }
+                                for row in 0..<k { ab[k * order + row] = w * missing.vectors[row] }
+                                ab[k * order + k] = w * Float(missing.count)
+                                beta = 1
+                            }
+                            BLAS.gramUpper(vectors: xb, count: n, dimension: order, alpha: 1 - w, beta: beta, result: ab)
                             for d in 0..<k { ab[d * order + d] += l }
                             // A bias penalty of 0 is fine unless there are no ratings (handled above).
                             ab[k * order + k] += reg.gamma
                             BLAS.gemvTransposed(rows: n, columns: order, matrix: xb, vector: tb, result: bb)
+                            if let missing {
+                                for d in 0..<k { bb[d] += w * missing.weightedVectors[d] }
+                                bb[k] += w * missing.targets
+                            }
                             try Cholesky.solveInPlace(order: order, matrix: ab, rightHandSides: bb)
                         }
                     }

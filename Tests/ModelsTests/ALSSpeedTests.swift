@@ -13,10 +13,16 @@ final class ALSSpeedTests: XCTestCase {
         let folder = env["LATENT_ALS_BENCH_DIR"] ?? "/tmp/latent-als-bench"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let ratingCount = Int(env["RATINGS"] ?? "1000000") ?? 1_000_000
-        let files = try Synthetic.write(.init(ratings: ratingCount), to: folder)
+        let users = Int(env["USERS"] ?? "6000") ?? 6000
+        let movies = Int(env["MOVIES"] ?? "4000") ?? 4000
+        let iterations = Int(env["ITERATIONS"] ?? "15") ?? 15
+        let genreOptions = (env["GENRES"] ?? "0,1").split(separator: ",").map { $0 == "1" }
+        let files = try Synthetic.write(.init(ratings: ratingCount, users: users, movies: movies), to: folder)
+        let loadStart = Date()
         let dataset = try MovieLens.loadDataset(ratings: files.ratings, movies: files.movies)
+        print(String(format: "BENCH load=%.1fs", Date().timeIntervalSince(loadStart)))
         let split = try Splits.randomHoldout(dataset.ratings, testFraction: 0.1, seed: 7)
-        for (name, part) in [("train", split.train), ("test", split.test)] {
+        for (name, part) in [("train", split.train), ("test", split.test)] where env["WRITE_SPLIT"] != "0" {
             var text = "user,movie,rating\n"
             for i in 0..<part.count {
                 text += "\(dataset.users.ids[Int(part.users[i])]),\(dataset.movies.ids[Int(part.movies[i])]),\(part.ratings[i])\n"
@@ -25,17 +31,17 @@ final class ALSSpeedTests: XCTestCase {
         }
         let ks = (env["KS"] ?? "10,50").split(separator: ",").compactMap { Int($0) }
         for k in ks {
-            for genres in [false, true] {
+            for genres in genreOptions {
                 let c = AlternatingLeastSquares.Configuration(
-                    k: k, iterations: 15, lambda: Float(env["LAMBDA"] ?? "10") ?? 10, gamma: 3, regularizationExponent: 0,
-                    useGenres: genres, threads: 2)
+                    k: k, iterations: iterations, lambda: Float(env["LAMBDA"] ?? "10") ?? 10, gamma: 3, regularizationExponent: 0,
+                    useGenres: genres, threads: Int(env["THREADS"] ?? "2") ?? 2)
                 let start = Date()
                 let model = try AlternatingLeastSquares(configuration: c).fit(
                     ratings: split.train, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
                 let seconds = Date().timeIntervalSince(start)
                 print(String(format: "BENCH als k=%d genres=%d ratings=%d users=%d movies=%d fit=%.3fs per-iteration=%.4fs test-rmse=%.4f",
                              k, genres ? 1 : 0, split.train.count, dataset.users.count, dataset.movies.count,
-                             seconds, seconds / 15, rmse(model, split.test)))
+                             seconds, seconds / Double(iterations), rmse(model, split.test)))
             }
         }
     }

@@ -72,23 +72,23 @@ final class ALSTests: XCTestCase {
 
     func testEveryHalfStepDoesNotIncreaseTheObjective() throws {
         let problem = LowRankProblem(users: 80, movies: 60, rank: 4, density: 0.3, seed: 2, genres: true)
-        for exponent: Float in [0, 1] {
+        for (exponent, missingWeight): (Float, Float) in [(0, 0), (1, 0), (0, 0.05), (1, 0.2)] {
             let configuration = AlternatingLeastSquares.Configuration(
                 k: 5, iterations: 1, lambda: 0.5, gamma: 2, tau: 0.3, regularizationExponent: exponent,
-                useGenres: true, seed: 4, threads: 2)
+                useGenres: true, seed: 4, threads: 2, missingWeight: missingWeight, missingRating: 1.5)
             let sparse = SparseRatings(problem.observed, userCount: problem.dataset.users.count, movieCount: problem.dataset.movies.count)
             var trainer = try ALSTrainer(configuration: configuration, ratings: sparse, genres: problem.dataset.genres)
             var previous = trainer.objective()
             for iteration in 0..<8 {
                 try trainer.updateUsers()
                 let afterUsers = trainer.objective()
-                XCTAssertLessThanOrEqual(afterUsers, previous * (1 + 1e-5) + 1e-6, "user step, iteration \(iteration), exponent \(exponent)")
+                XCTAssertLessThanOrEqual(afterUsers, previous * (1 + 1e-5) + 1e-6, "user step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
                 try trainer.updateMovies()
                 let afterMovies = trainer.objective()
-                XCTAssertLessThanOrEqual(afterMovies, afterUsers * (1 + 1e-5) + 1e-6, "movie step, iteration \(iteration), exponent \(exponent)")
+                XCTAssertLessThanOrEqual(afterMovies, afterUsers * (1 + 1e-5) + 1e-6, "movie step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
                 trainer.updateGenres()
                 let afterGenres = trainer.objective()
-                XCTAssertLessThanOrEqual(afterGenres, afterMovies * (1 + 1e-5) + 1e-6, "genre step, iteration \(iteration), exponent \(exponent)")
+                XCTAssertLessThanOrEqual(afterGenres, afterMovies * (1 + 1e-5) + 1e-6, "genre step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
                 previous = afterGenres
             }
             XCTAssertFalse(trainer.genreFactors.allSatisfy { $0 == 0 }, "genre vectors were learned")

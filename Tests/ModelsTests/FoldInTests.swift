@@ -64,7 +64,7 @@ final class FoldInTests: XCTestCase {
     func testFoldInCurveOnMLLatestSmall() throws {
         let dataset = try loadMLLatestSmall()
         let rows = try FoldInCurve.run(dataset, configuration: .init(
-            ks: [2, 10], ratingCounts: [1, 5, 20], heldOutUserFraction: 0.15, training: .init(iterations: 8)))
+            ks: [2, 10], ratingCounts: [1, 5, 20], heldOutUserFraction: 0.15, training: .init(iterations: 8, missingWeight: 0)))
         XCTAssertEqual(rows.count, 3 * 3)
         for row in rows {
             XCTAssertTrue(row.rmse.isFinite && row.rmse > 0)

@@ -20,6 +20,25 @@ struct ALSHalfStep {
     /// Rows with at most this many ratings build the normal matrix with a hand loop, which
     /// beats the BLAS call overhead there.
     var handLoopLimit: Int = 4
+    /// Steck's missing-not-at-random term (nil when off): every unrated pair of a rated user
+    /// and a rated movie counts as a rating `rating` with weight `weight`.
+    var missing: MissingSums? = nil
+
+    /// Sums over the fixed side's rows that have ratings, for the missing-data term.
+    struct MissingSums: Sendable {
+        var weight: Float
+        var rating: Float
+        /// `sum_j y_j y_j^T`, `k x k`, upper triangle (column-major).
+        var gram: [Float]
+        /// `sum_j y_j`.
+        var vectors: [Float]
+        /// `sum_j t_j` with `t_j = rating - mu - b_j`.
+        var targets: Float
+        /// `sum_j t_j y_j`.
+        var weightedVectors: [Float]
+        /// Number of fixed rows with ratings.
+        var count: Int
+    }
 
     /// CSR rows; `@unchecked Sendable` because the pointers are only read in parallel.
     struct Rows: @unchecked Sendable {
@@ -67,10 +86,10 @@ struct ALSHalfStep {
         fixedFactors: UnsafePointer<Float>, fixedBias: UnsafePointer<Float>,
         bias: UnsafeMutablePointer<Float>, factors: UnsafeMutablePointer<Float>,
         prior: UnsafePointer<Float>?, chunks: ParallelChunks, measureLoss: Bool
-    ) throws -> Double {
+    ) throws -> (squaredError: Double, missingSquaredError: Double) {
         let chunkCount = chunks.chunkCount
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunkCount)
-        partial.initialize(repeating: 0, count: chunkCount)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * chunkCount)
+        partial.initialize(repeating: 0, count: 2 * chunkCount)
         let failures = UnsafeMutablePointer<Int>.allocate(capacity: chunkCount)
         failures.initialize(repeating: -1, count: chunkCount)
         defer {
@@ -84,22 +103,26 @@ struct ALSHalfStep {
         let k = self.k
         BLAS.withThreadCount(1) {
             chunks.run(workers: workers, makeScratch: { Scratch(maxLength: rows.maxLength, k: k) }) { scratch, chunk, range in
-                var sum = 0.0
+                var sum = 0.0, missingSum = 0.0
                 for r in range {
-                    if !step.solveRow(r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum) {
+                    if !step.solveRow(r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum, missingLoss: &missingSum) {
                         shared.failures[chunk] = r
                         break
                     }
                 }
-                shared.partial[chunk] = sum
+                shared.partial[2 * chunk] = sum
+                shared.partial[2 * chunk + 1] = missingSum
             }
         }
         for c in 0..<chunkCount where failures[c] >= 0 {
             throw ModelError.numerical("the normal matrix of row \(failures[c]) is not positive definite (NaN or infinite values in the data or factors)")
         }
-        var total = 0.0
-        for c in 0..<chunkCount { total += partial[c] }
-        return total
+        var total = 0.0, missingTotal = 0.0
+        for c in 0..<chunkCount {
+            total += partial[2 * c]
+            missingTotal += partial[2 * c + 1]
+        }
+        return (total, missingTotal)
     }
 
     /// Pointers shared by the workers; each row writes only its own slots.
@@ -116,7 +139,7 @@ struct ALSHalfStep {
 
     /// Solves one row; false on a numerical failure.
     @inline(__always)
-    func solveRow(_ r: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double) -> Bool {
+    func solveRow(_ r: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double, missingLoss: inout Double) -> Bool {
         let start = s.rows.offsets[r]
         let n = s.rows.offsets[r + 1] - start
         let x = s.factors + r * k
@@ -139,7 +162,17 @@ struct ALSHalfStep {
         if k > 0 { BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t) }
         var sum: Float = 0
         if k > 0 { for j in 0..<n { sum += e[j] - t[j] } } else { for j in 0..<n { sum += e[j] } }
-        let b = sum / (Float(n) + gamma)
+        var b = sum / (Float(n) + gamma)
+        if let missing {
+            // Unrated pairs: w * sum_(all j) (t_j - x.y_j) minus the rated ones' share.
+            let w = missing.weight
+            var allProducts: Float = 0
+            for d in 0..<k { allProducts += missing.vectors[d] * x[d] }
+            var shift: Float = 0
+            for j in 0..<n { shift += values[j] - missing.rating }
+            let numerator = w * (missing.targets - allProducts) + sum - w * (sum - shift)
+            b = numerator / (w * Float(missing.count) + (1 - w) * Float(n) + gamma)
+        }
         s.bias[r] = b
         for j in 0..<n { e[j] -= b }
         guard k > 0 else {
@@ -148,23 +181,36 @@ struct ALSHalfStep {
         }
         // Vector given the new bias.
         let a = scratch.normal
-        if n <= handLoopLimit {
+        let observedWeight: Float = missing.map { 1 - $0.weight } ?? 1
+        if let missing {
+            for i in 0..<(k * k) { a[i] = missing.weight * missing.gram[i] }
+        } else if n <= handLoopLimit {
             a.update(repeating: 0, count: k * k)
+        }
+        if n <= handLoopLimit {
             for j in 0..<n {
                 let y = g + j * k
                 for col in 0..<k {
-                    let yc = y[col]
+                    let yc = y[col] * observedWeight
                     let column = a + col * k
                     for row in 0...col { column[row] += y[row] * yc }
                 }
             }
         } else {
-            BLAS.gramUpper(vectors: g, count: n, dimension: k, result: a)
+            BLAS.gramUpper(vectors: g, count: n, dimension: k, alpha: observedWeight, beta: missing == nil ? 0 : 1, result: a)
         }
         let l = alpha == 0 ? lambda : lambda * Float(pow(Double(n), Double(alpha)))
         for d in 0..<k { a[d * k + d] += l }
         let rhs = scratch.rhs
-        BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: e, result: rhs)
+        if let missing {
+            // Observed rows weigh (1 - w)(e_j - b) + w (r_j - r_m); all rows add w (sum t y - b sum y).
+            let w = missing.weight
+            for j in 0..<n { t[j] = (1 - w) * e[j] + w * (values[j] - missing.rating) }
+            BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: t, result: rhs)
+            for d in 0..<k { rhs[d] += w * (missing.weightedVectors[d] - b * missing.vectors[d]) }
+        } else {
+            BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: e, result: rhs)
+        }
         if let prior = s.prior {
             let p = prior + r * k
             for d in 0..<k { rhs[d] += l * p[d] }
@@ -177,12 +223,18 @@ struct ALSHalfStep {
         x.update(from: rhs, count: k)
         if measureLoss {
             BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t)
-            var l = 0.0
+            var l = 0.0, lm = 0.0
+            let missingRating = missing?.rating
             for j in 0..<n {
                 let d = e[j] - t[j]
                 l += Double(d * d)
+                if let missingRating {
+                    let dm = d - (values[j] - missingRating)
+                    lm += Double(dm * dm)
+                }
             }
             loss += l
+            missingLoss += lm
         }
         return true
     }

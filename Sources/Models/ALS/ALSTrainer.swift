@@ -11,7 +11,11 @@ import Foundation
 ///   + 1/2 sum_(i rated) lambda_i |q_i - pi_i|^2          pi_i = (1/sqrt|F_i|) sum_(g in F_i) f_g
 ///   + gamma/2 (sum_u b_u^2 + sum_i b_i^2)
 ///   + tau/2 sum_g |f_g|^2                                 (only with genres)
+///   + w/2 sum_(unrated pairs) (r_miss - mu - b_u - b_i - p_u . q_i)^2   (missing-data term)
 ///
+/// The last term (Steck 2010; `w = missingWeight`, `r_miss = missingRating`, over pairs of a
+/// user and a movie that both have ratings) is off with `w = 0`; its sums over all pairs are
+/// computed through Gram matrices, so a half-step costs the same as without it.
 /// with `lambda_x = lambda * n_x^alpha` (`alpha = 0` is the seed's constant regularisation,
 /// `alpha = 1` is ALS-WR's count-weighted one) and `pi_i = 0` without genres. `mu` is the
 /// training mean and stays fixed. Each half-step is an exact block minimisation, so the
@@ -34,6 +38,9 @@ public struct ALSTrainer: Sendable {
     public private(set) var moviePriors: [Float]
     /// Sum of squared training residuals after the last movie half-step.
     public private(set) var lastSquaredError: Double?
+    /// With the missing-data term: sum over rated pairs of the squared difference to the
+    /// missing rating, after the last movie half-step.
+    private var lastMissingObservedError: Double?
 
     private let userChunks: ParallelChunks
     private let movieChunks: ParallelChunks
@@ -105,6 +112,45 @@ public struct ALSTrainer: Sendable {
             workers: configuration.threads)
     }
 
+    private var usesMissingData: Bool { configuration.missingWeight > 0 }
+
+    /// Sums over the rated rows of one side (the side held fixed in a half-step).
+    private func missingSums(factors: [Float], bias: [Float], offsets: [Int]) -> ALSHalfStep.MissingSums {
+        let k = configuration.k
+        let rows = bias.count
+        var gram = [Float](repeating: 0, count: k * k)
+        var vectors = [Double](repeating: 0, count: k)
+        var weighted = [Double](repeating: 0, count: k)
+        var targets = 0.0
+        var count = 0
+        if k > 0, rows > 0 {
+            factors.withUnsafeBufferPointer { x in
+                gram.withUnsafeMutableBufferPointer { c in
+                    BLAS.gramUpper(vectors: x.nonNullBase, count: rows, dimension: k, result: c.nonNullBase)
+                }
+            }
+        }
+        let base = Double(configuration.missingRating) - Double(globalMean)
+        for r in 0..<rows {
+            if offsets[r + 1] == offsets[r] {
+                // Rows without ratings are outside the objective: take them back out of the Gram matrix.
+                for col in 0..<k { for row in 0...col { gram[col * k + row] -= factors[r * k + row] * factors[r * k + col] } }
+                continue
+            }
+            count += 1
+            let t = base - Double(bias[r])
+            targets += t
+            for d in 0..<k {
+                let y = Double(factors[r * k + d])
+                vectors[d] += y
+                weighted[d] += t * y
+            }
+        }
+        return ALSHalfStep.MissingSums(
+            weight: configuration.missingWeight, rating: configuration.missingRating, gram: gram,
+            vectors: vectors.map(Float.init), targets: Float(targets), weightedVectors: weighted.map(Float.init), count: count)
+    }
+
     private var usesGenres: Bool { configuration.useGenres && genres.genreCount > 0 && configuration.k > 0 }
 
     /// Regularisation weight of a row with `n` ratings.
@@ -116,7 +162,8 @@ public struct ALSTrainer: Sendable {
 
     /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
     public mutating func updateUsers() throws {
-        let step = halfStep
+        var step = halfStep
+        if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, offsets: ratings.movieOffsets) }
         let ratings = self.ratings
         let maxLength = maxUserLength
         let chunks = userChunks
@@ -148,7 +195,8 @@ public struct ALSTrainer: Sendable {
     /// prior when genres are used), with the user side fixed. Also measures the training
     /// squared error, which the genre step does not change.
     public mutating func updateMovies() throws {
-        let step = halfStep
+        var step = halfStep
+        if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, offsets: ratings.userOffsets) }
         let ratings = self.ratings
         let maxLength = maxMovieLength
         let chunks = movieChunks
@@ -156,7 +204,7 @@ public struct ALSTrainer: Sendable {
         let userBias = self.userBias
         let priors = self.moviePriors
         let genresOn = usesGenres
-        lastSquaredError = try ratings.movieOffsets.withUnsafeBufferPointer { offsets in
+        let result = try ratings.movieOffsets.withUnsafeBufferPointer { offsets in
             try ratings.movieUsers.withUnsafeBufferPointer { columns in
                 try ratings.movieRatings.withUnsafeBufferPointer { values in
                     try userFactors.withUnsafeBufferPointer { fixed in
@@ -178,6 +226,8 @@ public struct ALSTrainer: Sendable {
                 }
             }
         }
+        lastSquaredError = result.squaredError
+        lastMissingObservedError = usesMissingData ? result.missingSquaredError : nil
     }
 
     /// Algorithm 2, third loop: each genre vector by the seed's closed form given the movie
@@ -247,12 +297,51 @@ public struct ALSTrainer: Sendable {
 
     /// The objective above, computed from scratch (a full pass over the ratings).
     public func objective() -> Double {
-        regularizationTerms() + 0.5 * squaredError()
+        let (observed, observedMissing) = squaredErrors()
+        return regularizationTerms() + 0.5 * observed + missingTerm(observedMissing: observedMissing)
+    }
+
+    /// `w/2 * sum over unrated (rated user, rated movie) pairs of (r_m - prediction)^2`:
+    /// all pairs in closed form through Gram sums, minus the rated pairs.
+    private func missingTerm(observedMissing: Double) -> Double {
+        guard usesMissingData else { return 0 }
+        let k = configuration.k
+        var gram = [Double](repeating: 0, count: k * k)
+        var q1 = [Double](repeating: 0, count: k), qb = [Double](repeating: 0, count: k)
+        var b1 = 0.0, b2 = 0.0, movieCount = 0.0
+        for m in 0..<ratings.movieCount where ratings.movieOffsets[m + 1] > ratings.movieOffsets[m] {
+            movieCount += 1
+            let b = Double(movieBias[m])
+            b1 += b
+            b2 += b * b
+            for i in 0..<k {
+                let qi = Double(movieFactors[m * k + i])
+                q1[i] += qi
+                qb[i] += b * qi
+                for j in 0..<k { gram[i * k + j] += qi * Double(movieFactors[m * k + j]) }
+            }
+        }
+        let base = Double(configuration.missingRating) - Double(globalMean)
+        var full = 0.0
+        for u in 0..<ratings.userCount where ratings.userOffsets[u + 1] > ratings.userOffsets[u] {
+            let a = base - Double(userBias[u])
+            full += movieCount * a * a - 2 * a * b1 + b2
+            var cross = 0.0, quadratic = 0.0
+            for i in 0..<k {
+                let pi = Double(userFactors[u * k + i])
+                cross += pi * (a * q1[i] - qb[i])
+                var row = 0.0
+                for j in 0..<k { row += gram[i * k + j] * Double(userFactors[u * k + j]) }
+                quadratic += pi * row
+            }
+            full += -2 * cross + quadratic
+        }
+        return 0.5 * Double(configuration.missingWeight) * (full - observedMissing)
     }
 
     /// Training RMSE of the current state (a full pass over the ratings).
     public func trainingRMSE() -> Double {
-        (squaredError() / Double(ratings.count)).squareRoot()
+        (squaredErrors().observed / Double(ratings.count)).squareRoot()
     }
 
     /// Everything in the objective except the data term.
@@ -295,12 +384,14 @@ public struct ALSTrainer: Sendable {
     /// no pass over the ratings). Valid right after ``updateMovies()`` or ``updateGenres()``.
     func objectiveAfterMovieStep() -> Double? {
         guard let sse = lastSquaredError else { return nil }
-        return regularizationTerms() + 0.5 * sse
+        return regularizationTerms() + 0.5 * sse + missingTerm(observedMissing: lastMissingObservedError ?? 0)
     }
 
-    private func squaredError() -> Double {
+    /// Squared error of the rated pairs against their ratings, and against the missing rating.
+    private func squaredErrors() -> (observed: Double, observedMissing: Double) {
         let k = configuration.k
-        var total = 0.0
+        let missingRating = configuration.missingRating
+        var total = 0.0, totalMissing = 0.0
         for u in 0..<ratings.userCount {
             for p in ratings.userRange(u) {
                 let m = Int(ratings.userMovies[p])
@@ -308,9 +399,11 @@ public struct ALSTrainer: Sendable {
                 for d in 0..<k { prediction += userFactors[u * k + d] * movieFactors[m * k + d] }
                 let e = Double(ratings.userRatings[p] - prediction)
                 total += e * e
+                let em = Double(missingRating - prediction)
+                totalMissing += em * em
             }
         }
-        return total
+        return (total, totalMissing)
     }
 
 }

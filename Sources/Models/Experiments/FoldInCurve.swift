@@ -21,13 +21,16 @@ public enum FoldInCurve {
         /// Held-out users need `max(ratingCounts) + minimumTestRatings` ratings.
         public var minimumTestRatings: Int
         public var seed: UInt64
-        /// Training settings; `k` is replaced by each entry of `ks`.
+        /// Training settings; `k` is replaced by each entry of `ks`. The default turns the
+        /// missing-data term off: this experiment measures rating-prediction error, and that
+        /// term (made for ranking) pulls a user known by a few ratings towards its imputed
+        /// rating (n = 5 on ML-latest-small: RMSE 1.10 with it, 0.90 without).
         public var training: AlternatingLeastSquares.Configuration
 
         public init(
             ks: [Int] = [1, 2, 3, 5, 10, 20, 40], ratingCounts: [Int] = [1, 2, 3, 5, 10, 20],
             heldOutUserFraction: Double = 0.1, minimumTestRatings: Int = 5, seed: UInt64 = 42,
-            training: AlternatingLeastSquares.Configuration = .init()
+            training: AlternatingLeastSquares.Configuration = .init(missingWeight: 0)
         ) {
             self.ks = ks
             self.ratingCounts = ratingCounts
@@ -133,13 +136,14 @@ public enum FoldInCurve {
                     ratings: trainRatings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
             }
             let regularization = FoldInRegularization(model: model)
+            let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
             for n in counts {
                 var squared = 0.0, count = 0
                 for order in orders {
                     let used = order[0..<n]
                     let folded = try model.foldIn(
                         movieIndices: used.map { ratings.movies[$0] }, ratings: used.map { ratings.ratings[$0] },
-                        regularization: regularization)
+                        regularization: regularization, context: context)
                     for p in order[pool...] {
                         let m = Int(ratings.movies[p])
                         var prediction = model.globalMean + folded.bias + model.movieBias[m]
