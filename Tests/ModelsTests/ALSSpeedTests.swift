@@ -34,12 +34,13 @@ final class ALSSpeedTests: XCTestCase {
             for genres in genreOptions {
                 let c = AlternatingLeastSquares.Configuration(
                     k: k, iterations: iterations, lambda: Float(env["LAMBDA"] ?? "10") ?? 10, gamma: 3, regularizationExponent: 0,
-                    useGenres: genres, threads: Int(env["THREADS"] ?? "2") ?? 2)
+                    useGenres: genres, threads: Int(env["THREADS"] ?? "2") ?? 2,
+                    missingWeight: Float(env["MISSING"] ?? "0.003") ?? 0.003)
                 let start = Date()
                 let model = try AlternatingLeastSquares(configuration: c).fit(
                     ratings: split.train, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
                 let seconds = Date().timeIntervalSince(start)
-                print(String(format: "BENCH als k=%d genres=%d ratings=%d users=%d movies=%d fit=%.3fs per-iteration=%.4fs test-rmse=%.4f",
+                print(String(format: "BENCH als k=%d missing=\(c.missingWeight) genres=%d ratings=%d users=%d movies=%d fit=%.3fs per-iteration=%.4fs test-rmse=%.4f",
                              k, genres ? 1 : 0, split.train.count, dataset.users.count, dataset.movies.count,
                              seconds, seconds / Double(iterations), rmse(model, split.test)))
             }
