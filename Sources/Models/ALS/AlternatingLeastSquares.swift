@@ -14,6 +14,9 @@ import Logging
 /// - ``Configuration/tau`` is the genre vectors' own regularisation, the seed's `beta` term
 ///   (`f_k ~ N(0, beta I)`), which appears as the "+ 1" in the seed's genre update; the seed's
 ///   rule is `tau == lambda`.
+/// Beyond the seed: an optional missing-data term (``Configuration/missingWeight``, on by
+/// default) for better top-N lists, and count-weighted regularisation
+/// (``Configuration/regularizationExponent``, off by default).
 /// ``ALSTrainer`` documents the exact objective.
 public struct AlternatingLeastSquares: Sendable {
     public struct Configuration: Sendable, Equatable {
