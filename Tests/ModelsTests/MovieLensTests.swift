@@ -18,8 +18,9 @@ enum MovieLensTestFiles {
         let folder = packageRoot + "/.cache/ml-100k"
         let ratings = folder + "/ml-100k.inter", movies = folder + "/ml-100k.item"
         guard FileManager.default.fileExists(atPath: ratings), FileManager.default.fileExists(atPath: movies) else {
-            XCTFail("ML-100K not found in \(folder): run ops/fetch-ml100k first", file: file, line: line)
-            throw XCTSkip("ML-100K missing")
+            let message = "ML-100K not found in \(folder): run ops/fetch-ml100k first"
+            XCTFail(message, file: file, line: line)
+            throw MissingTestData(message: message)
         }
         return (ratings, movies)
     }
@@ -33,6 +34,12 @@ enum MovieLensTestFiles {
         try data.write(to: URL(fileURLWithPath: path))
         return path
     }
+}
+
+/// Thrown (after recording a failure) when a data set the test needs is absent.
+struct MissingTestData: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
 
 final class MovieLensTests: XCTestCase {
