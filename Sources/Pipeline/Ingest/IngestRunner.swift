@@ -179,8 +179,11 @@ public final class IngestRunner {
             }
 
             if let lane = lanes.first(where: { $0.batch.consumedCount >= configuration.maxBatchEvents && !$0.writer.isIdle }) {
-                // Back-pressure: this lane's next batch is full, wait for its writer. If that takes
-                // long (PostgreSQL down), stop fetching but keep polling so the group membership stays alive.
+                // Back-pressure: this lane's next batch is full, wait for its writer (other lanes
+                // keep writing). If that takes long (PostgreSQL down), stop fetching but keep
+                // polling so that rebalances are served and the group membership stays alive.
+                collectOutcomes(timeout: 0)
+                submitDueLanes(now: DispatchClock.now(), maxDelay: maxDelay)
                 let waitStarted = DispatchClock.now()
                 let outcome = lane.writer.takeOutcome(timeout: 0.1)
                 summary.waitSeconds += Double(DispatchClock.now() - waitStarted) / 1e9
@@ -189,7 +192,7 @@ public final class IngestRunner {
                     continue
                 }
                 if waitingSince == 0 { waitingSince = DispatchClock.now() }
-                if DispatchClock.now() - waitingSince > 2_000_000_000 {
+                if DispatchClock.now() - waitingSince > 10_000_000_000 {
                     if !fetchPaused {
                         try consumer.pause()
                         fetchPaused = true
@@ -207,13 +210,7 @@ public final class IngestRunner {
             collectOutcomes(timeout: 0)
 
             let now = DispatchClock.now()
-            if !needsResynchronization {
-                for lane in lanes where !lane.batch.isEmpty && lane.writer.isIdle {
-                    if lane.batch.consumedCount >= configuration.maxBatchEvents || now - lane.batch.startedAt >= maxDelay {
-                        submit(lane)
-                    }
-                }
-            }
+            submitDueLanes(now: now, maxDelay: maxDelay)
             if fetchPaused, lanes.allSatisfy({ $0.batch.consumedCount < configuration.maxBatchEvents }) {
                 try consumer.resume()
                 fetchPaused = false
@@ -257,6 +254,16 @@ public final class IngestRunner {
     private func route(_ message: KafkaMessage) {
         if firstMessageAt == 0 { firstMessageAt = DispatchClock.now() }
         lanes[Int(message.partition) % lanes.count].batch.add(message)
+    }
+
+    /// Hands every full or old-enough batch to its writer if that writer is free.
+    private func submitDueLanes(now: UInt64, maxDelay: UInt64) {
+        guard !needsResynchronization else { return }
+        for lane in lanes where !lane.batch.isEmpty && lane.writer.isIdle {
+            if lane.batch.consumedCount >= configuration.maxBatchEvents || now - lane.batch.startedAt >= maxDelay {
+                submit(lane)
+            }
+        }
     }
 
     private func submit(_ lane: Lane) {

@@ -94,7 +94,7 @@ final class IngestChild {
     init(database: IngestTestDatabase, broker: IngestTestBroker, group: String, arguments: [String] = [], label: String) throws {
         let binary = try LatentBinary.url()
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("latent-\(label)-\(getpid())-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = binary
         process.arguments = ["ingest"] + arguments
