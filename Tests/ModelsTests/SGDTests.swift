@@ -82,6 +82,20 @@ final class SGDTests: XCTestCase {
         XCTAssertThrowsError(try MatrixFactorizationSGD().fit(ratings: nan, users: data.users, movies: data.movies))
     }
 
+    func testDivergenceIsRecoveredOrReported() throws {
+        let data = try MovieLens.loadDataset(ratings: MovieLensTestFiles.latestSmallRatings, movies: nil)
+        // Adaptive: a diverging epoch is redone from the best parameters with a lower rate.
+        let recovered = try MatrixFactorizationSGD(configuration: .init(
+            k: 16, epochs: 8, learningRate: 0.9, biasLearningRate: 0.9, warmupEpochs: 0, refit: false)).fit(data)
+        XCTAssertTrue(recovered.userFactors.allSatisfy(\.isFinite))
+        // Fixed schedule: a clear error instead of a NaN model.
+        XCTAssertThrowsError(try MatrixFactorizationSGD(configuration: .init(
+            k: 16, epochs: 8, learningRate: 0.9, biasLearningRate: 0.9, adaptive: false, validationFraction: 0)).fit(data)
+        ) { error in
+            XCTAssertTrue("\(error)".contains("diverged"), "\(error)")
+        }
+    }
+
     /// Surprise's protocol: 5-fold cross-validation (Surprise publishes SVD 0.934, SVD++ 0.919).
     func testML100KFiveFoldRMSE() throws {
         let files = try MovieLensTestFiles.ml100k()

@@ -9,7 +9,7 @@ import Foundation
 /// - Loss: squared error plus L2 penalties, applied per rating as in Surprise's SVD
 ///   (`regularisation` on factors, `biasRegularisation` on biases), optional gravity (seed 003).
 /// - Updates: with `batchSize == 1`, one update per rating; with `batchSize > 1`, mini-batches
-///   whose gradients are taken at the batch start, summed per user/movie row, then applied.
+///   whose gradients are taken at the batch start, averaged per user/movie row, then applied.
 /// - Parallelism: ratings are cut into a `blocks x blocks` grid by user and movie group;
 ///   the blocks of one stratum share no row and run on all cores at once (DSGD). Block
 ///   contents and the stratum order come from the seed, so one seed gives one model whatever

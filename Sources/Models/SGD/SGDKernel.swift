@@ -100,13 +100,14 @@ struct SGDShared: @unchecked Sendable {
     let bm: UnsafeMutablePointer<Float>
     let stride: Int
     let width: Int
-    /// Mini-batch gradient buffers (same shapes as p, q, bu, bm) and "touched" flags; nil for batch size 1.
+    /// Mini-batch gradient buffers (same shapes as p, q, bu, bm) and per-row counts within the
+    /// batch; nil for batch size 1.
     let gp: UnsafeMutablePointer<Float>?
     let gq: UnsafeMutablePointer<Float>?
     let gbu: UnsafeMutablePointer<Float>?
     let gbm: UnsafeMutablePointer<Float>?
-    let touchedUser: UnsafeMutablePointer<UInt8>?
-    let touchedMovie: UnsafeMutablePointer<UInt8>?
+    let touchedUser: UnsafeMutablePointer<Int32>?
+    let touchedMovie: UnsafeMutablePointer<Int32>?
 }
 
 enum SGDKernel {
@@ -155,7 +156,9 @@ enum SGDKernel {
     }
 
     /// Mini-batch SGD over `range`: within each batch of `batchSize` ratings the gradients are
-    /// taken at the parameters of the batch start, summed per row, and applied together.
+    /// taken at the parameters of the batch start and averaged per row (a row seen `n` times
+    /// moves by `learningRate` times its mean gradient: summing would scale the step with `n`
+    /// and diverge), then applied together.
     static func runBatched(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, batchSize: Int,
                            touchedUsers: inout [Int32], touchedMovies: inout [Int32]) -> Double {
         guard let gp = s.gp, let gq = s.gq, let gbu = s.gbu, let gbm = s.gbm,
@@ -177,8 +180,10 @@ enum SGDKernel {
                 for f in 0..<stride { dot += pu[f] * qm[f] }
                 let err = e.residual - s.bu[u] - s.bm[m] - dot
                 sse += Double(err * err)
-                if tu[u] == 0 { tu[u] = 1; touchedUsers.append(e.user) }
-                if tm[m] == 0 { tm[m] = 1; touchedMovies.append(e.movie) }
+                if tu[u] == 0 { touchedUsers.append(e.user) }
+                tu[u] += 1
+                if tm[m] == 0 { touchedMovies.append(e.movie) }
+                tm[m] += 1
                 gbu[u] += err - regb * s.bu[u]
                 gbm[m] += err - regb * s.bm[m]
                 let gu = gp + u * stride, gm = gq + m * stride
@@ -189,15 +194,19 @@ enum SGDKernel {
             }
             for u32 in touchedUsers {
                 let u = Int(u32)
-                s.bu[u] += lrb * gbu[u]; gbu[u] = 0; tu[u] = 0
+                let inverse = 1 / Float(tu[u])
+                s.bu[u] += lrb * inverse * gbu[u]; gbu[u] = 0; tu[u] = 0
                 let pu = s.p + u * stride, gu = gp + u * stride
-                for f in 0..<stride { pu[f] += lr * gu[f]; gu[f] = 0 }
+                let step = lr * inverse
+                for f in 0..<stride { pu[f] += step * gu[f]; gu[f] = 0 }
             }
             for m32 in touchedMovies {
                 let m = Int(m32)
-                s.bm[m] += lrb * gbm[m]; gbm[m] = 0; tm[m] = 0
+                let inverse = 1 / Float(tm[m])
+                s.bm[m] += lrb * inverse * gbm[m]; gbm[m] = 0; tm[m] = 0
                 let qm = s.q + m * stride, gm = gq + m * stride
-                for f in 0..<stride { qm[f] += lr * gm[f]; gm[f] = 0 }
+                let step = lr * inverse
+                for f in 0..<stride { qm[f] += step * gm[f]; gm[f] = 0 }
             }
             start = end
         }

@@ -82,6 +82,8 @@ struct SGDRun {
         let batchBuffers = (replay?.contains { $0.batchSize > 1 } ?? false) || c.batchSize > 1
             ? SGDGradientBuffers(parameters: parameters) : nil
         defer { batchBuffers?.deallocate() }
+        var recoveries = 0
+        let startSnapshot: [Float]? = c.adaptive && replay == nil ? parameters.snapshot() : nil
         var epoch = 0
         while epoch < maxEpochs {
             epoch += 1
@@ -120,6 +122,17 @@ struct SGDRun {
             }
             let sse = blockSSE.reduce(0, +)
             let trainingRMSE = (sse / Double(max(blocks.count, 1))).squareRoot()
+            if !trainingRMSE.isFinite, c.adaptive, replay == nil, recoveries < 5, let saved = bestSnapshot ?? startSnapshot {
+                // Diverged: go back to the best parameters so far and cut the learning rate.
+                // The epoch is redone (and not recorded, so a refit never replays the bad rate).
+                parameters.restore(saved)
+                recoveries += 1
+                step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
+                step.batchSize = max(1, Int(batch.rounded(.down)))
+                schedule.removeLast()
+                epoch -= 1
+                continue
+            }
             guard trainingRMSE.isFinite else {
                 throw ModelError.numerical(
                     "MF-SGD diverged at epoch \(epoch) (training error is not finite): lower the learning rate (now \(step.learningRate))")
@@ -262,7 +275,7 @@ struct SGDRun {
 /// Gradient accumulators for mini-batches, shaped like the parameters.
 struct SGDGradientBuffers {
     let gp, gq, gbu, gbm: UnsafeMutablePointer<Float>
-    let touchedUser, touchedMovie: UnsafeMutablePointer<UInt8>
+    let touchedUser, touchedMovie: UnsafeMutablePointer<Int32>
 
     init(parameters: SGDParameters) {
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
