@@ -15,6 +15,15 @@ public enum KSweep {
         /// Epochs of the returned model (best epoch by validation).
         public var epochs: Int
         public var seconds: Double
+
+        public init(k: Int, rmse: Double, mse: Double, mae: Double, epochs: Int, seconds: Double) {
+            self.k = k
+            self.rmse = rmse
+            self.mse = mse
+            self.mae = mae
+            self.epochs = epochs
+            self.seconds = seconds
+        }
     }
 
     /// Trains one model per k on `split.train` (same configuration apart from k) and scores
