@@ -39,7 +39,7 @@ struct DataSourceOptions: ParsableArguments {
             let connection = try database.connect()
             return (try loadDataset(from: connection), connection)
         }
-        guard let ratings else { throw ValidationError("no training data: pass --from-db or --ratings FILE") }
+        guard let ratings else { throw CommandFailure("no training data: pass --from-db or --ratings FILE") }
         return (try MovieLens.loadDataset(ratings: ratings, movies: movies), nil)
     }
 }

@@ -38,7 +38,7 @@ struct EvalCommand: ParsableCommand {
         let model = try FactorModel.load(from: modelPath)
         var records: [RatingRecord] = []
         try MovieLens.forEachRating(in: ratings) { records.append($0) }
-        guard !records.isEmpty else { throw ValidationError("\(ratings) holds no ratings to score") }
+        guard !records.isEmpty else { throw CommandFailure("\(ratings) holds no ratings to score") }
         print(try Evaluation.errors(of: model, on: records))
         guard ranking, let train else { return }
 

@@ -50,7 +50,7 @@ struct SplitCommand: ParsableCommand {
     /// Writes `userId,movieId,rating,timestamp` rows (ML-latest format).
     static func write(_ triples: RatingTriples, of dataset: Dataset, to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw ValidationError("cannot write \(path)")
+            throw CommandFailure("cannot write \(path)")
         }
         defer { try? handle.close() }
         var buffer = "userId,movieId,rating,timestamp\n"

@@ -53,6 +53,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-genres"), help: "ALS: leave out the genre prior (seed 001 Algorithm 1 only).")
     var noGenres = false
 
+    @Option(name: .customLong("missing-weight"), help: "ALS: weight of the missing-data term (unrated pairs as weak ratings, Steck 2010; 0 gives seed 001's model exactly).")
+    var missingWeight: Float?
+
+    @Option(name: .customLong("missing-rating"), help: "ALS: the rating the missing-data term imputes for unrated pairs.")
+    var missingRating: Float?
+
     @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate.")
     var learningRate: Float?
 
@@ -88,6 +94,12 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
         if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
         if model != .mf, epochs != nil { throw ValidationError("--epochs is for mf; als takes --iterations") }
+        if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
+            throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
+        }
+        if model != .mf, learningRate != nil || biasRegularisation != nil || gravity != nil || initialisation != nil {
+            throw ValidationError("--learning-rate, --bias-regularisation, --gravity and --initialisation are for mf")
+        }
         if let initialisation, !["gaussian", "svd"].contains(initialisation) {
             throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
         }
@@ -129,6 +141,8 @@ struct TrainCommand: ParsableCommand {
             if let gamma { c.gamma = gamma }
             if let tau { c.tau = tau }
             if noGenres { c.useGenres = false }
+            if let missingWeight { c.missingWeight = missingWeight }
+            if let missingRating { c.missingRating = missingRating }
             if let threads { c.threads = threads }
             return .als(c)
         }
@@ -144,7 +158,7 @@ struct TrainCommand: ParsableCommand {
         let (dataset, connection) = try source.load()
         let loadSeconds = Date().timeIntervalSince(loadStarted)
         guard !dataset.ratings.isEmpty else {
-            throw ValidationError("no ratings in \(source.label): nothing to train on")
+            throw CommandFailure("no ratings in \(source.label): nothing to train on")
         }
         logger.info("snapshot loaded", metadata: [
             "source": "\(source.label)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
