@@ -8,7 +8,7 @@ struct Latent: ParsableCommand {
         subcommands: [
             MigrateCommand.self, ImportCommand.self, DevBrokerCommand.self,
             TrainCommand.self, EvalCommand.self, RecommendCommand.self, SimilarCommand.self,
-            SplitCommand.self, SynthCommand.self, ExperimentCommand.self,
+            SplitCommand.self, SynthCommand.self, ExperimentCommand.self, BenchFoldInCommand.self,
             IngestCommand.self, ProduceCommand.self, IngestBenchCommand.self,
         ]
     )

@@ -77,26 +77,3 @@ final class FoldInTests: XCTestCase {
         for row in rows { print("FOLDIN k=\(row.k.map(String.init) ?? "mean") n=\(row.ratingsUsed) rmse=\(String(format: "%.4f", row.rmse)) users=\(row.users)") }
     }
 }
-
-final class FoldInTimingTests: XCTestCase {
-    /// Microseconds per fold-in at k = 64 (LATENT_ALS_BENCH=1 only; no timed assertion).
-    func testFoldInTiming() throws {
-        guard ProcessInfo.processInfo.environment["LATENT_ALS_BENCH"] == "1" else { return }
-        let dataset = try loadMLLatestSmall()
-        let model = try AlternatingLeastSquares(configuration: .init(k: 64, iterations: 3)).fit(dataset)
-        let regularization = FoldInRegularization(model: model)
-        let context = FoldInContext(model: model, missingRating: regularization.missingRating)
-        for threads in [1, 2] {
-            for n in [5, 50, 500] {
-                let ratings = (0..<n).map { (movieID: model.movies.ids[$0 * 7], rating: Float(1 + $0 % 5)) }
-                let reps = 2000
-                let start = Date()
-                try BLAS.withThreadCount(threads) {
-                    for _ in 0..<reps { _ = try model.foldIn(ratings: ratings, regularization: regularization, context: context) }
-                }
-                print(String(format: "FOLDIN-TIME k=64 n=%d blasThreads=%d %.1f us per call",
-                             n, threads, Date().timeIntervalSince(start) / Double(reps) * 1e6))
-            }
-        }
-    }
-}
