@@ -68,6 +68,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("bias-regularisation"), help: "MF: bias L2 penalty.")
     var biasRegularisation: Float?
 
+    @Option(name: .customLong("validation-fraction"), help: "MF: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
+    var validationFraction: Double?
+
     @Option(help: "MF: weight of the gravity term (seed 003); 0 disables it.")
     var gravity: Float?
 
@@ -97,8 +100,9 @@ struct TrainCommand: ParsableCommand {
         if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
             throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
         }
-        if model != .mf, learningRate != nil || biasRegularisation != nil || gravity != nil || initialisation != nil {
-            throw ValidationError("--learning-rate, --bias-regularisation, --gravity and --initialisation are for mf")
+        if model != .mf, learningRate != nil || biasRegularisation != nil || gravity != nil || initialisation != nil
+            || validationFraction != nil {
+            throw ValidationError("--learning-rate, --bias-regularisation, --gravity, --initialisation and --validation-fraction are for mf")
         }
         if let initialisation, !["gaussian", "svd"].contains(initialisation) {
             throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
@@ -126,6 +130,10 @@ struct TrainCommand: ParsableCommand {
             if let regularisation { c.regularisation = regularisation }
             if let biasRegularisation { c.biasRegularisation = biasRegularisation }
             if let gravity { c.gravity = gravity }
+            if let validationFraction {
+                c.validationFraction = validationFraction
+                if validationFraction == 0 { c.refit = false }
+            }
             if initialisation == "svd" { c.initialisation = .truncatedSVD(powerIterations: 3) }
             if let threads { c.threads = threads }
             return .mf(c)
