@@ -41,16 +41,9 @@ public enum ModelConfiguration: Sendable, Equatable {
             return try MatrixFactorizationSGD(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
         case .als(let c):
+            // ALS logs each iteration (loss, RMSE, ETA) itself.
             return try AlternatingLeastSquares(configuration: c).fit(
-                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres
-            ) { p in
-                progress.step("ALS", [
-                    "iteration": "\(p.iteration)/\(p.iterations)",
-                    "train_rmse": MetricText.fixed(p.trainingRMSE),
-                    "objective": MetricText.fixed(p.objective),
-                    "eta": ProgressReporter.duration(p.secondsRemaining),
-                ])
-            }
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
         }
     }
 }
