@@ -190,6 +190,36 @@ final class ReliabilityTests: XCTestCase {
         try assertExactlyOnce(stream, database: database, broker: broker, partitions: partitions, group: "pg-outage")
     }
 
+    /// A real restart of the server (`ops/dev/postgres restart`, the cluster `ops/test` starts)
+    /// while events flow: the ingest connection breaks, the batch is retried, nothing is lost.
+    func testNothingIsLostWhenPostgreSQLRestarts() throws {
+        let partitions: Int32 = 4
+        let database = try IngestTestDatabase(self)
+        let broker = try IngestTestBroker(ratingPartitions: partitions)
+        let stream = UniqueStream(count: 30_000, malformedEvery: 50)
+        let producing = produceInBackground(stream, to: broker, rate: 5_000)
+        let child = try IngestChild(
+            database: database, broker: broker, group: "pg-restart", arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
+            label: "pg-restart")
+        XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
+        Thread.sleep(forTimeInterval: 1)
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ops/dev/postgres")
+        let port = URLComponents(string: database.serverURL)?.port ?? 54329
+        // system(), not Process: the restarted server inherits the descriptors Foundation
+        // watches to notice that a child ended, so a Process would never be seen to exit.
+        let status = system("LATENT_PG_PORT=\(port) '\(script.path)' restart >/dev/null 2>&1")
+        XCTAssertEqual(status, 0, "ops/dev/postgres restart failed: the tests need the cluster ops/test starts")
+
+        XCTAssertEqual(producing.wait(timeout: .now() + 120), .success)
+        XCTAssertTrue(try waitForStoredOffsets(database, group: "pg-restart", total: stream.events.count, timeout: 120), child.log)
+        child.kill(SIGTERM)
+        XCTAssertEqual(child.waitForExit(timeout: 60), 0, "SIGTERM must finish the batch and exit 0; log:\n\(child.log)")
+        XCTAssertTrue(child.log.contains("retrying the same batch"), "the restart was not noticed; log:\n\(child.log)")
+        try assertExactlyOnce(stream, database: database, broker: broker, partitions: partitions, group: "pg-restart")
+    }
+
     func testNothingIsLostWhileTheBrokerIsDown() throws {
         let partitions: Int32 = 4
         let database = try IngestTestDatabase(self)
