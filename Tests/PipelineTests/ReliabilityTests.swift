@@ -159,65 +159,58 @@ final class ReliabilityTests: XCTestCase {
     }
 
     func testNothingIsLostWhilePostgreSQLIsUnavailable() throws {
+        try assertNothingLostAcrossADatabaseFault(group: "pg-outage", malformedEvery: 40) { database in
+            // An outage: no new connections for 4 s, and every session of the ingest database killed.
+            let admin = try PostgresConnection(url: database.serverURL)
+            defer { admin.close() }
+            try admin.execute("alter database \(database.name) with allow_connections false")
+            let terminate = "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '\(database.name)'"
+            _ = try admin.query(terminate)
+            Thread.sleep(forTimeInterval: 4)
+            try admin.execute("alter database \(database.name) with allow_connections true")
+            // And a second, instantaneous one while it catches up.
+            Thread.sleep(forTimeInterval: 1)
+            _ = try admin.query(terminate)
+        }
+    }
+
+    /// A real restart of the server (`ops/dev/postgres restart`, the cluster `ops/test` starts).
+    func testNothingIsLostWhenPostgreSQLRestarts() throws {
+        try assertNothingLostAcrossADatabaseFault(group: "pg-restart", malformedEvery: 50) { database in
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("ops/dev/postgres")
+            let port = URLComponents(string: database.serverURL)?.port ?? 54329
+            // system(), not Process: the restarted server inherits the descriptors Foundation
+            // watches to notice that a child ended, so a Process would never be seen to exit.
+            let status = system("LATENT_PG_PORT=\(port) '\(script.path)' restart >/dev/null 2>&1")
+            XCTAssertEqual(status, 0, "ops/dev/postgres restart failed: the tests need the cluster ops/test starts")
+        }
+    }
+
+    /// Events flow while `fault` disrupts PostgreSQL; the consumer must notice, retry the same
+    /// batch, catch up, exit 0 on SIGTERM, and have stored every event exactly once.
+    private func assertNothingLostAcrossADatabaseFault(
+        group: String, malformedEvery: Int, _ fault: (IngestTestDatabase) throws -> Void
+    ) throws {
         let partitions: Int32 = 4
         let database = try IngestTestDatabase(self)
         let broker = try IngestTestBroker(ratingPartitions: partitions)
-        let stream = UniqueStream(count: 30_000, malformedEvery: 40)
+        let stream = UniqueStream(count: 30_000, malformedEvery: malformedEvery)
         let producing = produceInBackground(stream, to: broker, rate: 5_000)
         let child = try IngestChild(
-            database: database, broker: broker, group: "pg-outage", arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
-            label: "pg-outage")
+            database: database, broker: broker, group: group, arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
+            label: group)
         XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
         Thread.sleep(forTimeInterval: 0.7)
 
-        // An outage: no new connections for 4 s, and every session of the ingest database killed.
-        let admin = try PostgresConnection(url: database.serverURL)
-        try admin.execute("alter database \(database.name) with allow_connections false")
-        let terminate = "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '\(database.name)'"
-        _ = try admin.query(terminate)
-        Thread.sleep(forTimeInterval: 4)
-        try admin.execute("alter database \(database.name) with allow_connections true")
-        // And a second, instantaneous one (like a server restart) while it catches up.
-        Thread.sleep(forTimeInterval: 1)
-        _ = try admin.query(terminate)
-        admin.close()
+        try fault(database)
 
         XCTAssertEqual(producing.wait(timeout: .now() + 120), .success)
-        XCTAssertTrue(try waitForStoredOffsets(database, group: "pg-outage", total: stream.events.count, timeout: 120), child.log)
+        XCTAssertTrue(try waitForStoredOffsets(database, group: group, total: stream.events.count, timeout: 120), child.log)
         child.kill(SIGTERM)
         XCTAssertEqual(child.waitForExit(timeout: 60), 0, "SIGTERM must finish the batch and exit 0; log:\n\(child.log)")
-        XCTAssertTrue(child.log.contains("retrying the same batch"), "the outage was not noticed; log:\n\(child.log)")
-        try assertExactlyOnce(stream, database: database, broker: broker, partitions: partitions, group: "pg-outage")
-    }
-
-    /// A real restart of the server (`ops/dev/postgres restart`, the cluster `ops/test` starts)
-    /// while events flow: the ingest connection breaks, the batch is retried, nothing is lost.
-    func testNothingIsLostWhenPostgreSQLRestarts() throws {
-        let partitions: Int32 = 4
-        let database = try IngestTestDatabase(self)
-        let broker = try IngestTestBroker(ratingPartitions: partitions)
-        let stream = UniqueStream(count: 30_000, malformedEvery: 50)
-        let producing = produceInBackground(stream, to: broker, rate: 5_000)
-        let child = try IngestChild(
-            database: database, broker: broker, group: "pg-restart", arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
-            label: "pg-restart")
-        XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
-        Thread.sleep(forTimeInterval: 1)
-
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("ops/dev/postgres")
-        let port = URLComponents(string: database.serverURL)?.port ?? 54329
-        // system(), not Process: the restarted server inherits the descriptors Foundation
-        // watches to notice that a child ended, so a Process would never be seen to exit.
-        let status = system("LATENT_PG_PORT=\(port) '\(script.path)' restart >/dev/null 2>&1")
-        XCTAssertEqual(status, 0, "ops/dev/postgres restart failed: the tests need the cluster ops/test starts")
-
-        XCTAssertEqual(producing.wait(timeout: .now() + 120), .success)
-        XCTAssertTrue(try waitForStoredOffsets(database, group: "pg-restart", total: stream.events.count, timeout: 120), child.log)
-        child.kill(SIGTERM)
-        XCTAssertEqual(child.waitForExit(timeout: 60), 0, "SIGTERM must finish the batch and exit 0; log:\n\(child.log)")
-        XCTAssertTrue(child.log.contains("retrying the same batch"), "the restart was not noticed; log:\n\(child.log)")
-        try assertExactlyOnce(stream, database: database, broker: broker, partitions: partitions, group: "pg-restart")
+        XCTAssertTrue(child.log.contains("retrying the same batch"), "the fault was not noticed; log:\n\(child.log)")
+        try assertExactlyOnce(stream, database: database, broker: broker, partitions: partitions, group: group)
     }
 
     func testNothingIsLostWhileTheBrokerIsDown() throws {
