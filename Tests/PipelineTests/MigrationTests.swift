@@ -9,7 +9,7 @@ final class LatentScratchDatabase {
     let serverURL: String
     let name: String
 
-    private static let counter = Counter()
+    private static let counter = LockedCounter()
 
     init(_ test: XCTestCase) throws {
         guard let url = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !url.isEmpty else {
@@ -38,17 +38,6 @@ final class LatentScratchDatabase {
         let connection = try connect()
         try MigrationRunner(connection: connection).migrate()
         return connection
-    }
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            value += 1
-            return value
-        }
     }
 }
 

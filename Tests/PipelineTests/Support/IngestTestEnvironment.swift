@@ -7,34 +7,16 @@ import XCTest
 /// A migrated throw-away database for one ingest test, on the server of
 /// `LATENT_TEST_DATABASE_URL`, dropped at teardown.
 final class IngestTestDatabase {
-    let serverURL: String
-    let name: String
+    private let scratch: LatentScratchDatabase
+    var serverURL: String { scratch.serverURL }
+    var name: String { scratch.name }
     /// A libpq URL/conninfo that selects this database (for child processes).
     let url: String
 
-    private static let sequence = LockedCounter()
-
     init(_ test: XCTestCase) throws {
-        guard let server = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !server.isEmpty else {
-            let message = "LATENT_TEST_DATABASE_URL is not set: run ops/dev/postgres and export the LATENT_TEST_DATABASE_URL line it prints"
-            XCTFail(message)
-            throw PostgresError(kind: .connectionFailed, message: message)
-        }
-        serverURL = server
-        name = "latent_ingest_\(getpid())_\(Self.sequence.next())"
-        url = Self.url(server, selecting: name)
-        let admin = try PostgresConnection(url: server)
-        try admin.execute("drop database if exists \(name) with (force)")
-        try admin.execute("create database \(name)")
-        admin.close()
-        let connection = try PostgresConnection(url: url)
-        try MigrationRunner(connection: connection).migrate()
-        connection.close()
-        let (server2, name2) = (server, name)
-        test.addTeardownBlock {
-            let admin = try PostgresConnection(url: server2)
-            try admin.execute("drop database if exists \(name2) with (force)")
-        }
+        scratch = try LatentScratchDatabase(test)
+        url = Self.url(scratch.serverURL, selecting: scratch.name)
+        try scratch.migrated().close()
     }
 
     func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
