@@ -50,34 +50,50 @@ public struct BiasBaseline: Sendable {
     public func fit(ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws -> FactorModel {
         try configuration.validate()
         try TrainingInput.validate(ratings, users: users, movies: movies)
-        let sparse = SparseRatings(ratings, userCount: users.count, movieCount: movies.count)
-        let (mu, bu, bi) = Self.biases(sparse, configuration: configuration)
+        let (mu, bu, bi) = Self.biases(ratings, userCount: users.count, movieCount: movies.count, configuration: configuration)
         return FactorModel(
             kind: "baseline", k: 0, globalMean: mu, userBias: bu, movieBias: bi,
             userFactors: [], movieFactors: [], users: users, movies: movies,
             parameters: configuration.parameters)
     }
 
-    /// Global mean and regularised biases of `sparse` (shared with MF's initialisation).
-    static func biases(_ sparse: SparseRatings, configuration: Configuration) -> (Float, [Float], [Float]) {
-        var total = 0.0
-        for r in sparse.userRatings { total += Double(r) }
-        let mu = Float(total / Double(max(sparse.count, 1)))
-        var bu = [Float](repeating: 0, count: sparse.userCount)
-        var bi = [Float](repeating: 0, count: sparse.movieCount)
-        for _ in 0..<configuration.sweeps {
-            for u in 0..<sparse.userCount {
-                let range = sparse.userRange(u)
-                var s: Float = 0
-                for j in range { s += sparse.userRatings[j] - mu - bi[Int(sparse.userMovies[j])] }
-                bu[u] = s / (configuration.userRegularisation + Float(range.count))
-                if range.isEmpty { bu[u] = 0 }
-            }
-            for m in 0..<sparse.movieCount {
-                let range = sparse.movieRange(m)
-                var s: Float = 0
-                for j in range { s += sparse.movieRatings[j] - mu - bu[Int(sparse.movieUsers[j])] }
-                bi[m] = range.isEmpty ? 0 : s / (configuration.movieRegularisation + Float(range.count))
+    /// Global mean and regularised biases of `ratings` (shared with MF's initialisation), by
+    /// alternating sweeps over the triples themselves: no CSR/CSC needs to be built.
+    static func biases(_ ratings: RatingTriples, userCount: Int, movieCount: Int,
+                       configuration: Configuration) -> (Float, [Float], [Float]) {
+        let n = ratings.count
+        var bu = [Float](repeating: 0, count: userCount)
+        var bi = [Float](repeating: 0, count: movieCount)
+        var mu: Float = 0
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * (userCount + movieCount) + 1)
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: 0, count: 2 * (userCount + movieCount) + 1)
+        let userSum = scratch, userN = scratch + userCount
+        let movieSum = userN + userCount, movieN = movieSum + movieCount
+        ratings.users.withUnsafeBufferPointer { us in
+            ratings.movies.withUnsafeBufferPointer { ms in
+                ratings.ratings.withUnsafeBufferPointer { rs in
+                    bu.withUnsafeMutableBufferPointer { bu in
+                        bi.withUnsafeMutableBufferPointer { bi in
+                            var total = 0.0
+                            for i in 0..<n {
+                                total += Double(rs[i])
+                                userN[Int(us[i])] += 1
+                                movieN[Int(ms[i])] += 1
+                            }
+                            mu = Float(total / Double(max(n, 1)))
+                            let lu = configuration.userRegularisation, lm = configuration.movieRegularisation
+                            for _ in 0..<configuration.sweeps {
+                                userSum.update(repeating: 0, count: userCount)
+                                for i in 0..<n { userSum[Int(us[i])] += rs[i] - mu - bi[Int(ms[i])] }
+                                for u in 0..<userCount { bu[u] = userN[u] == 0 ? 0 : userSum[u] / (lu + userN[u]) }
+                                movieSum.update(repeating: 0, count: movieCount)
+                                for i in 0..<n { movieSum[Int(ms[i])] += rs[i] - mu - bu[Int(us[i])] }
+                                for m in 0..<movieCount { bi[m] = movieN[m] == 0 ? 0 : movieSum[m] / (lm + movieN[m]) }
+                            }
+                        }
+                    }
+                }
             }
         }
         return (mu, bu, bi)
