@@ -1,12 +1,31 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
+/// Models' SGD kernel uses 8-lane SIMD and fused multiply-adds when the CPU of the build machine
+/// has AVX2 and FMA (x86-64-v3: Intel Haswell, AMD Zen or newer); the binary then needs such a
+/// CPU. `LATENT_PORTABLE_BUILD=1` builds for any x86-64 (4-lane SSE kernels, same results
+/// up to rounding).
+let nativeSIMD: [SwiftSetting] = {
+    #if arch(x86_64) && os(Linux)
+    if ProcessInfo.processInfo.environment["LATENT_PORTABLE_BUILD"] == "1" { return [] }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return [] }
+    let features = Set(flags.split(separator: " "))
+    guard features.contains("avx2"), features.contains("fma") else { return [] }
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("LATENT_AVX2")]
+    #else
+    return []
+    #endif
+}()
+
 let package = Package(
     name: "Latent",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "latent", targets: ["latent"]),
     ],
@@ -28,7 +47,7 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ", logging]),
 
         // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
-        .target(name: "Models", dependencies: ["COpenBLAS", logging]),
+        .target(name: "Models", dependencies: ["COpenBLAS", logging], swiftSettings: nativeSIMD),
 
         // Ingest, migrations, import, database snapshots, publishing.
         .target(name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics]),

@@ -47,6 +47,19 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Fills `count` values at `buffer` with independent normal draws times `scale`, using both
+    /// outputs of each Box-Muller pair (half the logarithms and cosines of ``nextGaussian()``).
+    public mutating func fillGaussian(_ buffer: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+        var i = 0
+        while i < count {
+            let u1 = max(nextDouble(), 1e-300), u2 = nextDouble()
+            let radius = (-2 * log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+            buffer[i] = Float(radius * cos(angle)) * scale
+            if i + 1 < count { buffer[i + 1] = Float(radius * sin(angle)) * scale }
+            i += 2
+        }
+    }
+
     /// Fisher-Yates shuffle with this generator (stable across platforms).
     public mutating func shuffle<T>(_ a: inout [T]) {
         guard a.count > 1 else { return }

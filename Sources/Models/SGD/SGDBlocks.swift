@@ -10,69 +10,101 @@ struct SGDEntry {
 /// (DSGD-style stratification). The `p` blocks of one stratum `s` — blocks `(g, (g + s) % p)` —
 /// share no user and no movie, so they are updated in parallel without locks, and the result
 /// does not depend on which thread runs which block: training is deterministic for a seed.
-/// Within a block, ratings are grouped by user (random user order, random movie order per
-/// user), which keeps the user's vector in cache; only movie vectors are read at random.
+///
+/// Within a block, ratings are grouped by user (users in a random order, each user's movies in
+/// a random order), which keeps the user's vector in cache, and that sequence is then dealt
+/// into ``streams`` interleaved streams. Consecutive updates of one user form a dependency chain
+/// (each reads the vector the previous one wrote); interleaving puts independent users next to
+/// each other so the processor overlaps their updates instead of waiting on one chain.
 final class SGDBlocks {
+    /// Interleaved user streams per block: enough independent chains to fill the out-of-order
+    /// window at small k, few enough that their user vectors stay in L1.
+    static let streams = 4
+
     let groups: Int
     /// Block `(ug, mg)` holds `entries[offsets[ug * groups + mg] ..< offsets[ug * groups + mg + 1]]`.
     let offsets: [Int]
     let entries: UnsafeMutablePointer<SGDEntry>
     let count: Int
+    /// Training ratings per user and per movie.
+    let userCounts: [Int32]
+    let movieCounts: [Int32]
+    /// The users (movies) of each group that have ratings.
+    let userMembers: GroupMembers
+    let movieMembers: GroupMembers
 
     /// Users and movies are spread over the groups by a snake draft on their rating counts, so
-    /// blocks carry similar work; each block's ratings are shuffled once with `seed`.
+    /// blocks carry similar work. Built in linear time, the per-block work on `threads` threads
+    /// (the layout depends on `seed` only, never on `threads`).
     init(_ ratings: RatingTriples, userCount: Int, movieCount: Int, mean: Float, groups requested: Int, seed: UInt64,
-         userOrdered: Bool = true) {
+         threads: Int, streams: Int = SGDBlocks.streams) {
         let groups = max(1, requested)
         self.groups = groups
-        count = ratings.count
-        let userGroup = Self.balancedGroups(ratings.users, count: userCount, groups: groups)
-        let movieGroup = Self.balancedGroups(ratings.movies, count: movieCount, groups: groups)
-        var offsets = [Int](repeating: 0, count: groups * groups + 1)
-        let blockOf = [Int32](unsafeUninitializedCapacity: ratings.count) { buffer, initialized in
-            for i in 0..<ratings.count {
-                let b = Int32(userGroup[Int(ratings.users[i])]) * Int32(groups) + Int32(movieGroup[Int(ratings.movies[i])])
-                buffer[i] = b
-                offsets[Int(b) + 1] += 1
-            }
-            initialized = ratings.count
-        }
-        for b in 0..<(groups * groups) { offsets[b + 1] += offsets[b] }
-        self.offsets = offsets
-        entries = .allocate(capacity: max(ratings.count, 1))
-        var next = offsets
-        for i in 0..<ratings.count {
-            let b = Int(blockOf[i])
-            entries[next[b]] = SGDEntry(user: ratings.users[i], movie: ratings.movies[i], residual: ratings.ratings[i] - mean)
-            next[b] += 1
-        }
+        let n = ratings.count
+        count = n
+        let userCounts = Self.counts(ratings.users, count: userCount)
+        let movieCounts = Self.counts(ratings.movies, count: movieCount)
+        self.userCounts = userCounts
+        self.movieCounts = movieCounts
+        let userGroup = Self.balancedGroups(userCounts, groups: groups)
+        let movieGroup = Self.balancedGroups(movieCounts, groups: groups)
+        userMembers = GroupMembers(userGroup, counts: userCounts, groups: groups)
+        movieMembers = GroupMembers(movieGroup, counts: movieCounts, groups: groups)
+
+        // A random position per user inside its group: the order of users inside each block.
         var rng = SeededRandom(seed: seed)
-        for b in 0..<(groups * groups) {
-            let lo = offsets[b], n = offsets[b + 1] - lo
-            guard n > 1 else { continue }
-            for i in stride(from: n - 1, to: 0, by: -1) {
-                let j = rng.nextInt(below: i + 1)
-                let t = entries[lo + i]
-                entries[lo + i] = entries[lo + j]
-                entries[lo + j] = t
+        var localRank = [Int32](repeating: 0, count: userCount)
+        var groupSize = [Int](repeating: 0, count: groups)
+        var users = Array(0..<userCount)
+        rng.shuffle(&users)
+        for u in users {
+            let g = Int(userGroup[u])
+            localRank[u] = Int32(groupSize[g])
+            groupSize[g] += 1
+        }
+
+        // Scatter into blocks (one pass, `groups^2` write cursors)...
+        let entries = UnsafeMutablePointer<SGDEntry>.allocate(capacity: max(n, 1))
+        var offsets = [Int](repeating: 0, count: groups * groups + 1)
+        ratings.users.withUnsafeBufferPointer { us in
+            ratings.movies.withUnsafeBufferPointer { ms in
+                ratings.ratings.withUnsafeBufferPointer { rs in
+                    userGroup.withUnsafeBufferPointer { ug in
+                        movieGroup.withUnsafeBufferPointer { mg in
+                            for i in 0..<n { offsets[Int(ug[Int(us[i])]) * groups + Int(mg[Int(ms[i])]) + 1] += 1 }
+                            for b in 0..<(groups * groups) { offsets[b + 1] += offsets[b] }
+                            var next = offsets
+                            next.withUnsafeMutableBufferPointer { next in
+                                for i in 0..<n {
+                                    let b = Int(ug[Int(us[i])]) * groups + Int(mg[Int(ms[i])])
+                                    entries[next[b]] = SGDEntry(user: us[i], movie: ms[i], residual: rs[i] - mean)
+                                    next[b] += 1
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
-        if userOrdered {
-            // Group each block's ratings by user (users in a random order, each user's movies in
-            // the shuffled order): a user's vector then stays in cache for all their ratings.
-            var rank = [UInt32](repeating: 0, count: userCount)
-            var users = Array(0..<userCount)
-            rng.shuffle(&users)
-            for (r, u) in users.enumerated() { rank[u] = UInt32(r) }
-            for b in 0..<(groups * groups) {
-                let lo = offsets[b], n = offsets[b + 1] - lo
-                guard n > 1 else { continue }
-                let block = UnsafeMutableBufferPointer(start: entries + lo, count: n)
-                var keyed = (0..<n).map { (UInt64(rank[Int(block[$0].user)]) << 32) | UInt64($0) }
-                keyed.sort()
-                let copy = Array(block)
-                for (i, key) in keyed.enumerated() { block[i] = copy[Int(key & 0xFFFF_FFFF)] }
-            }
+        self.offsets = offsets
+        self.entries = entries
+
+        // ...then each block on its own: users in order, each user's movies shuffled, dealt into
+        // streams. Each block has its own generator, so the result does not depend on threads.
+        let blockStart = offsets, groupSizes = groupSize, ranks = localRank
+        let chunks = ParallelChunks(rowCount: groups * groups, chunkCount: groups * groups) {
+            Double(offsets[$0 + 1] - offsets[$0])
+        }
+        let largest = (0..<(groups * groups)).map { offsets[$0 + 1] - offsets[$0] }.max() ?? 0
+        let shared = SharedPointer(entries)
+        let streams = max(1, streams)
+        chunks.run(workers: threads) {
+            BlockScratch(entries: largest, users: (groupSizes.max() ?? 0) + 1)
+        } _: { scratch, b, _ in
+            var rng = SeededRandom(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(b + 1))
+            Self.arrange(block: shared.base + blockStart[b], count: blockStart[b + 1] - blockStart[b],
+                         members: groupSizes[b / groups], rank: ranks, streams: streams,
+                         scratch: scratch, random: &rng)
         }
     }
 
@@ -83,16 +115,152 @@ final class SGDBlocks {
         return offsets[b] ..< offsets[b + 1]
     }
 
+    /// Sorts one block by user position (a counting sort), shuffles each user's run, and deals
+    /// the result into `streams` segments read in turn (entry j of segment s follows entry j of
+    /// segments 0..<s).
+    private static func arrange(block: UnsafeMutablePointer<SGDEntry>, count size: Int, members: Int, rank: [Int32],
+                                streams: Int, scratch: BlockScratch, random rng: inout SeededRandom) {
+        guard size > 0 else { return }
+        let sorted = scratch.entries, start = scratch.starts
+        rank.withUnsafeBufferPointer { rank in
+            for r in 0...members { start[r] = 0 }
+            for i in 0..<size { start[Int(rank[Int(block[i].user)]) + 1] += 1 }
+            for r in 0..<members { start[r + 1] += start[r] }
+            for i in 0..<size {
+                let r = Int(rank[Int(block[i].user)])
+                sorted[start[r]] = block[i]
+                start[r] += 1
+            }
+        }
+        // After the scatter, start[r] is where user r's run ends.
+        var runStart = 0
+        for r in 0..<members {
+            let runEnd = start[r]
+            if runEnd - runStart > 1 {
+                for i in stride(from: runEnd - 1, to: runStart, by: -1) {
+                    let j = runStart + rng.nextInt(below: i - runStart + 1)
+                    let t = sorted[i]; sorted[i] = sorted[j]; sorted[j] = t
+                }
+            }
+            runStart = runEnd
+        }
+        let length = (size + streams - 1) / streams
+        var out = 0
+        for j in 0..<length {
+            for s in 0..<streams {
+                let at = s * length + j
+                guard at < size else { break }
+                block[out] = sorted[at]
+                out += 1
+            }
+        }
+    }
+
+    /// The regularised user and movie biases of the centred ratings, by the baseline's
+    /// alternating closed-form sweeps (``BiasBaseline``), computed on this layout: the user
+    /// step runs user groups in parallel, the movie step movie groups.
+    func biases(userRegularisation: Float, movieRegularisation: Float, sweeps: Int, threads: Int)
+        -> (users: [Float], movies: [Float]) {
+        var bu = [Float](repeating: 0, count: userCounts.count)
+        var bm = [Float](repeating: 0, count: movieCounts.count)
+        let g = groups
+        bu.withUnsafeMutableBufferPointer { bu in
+            bm.withUnsafeMutableBufferPointer { bm in
+                guard let ub = bu.baseAddress, let mb = bm.baseAddress else { return }
+                let users = SharedPointer(ub), movies = SharedPointer(mb)
+                let entries = SharedPointer(self.entries)
+                let offsets = self.offsets, userMembers = self.userMembers, movieMembers = self.movieMembers
+                let userCounts = self.userCounts, movieCounts = self.movieCounts
+                for _ in 0..<sweeps {
+                    // Sums go into the bias slots themselves and are then scaled in place: each
+                    // group touches only its own users (movies), so writes never overlap.
+                    SGDRun.parallel(g, threads: threads) { ug in
+                        let members = userMembers.range(ug)
+                        for j in members { users.base[Int(userMembers.rows[j])] = 0 }
+                        for i in offsets[ug * g] ..< offsets[ug * g + g] {
+                            let e = entries.base[i]
+                            users.base[Int(e.user)] += e.residual - movies.base[Int(e.movie)]
+                        }
+                        for j in members {
+                            let u = Int(userMembers.rows[j])
+                            users.base[u] /= userRegularisation + Float(userCounts[u])
+                        }
+                    }
+                    SGDRun.parallel(g, threads: threads) { mg in
+                        let members = movieMembers.range(mg)
+                        for j in members { movies.base[Int(movieMembers.rows[j])] = 0 }
+                        for ug in 0..<g {
+                            for i in offsets[ug * g + mg] ..< offsets[ug * g + mg + 1] {
+                                let e = entries.base[i]
+                                movies.base[Int(e.movie)] += e.residual - users.base[Int(e.user)]
+                            }
+                        }
+                        for j in members {
+                            let m = Int(movieMembers.rows[j])
+                            movies.base[m] /= movieRegularisation + Float(movieCounts[m])
+                        }
+                    }
+                }
+            }
+        }
+        return (bu, bm)
+    }
+
+    /// Ratings per index.
+    static func counts(_ indices: [Int32], count: Int) -> [Int32] {
+        var out = [Int32](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { out in
+            for i in indices { out[Int(i)] += 1 }
+        }
+        return out
+    }
+
     /// Group of each row: rows sorted by activity (descending, ties by index) dealt in snake order.
-    static func balancedGroups(_ indices: [Int32], count: Int, groups: Int) -> [UInt16] {
-        var activity = [Int32](repeating: 0, count: count)
-        for i in indices { activity[Int(i)] += 1 }
-        let order = (0..<count).sorted { activity[$0] != activity[$1] ? activity[$0] > activity[$1] : $0 < $1 }
-        var group = [UInt16](repeating: 0, count: count)
+    static func balancedGroups(_ activity: [Int32], groups: Int) -> [UInt16] {
+        let order = (0..<activity.count).sorted { activity[$0] != activity[$1] ? activity[$0] > activity[$1] : $0 < $1 }
+        var group = [UInt16](repeating: 0, count: activity.count)
         for (rank, row) in order.enumerated() {
             let round = rank / groups, slot = rank % groups
             group[row] = UInt16(round % 2 == 0 ? slot : groups - 1 - slot)
         }
         return group
+    }
+}
+
+/// The rows of each group, listed group after group (rows without ratings left out).
+struct GroupMembers: Sendable {
+    let rows: [Int32]
+    let offsets: [Int]
+
+    init(_ group: [UInt16], counts: [Int32], groups: Int) {
+        var offsets = [Int](repeating: 0, count: groups + 1)
+        for (row, g) in group.enumerated() where counts[row] > 0 { offsets[Int(g) + 1] += 1 }
+        for g in 0..<groups { offsets[g + 1] += offsets[g] }
+        var next = offsets
+        var rows = [Int32](repeating: 0, count: offsets[groups])
+        for (row, g) in group.enumerated() where counts[row] > 0 {
+            rows[next[Int(g)]] = Int32(row)
+            next[Int(g)] += 1
+        }
+        self.rows = rows
+        self.offsets = offsets
+    }
+
+    func range(_ group: Int) -> Range<Int> { offsets[group] ..< offsets[group + 1] }
+}
+
+/// Per-worker scratch for arranging blocks. `@unchecked Sendable`: each worker owns one.
+private final class BlockScratch: @unchecked Sendable {
+    let entries: UnsafeMutablePointer<SGDEntry>
+    let starts: UnsafeMutablePointer<Int>
+
+    init(entries: Int, users: Int) {
+        self.entries = .allocate(capacity: max(entries, 1))
+        starts = .allocate(capacity: max(users, 1))
+    }
+
+    deinit {
+        entries.deallocate()
+        starts.deallocate()
     }
 }

@@ -11,9 +11,8 @@ struct SGDStep {
 /// loops have no ARC or bounds checks. Owned by ``MatrixFactorizationSGD`` for one fit.
 final class SGDParameters {
     let k: Int
-    /// Padded row length (floats) and SIMD width (4 or 8).
+    /// Padded row length: `k` rounded up to whole ``SGDChunk``s.
     let stride: Int
-    let width: Int
     let userCount: Int
     let movieCount: Int
     let p: UnsafeMutablePointer<Float>
@@ -25,8 +24,8 @@ final class SGDParameters {
         self.k = k
         self.userCount = userCount
         self.movieCount = movieCount
-        width = (k % 8 == 0 || k % 8 > 4) ? 8 : 4
-        stride = k == 0 ? 0 : (k + width - 1) / width * width
+        let lanes = SGDChunk.scalarCount
+        stride = (k + lanes - 1) / lanes * lanes
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
             let raw = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1) * 4, alignment: 64)
             let f = raw.bindMemory(to: Float.self, capacity: max(n, 1))
@@ -99,7 +98,6 @@ struct SGDShared: @unchecked Sendable {
     let bu: UnsafeMutablePointer<Float>
     let bm: UnsafeMutablePointer<Float>
     let stride: Int
-    let width: Int
     /// Mini-batch gradient buffers (same shapes as p, q, bu, bm) and per-row counts within the
     /// batch; nil for batch size 1.
     let gp: UnsafeMutablePointer<Float>?
@@ -110,24 +108,79 @@ struct SGDShared: @unchecked Sendable {
     let touchedMovie: UnsafeMutablePointer<Int32>?
 }
 
+#if LATENT_AVX2
+/// The SIMD unit of a factor row: 8 lanes where the build targets AVX2 and FMA (see
+/// Package.swift), 4 (SSE) otherwise.
+typealias SGDChunk = SIMD8<Float>
+
+/// `a * b + c` in one fused instruction.
+@inline(__always)
+func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { c.addingProduct(a, b) }
+
+@inline(__always)
+func horizontalSum(_ x: SGDChunk) -> Float {
+    let h = x.lowHalf + x.highHalf
+    let l = h.lowHalf + h.highHalf
+    return l[0] + l[1]
+}
+#else
+typealias SGDChunk = SIMD4<Float>
+
+/// `a * b + c` as a multiply and an add: `addingProduct` would become a libm call per lane on
+/// a target without FMA.
+@inline(__always)
+func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { a * b + c }
+
+/// Pairwise sum: two dependent adds instead of three.
+@inline(__always)
+func horizontalSum(_ x: SGDChunk) -> Float {
+    let h = x.lowHalf + x.highHalf
+    return h[0] + h[1]
+}
+#endif
+
+/// A compile-time count of chunks per factor row, so each row size gets its own fully
+/// unrolled kernel (no inner loops, no trip-count branches).
+enum SGDRowChunks<let count: Int> {}
+
 enum SGDKernel {
     /// Plain SGD over `range` (one update per rating); returns the sum of squared errors seen
-    /// before each update.
+    /// before each update. Rows of up to 16 chunks run an unrolled kernel for their exact size.
     static func run(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep) -> Double {
-        switch s.width {
-        case 8: return runTyped(s, range, step, SIMD8<Float>.self)
-        default: return runTyped(s, range, step, SIMD4<Float>.self)
+        switch s.stride / SGDChunk.scalarCount {
+        case 1: return runFixed(s, range, step, SGDRowChunks<1>.self)
+        case 2: return runFixed(s, range, step, SGDRowChunks<2>.self)
+        case 3: return runFixed(s, range, step, SGDRowChunks<3>.self)
+        case 4: return runFixed(s, range, step, SGDRowChunks<4>.self)
+        case 5: return runFixed(s, range, step, SGDRowChunks<5>.self)
+        case 6: return runFixed(s, range, step, SGDRowChunks<6>.self)
+        case 7: return runFixed(s, range, step, SGDRowChunks<7>.self)
+        case 8: return runFixed(s, range, step, SGDRowChunks<8>.self)
+        case 9: return runFixed(s, range, step, SGDRowChunks<9>.self)
+        case 10: return runFixed(s, range, step, SGDRowChunks<10>.self)
+        case 11: return runFixed(s, range, step, SGDRowChunks<11>.self)
+        case 12: return runFixed(s, range, step, SGDRowChunks<12>.self)
+        case 13: return runFixed(s, range, step, SGDRowChunks<13>.self)
+        case 14: return runFixed(s, range, step, SGDRowChunks<14>.self)
+        case 15: return runFixed(s, range, step, SGDRowChunks<15>.self)
+        case 16: return runFixed(s, range, step, SGDRowChunks<16>.self)
+        default: return runRows(s, range, step, chunks: s.stride / SGDChunk.scalarCount)
         }
     }
 
+    private static func runFixed<let chunks: Int>(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep,
+                                                  _: SGDRowChunks<chunks>.Type) -> Double {
+        runRows(s, range, step, chunks: chunks)
+    }
+
+    /// The update loop; inlined into ``runFixed(_:_:_:_:)`` with `chunks` a constant.
     @inline(__always)
-    private static func runTyped<V: SIMD>(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, _: V.Type) -> Double
-    where V.Scalar == Float {
-        let vectors = s.stride / V.scalarCount
-        let p = UnsafeMutableRawPointer(s.p).assumingMemoryBound(to: V.self)
-        let q = UnsafeMutableRawPointer(s.q).assumingMemoryBound(to: V.self)
+    private static func runRows(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, chunks: Int) -> Double {
+        let p = UnsafeMutableRawPointer(s.p).assumingMemoryBound(to: SGDChunk.self)
+        let q = UnsafeMutableRawPointer(s.q).assumingMemoryBound(to: SGDChunk.self)
         let lr = step.learningRate, lrb = step.biasLearningRate
         let reg = step.regularisation, regb = step.biasRegularisation
+        let d = SGDChunk(repeating: 1 - lr * reg)
         let bu = s.bu, bm = s.bm
         var sse: Double = 0
         var chunkSSE: Float = 0
@@ -135,21 +188,29 @@ enum SGDKernel {
         for i in range {
             let e = s.entries[i]
             let u = Int(e.user), m = Int(e.movie)
-            let pu = p + u * vectors, qm = q + m * vectors
-            var acc = V()
-            for v in 0..<vectors { acc += pu[v] * qm[v] }
+            let pu = p + u * chunks, qm = q + m * chunks
+            // Two accumulators halve the dependent-add chain of the dot product.
+            var acc0 = SGDChunk(), acc1 = SGDChunk()
+            var v = 0
+            while v + 1 < chunks {
+                acc0 = multiplyAdd(pu[v], qm[v], acc0)
+                acc1 = multiplyAdd(pu[v + 1], qm[v + 1], acc1)
+                v += 2
+            }
+            if v < chunks { acc0 = multiplyAdd(pu[v], qm[v], acc0) }
             let bU = bu[u], bM = bm[m]
-            let err = e.residual - bU - bM - acc.sum()
+            let err = e.residual - bU - bM - horizontalSum(acc0 + acc1)
             chunkSSE += err * err
             n += 1
             if n & 1023 == 0 { sse += Double(chunkSSE); chunkSSE = 0 }
             bu[u] = bU + lrb * (err - regb * bU)
             bm[m] = bM + lrb * (err - regb * bM)
-            let a = lr * err, d = 1 - lr * reg
-            for v in 0..<vectors {
+            // p <- d p + a q and q <- d q + a p, both from the old values.
+            let a = SGDChunk(repeating: lr * err)
+            for v in 0..<chunks {
                 let pv = pu[v], qv = qm[v]
-                pu[v] = d * pv + a * qv
-                qm[v] = d * qv + a * pv
+                pu[v] = multiplyAdd(a, qv, d * pv)
+                qm[v] = multiplyAdd(a, pv, d * qv)
             }
         }
         return sse + Double(chunkSSE)

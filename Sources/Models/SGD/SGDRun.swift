@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Learning rate and batch size used in one epoch (recorded so a refit can replay them).
 struct SGDScheduleStep: Sendable {
@@ -28,29 +29,33 @@ struct SGDRun {
     init(configuration c: MatrixFactorizationSGD.Configuration, ratings: RatingTriples, users: Int, movies: Int) throws {
         configuration = c
         trainingCount = ratings.count
-        let sparse = SparseRatings(ratings, userCount: users, movieCount: movies)
-        let (mu, bu, bi) = BiasBaseline.biases(
-            sparse, configuration: .init(userRegularisation: 5, movieRegularisation: 5, sweeps: 3))
+        var total = 0.0
+        for r in ratings.ratings { total += Double(r) }
+        let mu = Float(total / Double(max(ratings.count, 1)))
         mean = mu
-        var seenU = [Bool](repeating: false, count: users)
-        var seenM = [Bool](repeating: false, count: movies)
-        for u in ratings.users { seenU[Int(u)] = true }
-        for m in ratings.movies { seenM[Int(m)] = true }
-        userSeen = seenU
-        movieSeen = seenM
         let groups = c.blocks > 0 ? c.blocks : min(64, max(8, Int((Double(ratings.count) / 30_000).squareRoot().rounded(.up))))
-        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: groups, seed: c.seed)
+        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: groups, seed: c.seed,
+                           threads: c.threads)
+        let (bu, bi) = blocks.biases(userRegularisation: 5, movieRegularisation: 5, sweeps: 3, threads: c.threads)
+        userSeen = blocks.userCounts.map { $0 > 0 }
+        movieSeen = blocks.movieCounts.map { $0 > 0 }
         parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
         for u in 0..<users { parameters.bu[u] = bu[u] }
         for m in 0..<movies { parameters.bm[m] = bi[m] }
         switch c.initialisation {
         case .gaussian(let std):
-            var rng = SeededRandom(seed: c.seed &+ 0x1)
-            let s = parameters.stride
-            for u in 0..<users { for f in 0..<c.k { parameters.p[u * s + f] = Float(rng.nextGaussian()) * std } }
-            for m in 0..<movies { for f in 0..<c.k { parameters.q[m * s + f] = Float(rng.nextGaussian()) * std } }
+            // Rows in fixed slices, each with its own generator: the same start for any thread count.
+            let s = parameters.stride, k = c.k, seed = c.seed, slice = 1024
+            let p = SharedPointer(parameters.p), q = SharedPointer(parameters.q)
+            Self.parallel((users + movies + slice - 1) / slice, threads: c.threads) { part in
+                var rng = SeededRandom(seed: (seed &+ 0x1) &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(part + 1))
+                for row in (part * slice) ..< min(users + movies, (part + 1) * slice) {
+                    rng.fillGaussian(row < users ? p.base + row * s : q.base + (row - users) * s, count: k, scale: std)
+                }
+            }
         case .truncatedSVD(let iterations):
             if c.k > 0 {
+                let sparse = SparseRatings(ratings, userCount: users, movieCount: movies)
                 let svd = try TruncatedSVD.residual(
                     sparse, mean: mu, userBias: bu, movieBias: bi, rank: c.k, powerIterations: iterations,
                     seed: c.seed)
@@ -95,29 +100,27 @@ struct SGDRun {
                 regularisation: c.regularisation, biasRegularisation: c.biasRegularisation)
             let shared = SGDShared(
                 entries: blocks.entries, p: parameters.p, q: parameters.q, bu: parameters.bu, bm: parameters.bm,
-                stride: parameters.stride, width: parameters.width,
+                stride: parameters.stride,
                 gp: batchBuffers?.gp, gq: batchBuffers?.gq, gbu: batchBuffers?.gbu, gbm: batchBuffers?.gbm,
                 touchedUser: batchBuffers?.touchedUser, touchedMovie: batchBuffers?.touchedMovie)
             // Stratum order is shuffled per epoch (seeded).
             var strata = Array(0..<g)
             rng.shuffle(&strata)
-            var blockSSE = [Double](repeating: 0, count: g)
+            let work = strata.flatMap { s in (0..<g).map { ug in blocks.range(userGroup: ug, movieGroup: (ug + s) % g) } }
+            var blockSSE = [Double](repeating: 0, count: work.count)
             let batchSize = step.batchSize
-            for s in strata {
-                let ranges = (0..<g).map { ug in blocks.range(userGroup: ug, movieGroup: (ug + s) % g) }
-                blockSSE.withUnsafeMutableBufferPointer { out in
-                    let sink = SharedFloatSink(out.baseAddress)
-                    Self.parallel(g, threads: c.threads) { ug in
-                        let value: Double
-                        if batchSize > 1 {
-                            var tu: [Int32] = [], tm: [Int32] = []
-                            value = SGDKernel.runBatched(shared, ranges[ug], kernelStep, batchSize: batchSize,
-                                                         touchedUsers: &tu, touchedMovies: &tm)
-                        } else {
-                            value = SGDKernel.run(shared, ranges[ug], kernelStep)
-                        }
-                        sink.add(value, at: ug)
+            blockSSE.withUnsafeMutableBufferPointer { out in
+                let sink = SharedFloatSink(out.baseAddress)
+                Self.runStrata(work, groups: g, threads: c.threads) { item in
+                    let value: Double
+                    if batchSize > 1 {
+                        var tu: [Int32] = [], tm: [Int32] = []
+                        value = SGDKernel.runBatched(shared, work[item], kernelStep, batchSize: batchSize,
+                                                     touchedUsers: &tu, touchedMovies: &tm)
+                    } else {
+                        value = SGDKernel.run(shared, work[item], kernelStep)
                     }
+                    sink.add(value, at: item)
                 }
             }
             let sse = blockSSE.reduce(0, +)
@@ -260,6 +263,36 @@ struct SGDRun {
         return FactorModel(
             kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
             users: users, movies: movies, ratingScale: configuration.ratingScale, parameters: extra)
+    }
+
+    /// Runs the blocks of an epoch, `groups` strata of `groups` blocks each, stratum after
+    /// stratum, on `threads` workers started once per epoch: a worker takes the next block from
+    /// a shared counter and, before starting a block, waits until every block of the earlier
+    /// strata is finished (the blocks of one stratum share no rows; blocks of different strata
+    /// do). Cheaper than a fork and join per stratum, and no thread idles at a stratum's end
+    /// while another block of it is still unclaimed.
+    static func runStrata(_ work: [Range<Int>], groups: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+        let workers = min(threads, groups)
+        guard workers > 1 else {
+            for item in work.indices { body(item) }
+            return
+        }
+        let claimed = Atomic<Int>(0), finished = Atomic<Int>(0)
+        let count = work.count
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let item = claimed.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard item < count else { return }
+                let ready = item / groups * groups
+                var spins = 0
+                while finished.load(ordering: .acquiring) < ready {
+                    spins += 1
+                    if spins & 255 == 0 { sched_yield() }
+                }
+                body(item)
+                finished.wrappingAdd(1, ordering: .releasing)
+            }
+        }
     }
 
     /// Runs `body(0..<count)` on up to `threads` threads (sequentially for one).
