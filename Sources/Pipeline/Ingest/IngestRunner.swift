@@ -150,6 +150,13 @@ public final class IngestRunner {
         if options["max.partition.fetch.bytes"] == nil { options["max.partition.fetch.bytes"] = "4194304" }
         // Short long-polls: watermark queries and commits share the broker connection with fetches.
         if options["fetch.wait.max.ms"] == nil { options["fetch.wait.max.ms"] = "100" }
+        // Prefetch threshold: librdkafka stops fetching and backs off (~0.5 s in 2.0) once its
+        // queue holds queued.min.messages (default 100,000) — for this consumer's one queue, all
+        // partitions together. A full batch per writer lane waiting for its writer lets the queue
+        // reach that, so the default stalled every lane (the dev-broker benchmark consumed at
+        // 150 k/s without writing anything, 650 k/s with this). Memory stays bounded by
+        // queued.max.messages.kbytes (64 MB by default).
+        if options["queued.min.messages"] == nil { options["queued.min.messages"] = "1000000" }
         let consumer = try KafkaConsumer(
             options: options, groupID: configuration.consumerGroup,
             topics: [configuration.ratingsTopic, configuration.moviesTopic],
