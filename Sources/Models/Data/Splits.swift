@@ -47,15 +47,17 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
-    /// Fills `count` values at `buffer` with independent normal draws times `scale`, using both
-    /// outputs of each Box-Muller pair (half the logarithms and cosines of ``nextGaussian()``).
+    /// Fills `count` values at `buffer` with independent normal draws times `scale`, two per
+    /// draw by Marsaglia's polar method (one logarithm per pair, no sine or cosine).
     public mutating func fillGaussian(_ buffer: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
         var i = 0
         while i < count {
-            let u1 = max(nextDouble(), 1e-300), u2 = nextDouble()
-            let radius = (-2 * log(u1)).squareRoot(), angle = 2 * Double.pi * u2
-            buffer[i] = Float(radius * cos(angle)) * scale
-            if i + 1 < count { buffer[i + 1] = Float(radius * sin(angle)) * scale }
+            let u = 2 * nextDouble() - 1, v = 2 * nextDouble() - 1
+            let s = u * u + v * v
+            guard s > 0, s < 1 else { continue }
+            let factor = (-2 * log(s) / s).squareRoot()
+            buffer[i] = Float(u * factor) * scale
+            if i + 1 < count { buffer[i + 1] = Float(v * factor) * scale }
             i += 2
         }
     }
