@@ -100,11 +100,13 @@ final class SGDBlocks {
         let streams = max(1, streams)
         chunks.run(workers: threads) {
             BlockScratch(entries: largest, users: (groupSizes.max() ?? 0) + 1)
-        } _: { scratch, b, _ in
-            var rng = SeededRandom(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(b + 1))
-            Self.arrange(block: shared.base + blockStart[b], count: blockStart[b + 1] - blockStart[b],
-                         members: groupSizes[b / groups], rank: ranks, streams: streams,
-                         scratch: scratch, random: &rng)
+        } _: { scratch, _, blocks in
+            for b in blocks {
+                var rng = SeededRandom(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(b + 1))
+                Self.arrange(block: shared.base + blockStart[b], count: blockStart[b + 1] - blockStart[b],
+                             members: groupSizes[b / groups], rank: ranks, streams: streams,
+                             scratch: scratch, random: &rng)
+            }
         }
     }
 
