@@ -63,23 +63,50 @@ final class SGDBlocks {
             groupSize[g] += 1
         }
 
-        // Scatter into blocks (one pass, `groups^2` write cursors)...
+        // Scatter into blocks: the input cut into one part per thread, each part counted and
+        // then copied to its own slots of every block (part 0's ratings first). The result is
+        // the sequential scatter's, whatever the thread count.
         let entries = UnsafeMutablePointer<SGDEntry>.allocate(capacity: max(n, 1))
-        var offsets = [Int](repeating: 0, count: groups * groups + 1)
-        ratings.users.withUnsafeBufferPointer { us in
+        let parts = max(1, min(threads, n / 100_000 + 1)), blockCount = groups * groups
+        var cursors = [Int](repeating: 0, count: parts * blockCount)
+        let offsets: [Int] = ratings.users.withUnsafeBufferPointer { us in
             ratings.movies.withUnsafeBufferPointer { ms in
                 ratings.ratings.withUnsafeBufferPointer { rs in
                     userGroup.withUnsafeBufferPointer { ug in
                         movieGroup.withUnsafeBufferPointer { mg in
-                            for i in 0..<n { offsets[Int(ug[Int(us[i])]) * groups + Int(mg[Int(ms[i])]) + 1] += 1 }
-                            for b in 0..<(groups * groups) { offsets[b + 1] += offsets[b] }
-                            var next = offsets
-                            next.withUnsafeMutableBufferPointer { next in
-                                for i in 0..<n {
-                                    let b = Int(ug[Int(us[i])]) * groups + Int(mg[Int(ms[i])])
-                                    entries[next[b]] = SGDEntry(user: us[i], movie: ms[i], residual: rs[i] - mean)
-                                    next[b] += 1
+                            cursors.withUnsafeMutableBufferPointer { cursorBuffer in
+                                guard let us = us.baseAddress, let ms = ms.baseAddress, let rs = rs.baseAddress,
+                                      let ug = ug.baseAddress, let mg = mg.baseAddress,
+                                      let base = cursorBuffer.baseAddress else { return [Int](repeating: 0, count: blockCount + 1) }
+                                let input = ScatterInput(users: us, movies: ms, ratings: rs, userGroup: ug, movieGroup: mg)
+                                let cursor = SharedPointer(base), out = SharedPointer(entries)
+                                SGDRun.parallel(parts, threads: threads) { part in
+                                    let counts = cursor.base + part * blockCount
+                                    for i in (n * part / parts) ..< (n * (part + 1) / parts) {
+                                        counts[input.block(i, groups: groups)] += 1
+                                    }
                                 }
+                                var offsets = [Int](repeating: 0, count: blockCount + 1)
+                                var running = 0
+                                for b in 0..<blockCount {
+                                    offsets[b] = running
+                                    for part in 0..<parts {
+                                        let count = base[part * blockCount + b]
+                                        base[part * blockCount + b] = running
+                                        running += count
+                                    }
+                                }
+                                offsets[blockCount] = running
+                                SGDRun.parallel(parts, threads: threads) { part in
+                                    let next = cursor.base + part * blockCount
+                                    for i in (n * part / parts) ..< (n * (part + 1) / parts) {
+                                        let b = input.block(i, groups: groups)
+                                        out.base[next[b]] = SGDEntry(user: input.users[i], movie: input.movies[i],
+                                                                     residual: input.ratings[i] - mean)
+                                        next[b] += 1
+                                    }
+                                }
+                                return offsets
                             }
                         }
                     }
@@ -226,6 +253,21 @@ final class SGDBlocks {
             group[row] = UInt16(round % 2 == 0 ? slot : groups - 1 - slot)
         }
         return group
+    }
+}
+
+/// Read-only views of the ratings and the group tables for the parallel scatter.
+/// `@unchecked Sendable`: nothing is written through them.
+private struct ScatterInput: @unchecked Sendable {
+    let users: UnsafePointer<Int32>
+    let movies: UnsafePointer<Int32>
+    let ratings: UnsafePointer<Float>
+    let userGroup: UnsafePointer<UInt16>
+    let movieGroup: UnsafePointer<UInt16>
+
+    @inline(__always)
+    func block(_ i: Int, groups: Int) -> Int {
+        Int(userGroup[Int(users[i])]) * groups + Int(movieGroup[Int(movies[i])])
     }
 }
 
