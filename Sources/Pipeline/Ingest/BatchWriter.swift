@@ -158,9 +158,9 @@ public final class BatchWriter {
     private func writeRatings(_ batch: IngestBatch, useMerge: Bool) throws {
         guard !batch.ratings.isEmpty else { return }
         // In primary-key order, the merge walks the ratings index once instead of at random.
-        let ordered = batch.ratings.sorted { ($0.userID, $0.movieID) < ($1.userID, $1.movieID) }
-        let hasRatings = batch.retractionCount < batch.ratings.count || batch.ratings.contains { $0.rating != nil }
-        let hasRetractions = batch.retractionCount > 0
+        let ordered = batch.latestRatings()
+        let hasRatings = ordered.contains { $0.rating != nil }
+        let hasRetractions = ordered.contains { $0.rating == nil }
         let tombstones = useMerge && hasRatings
             ? try connection.query("select exists (select 1 from latent.rating_tombstones)")[0, 0] == "t" : true
         if useMerge && !hasRetractions && !tombstones {

@@ -4,9 +4,11 @@ import Models
 
 /// The events of one ingest batch, parsed, deduplicated and ready to write in one transaction.
 ///
-/// Ratings are deduplicated per (user, movie) as they arrive: the newest `ts` wins, and on a
-/// tie the later arrival (the later offset within a partition) wins. Movies: the later arrival
-/// wins. Every consumed message is either accepted or rejected, and ``nextOffsets`` covers all
+/// Ratings are kept in arrival order and deduplicated per (user, movie) when written
+/// (``latestRatings()``): the newest `ts` wins, and on a tie the later arrival (the later offset
+/// within a partition) wins. Deduplicating by sorting on the writer's thread, which sorts by key
+/// anyway, keeps hashing off the consumer thread that parses every event. Movies: the later
+/// arrival wins. Every consumed message is either accepted or rejected, and ``nextOffsets`` covers all
 /// of them, so the batch's transaction accounts for each offset exactly once.
 public struct IngestBatch: Sendable {
     /// One (user, movie) entry to merge; `rating` nil retracts.
@@ -27,16 +29,11 @@ public struct IngestBatch: Sendable {
         public var rejection: EventRejection
     }
 
-    private struct PairKey: Hashable {
-        var user: Int64
-        var movie: Int64
-    }
-
     public let ratingsTopic: String
     public let moviesTopic: String
 
+    /// Valid rating events in arrival order, not deduplicated (see ``latestRatings()``).
     public private(set) var ratings: [StagedRating] = []
-    private var ratingSlots: [PairKey: Int] = [:]
     public private(set) var movies: [MovieRecord] = []
     private var movieSlots: [Int64: Int] = [:]
     public private(set) var rejected: [RejectedMessage] = []
@@ -58,10 +55,7 @@ public struct IngestBatch: Sendable {
     public init(ratingsTopic: String, moviesTopic: String, expectedCount: Int = 0) {
         self.ratingsTopic = ratingsTopic
         self.moviesTopic = moviesTopic
-        if expectedCount > 0 {
-            ratings.reserveCapacity(expectedCount)
-            ratingSlots.reserveCapacity(expectedCount)
-        }
+        if expectedCount > 0 { ratings.reserveCapacity(expectedCount) }
     }
 
     public var isEmpty: Bool { consumedCount == 0 }
@@ -99,18 +93,38 @@ public struct IngestBatch: Sendable {
         }
     }
 
-    /// Adds a valid rating event (deduplicating).
+    /// Adds a valid rating event.
     public mutating func addRating(_ event: RatingEvent) {
         acceptedCount += 1
         if event.rating == nil { retractionCount += 1 }
-        let staged = StagedRating(userID: event.userID, movieID: event.movieID, rating: event.rating, timestampMicros: event.timestampMicros)
-        let key = PairKey(user: event.userID, movie: event.movieID)
-        if let slot = ratingSlots[key] {
-            if staged.timestampMicros >= ratings[slot].timestampMicros { ratings[slot] = staged }
-        } else {
-            ratingSlots[key] = ratings.count
-            ratings.append(staged)
+        ratings.append(StagedRating(userID: event.userID, movieID: event.movieID, rating: event.rating, timestampMicros: event.timestampMicros))
+    }
+
+    /// One rating per (user, movie), in key order: the newest `ts`, on a tie the later arrival.
+    public func latestRatings() -> [StagedRating] {
+        guard !ratings.isEmpty else { return [] }
+        // Sort arrival positions by (user, movie, ts, arrival); the last of each pair's run wins.
+        var order = Array(ratings.indices)
+        ratings.withUnsafeBufferPointer { staged in
+            order.sort { a, b in
+                let x = staged[a], y = staged[b]
+                if x.userID != y.userID { return x.userID < y.userID }
+                if x.movieID != y.movieID { return x.movieID < y.movieID }
+                if x.timestampMicros != y.timestampMicros { return x.timestampMicros < y.timestampMicros }
+                return a < b
+            }
         }
+        var latest: [StagedRating] = []
+        latest.reserveCapacity(ratings.count)
+        for (n, i) in order.enumerated() {
+            let staged = ratings[i]
+            if n + 1 < order.count {
+                let next = ratings[order[n + 1]]
+                if next.userID == staged.userID && next.movieID == staged.movieID { continue }
+            }
+            latest.append(staged)
+        }
+        return latest
     }
 
     /// Adds a valid movie event (the later one wins).
