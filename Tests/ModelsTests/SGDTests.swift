@@ -106,6 +106,7 @@ final class SGDTests: XCTestCase {
             total += Evaluation.errors(of: model, on: fold.test, train: fold.train).rmse
         }
         let mean = total / 5
+        print("MF-SGD ML-100K 5-fold mean RMSE: \(String(format: "%.4f", mean))")
         XCTAssertLessThanOrEqual(mean, 0.915, "ML-100K 5-fold mean RMSE \(mean)")
     }
 
@@ -114,6 +115,7 @@ final class SGDTests: XCTestCase {
         let split = try Splits.randomHoldout(data.ratings, testFraction: 0.1, seed: 1)
         let model = try MatrixFactorizationSGD().fit(ratings: split.train, users: data.users, movies: data.movies)
         let errors = Evaluation.errors(of: model, on: split.test, train: split.train)
+        print("MF-SGD ML-latest-small 90/10 RMSE: \(String(format: "%.4f", errors.rmse))")
         XCTAssertLessThanOrEqual(errors.rmse, 0.855, "ML-latest-small 90/10: \(errors)")
         XCTAssertGreaterThan(errors.unknownCount, 0)  // users/movies only in the test side are scored, not dropped
         XCTAssertEqual(errors.count, split.test.count)

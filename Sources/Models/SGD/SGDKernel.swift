@@ -115,10 +115,10 @@ typealias SGDChunk = SIMD8<Float>
 
 /// `a * b + c` in one fused instruction.
 @inline(__always)
-func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { c.addingProduct(a, b) }
+private func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { c.addingProduct(a, b) }
 
 @inline(__always)
-func horizontalSum(_ x: SGDChunk) -> Float {
+private func horizontalSum(_ x: SGDChunk) -> Float {
     let h = x.lowHalf + x.highHalf
     let l = h.lowHalf + h.highHalf
     return l[0] + l[1]
@@ -129,11 +129,11 @@ typealias SGDChunk = SIMD4<Float>
 /// `a * b + c` as a multiply and an add: `addingProduct` would become a libm call per lane on
 /// a target without FMA.
 @inline(__always)
-func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { a * b + c }
+private func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { a * b + c }
 
 /// Pairwise sum: two dependent adds instead of three.
 @inline(__always)
-func horizontalSum(_ x: SGDChunk) -> Float {
+private func horizontalSum(_ x: SGDChunk) -> Float {
     let h = x.lowHalf + x.highHalf
     return h[0] + h[1]
 }
