@@ -3,23 +3,26 @@ import Kafka
 import Logging
 import Postgres
 
-/// Writes an ``IngestBatch`` in ONE PostgreSQL transaction: ratings (binary COPY into a temporary
-/// staging table, then a merge by `ts`), movies, rejected events, and the next offset of every
-/// partition in the batch.
+/// Writes an ``IngestBatch`` in ONE PostgreSQL transaction: ratings (binary COPY, then a merge by
+/// `ts`), movies, rejected events, and the next offset of every partition in the batch.
 ///
 /// The merge rule, per (user, movie): the event with the newest `ts` wins (a tie goes to the later
 /// arrival). A rating replaces an older live rating or an older tombstone; a retraction deletes
 /// an older live rating and records a tombstone; an older event changes nothing. At most one of
 /// a live row and a tombstone exists per pair.
 ///
-/// The merge is a `MERGE` (PostgreSQL 15 and later): one index probe per staged pair, then a plain
-/// insert or an update. `INSERT ... ON CONFLICT` costs about twice the server time per new pair
-/// (a speculative insertion: pre-check probe, insertion lock, index insert, confirmation record),
-/// so it is used only on older servers and to redo a batch whose `MERGE` met a pair inserted by a
-/// concurrent transaction (a unique violation; ON CONFLICT waits for that transaction instead).
-/// Tombstones are looked up only when the tombstone table is not empty. Like the ON CONFLICT
-/// statements, this assumes that one pair is written by one writer at a time: events are keyed by
-/// user, and a partition belongs to one writer.
+/// How (PostgreSQL 15 and later), cheapest first:
+/// - live ratings only, and no tombstone anywhere (the common case): one query over the batch's
+///   keys finds the pairs that already have a row; the others are COPYed straight into
+///   `latent.ratings` (bulk heap insert), the existing ones go through the staging table and `MERGE`;
+/// - otherwise: binary COPY of the batch into a temporary staging table, then `MERGE` (one index
+///   probe per pair, then a plain insert or an update), tombstones checked and cleared.
+/// `INSERT ... ON CONFLICT` costs about twice the server time per new pair (a speculative
+/// insertion: pre-check probe, insertion lock, index insert, confirmation record), so it is used
+/// only on older servers and to redo a batch that met a pair inserted by a concurrent transaction
+/// after it looked (a unique violation; ON CONFLICT waits for that transaction instead). Like the
+/// ON CONFLICT statements, this assumes that one pair is written by one writer at a time: events
+/// are keyed by user, and a partition belongs to one writer.
 ///
 /// Fencing: the transaction locks the offset rows of the batch's partitions and checks that each partition's stored
 /// offset is still the one this consumer started the batch from. If another group member wrote
