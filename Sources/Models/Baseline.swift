@@ -105,14 +105,23 @@ enum TrainingInput {
     static func validate(_ ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws {
         guard !ratings.isEmpty else { throw ModelError.emptyData("no ratings to train on") }
         let uc = Int32(users.count), mc = Int32(movies.count)
-        for i in 0..<ratings.count {
-            let u = ratings.users[i], m = ratings.movies[i]
-            guard u >= 0, u < uc, m >= 0, m < mc else {
-                throw ModelError.emptyData("rating \(i) refers to user index \(u) / movie index \(m) outside the id indices")
-            }
-            guard ratings.ratings[i].isFinite else {
-                throw ModelError.invalidRating(movieID: movies.ids[Int(m)], rating: ratings.ratings[i])
+        // Find the first bad row in one tight pass, then say what is wrong with it.
+        let bad: Int? = ratings.users.withUnsafeBufferPointer { us in
+            ratings.movies.withUnsafeBufferPointer { ms in
+                ratings.ratings.withUnsafeBufferPointer { rs in
+                    for i in 0..<min(us.count, ms.count, rs.count)
+                    where !(us[i] >= 0 && us[i] < uc && ms[i] >= 0 && ms[i] < mc && rs[i].isFinite) {
+                        return i
+                    }
+                    return nil
+                }
             }
         }
+        guard let i = bad else { return }
+        let u = ratings.users[i], m = ratings.movies[i]
+        guard u >= 0, u < uc, m >= 0, m < mc else {
+            throw ModelError.emptyData("rating \(i) refers to user index \(u) / movie index \(m) outside the id indices")
+        }
+        throw ModelError.invalidRating(movieID: movies.ids[Int(m)], rating: ratings.ratings[i])
     }
 }

@@ -246,11 +246,14 @@ final class SGDBlocks {
 
     /// Group of each row: rows sorted by activity (descending, ties by index) dealt in snake order.
     static func balancedGroups(_ activity: [Int32], groups: Int) -> [UInt16] {
-        let order = (0..<activity.count).sorted { activity[$0] != activity[$1] ? activity[$0] > activity[$1] : $0 < $1 }
+        // One integer per row orders by (activity descending, index ascending): a plain sort of
+        // integers, several times faster than a sort with a comparison closure.
+        var keys = activity.enumerated().map { UInt64(UInt32(Int32.max - $0.element)) << 32 | UInt64($0.offset) }
+        keys.sort()
         var group = [UInt16](repeating: 0, count: activity.count)
-        for (rank, row) in order.enumerated() {
+        for (rank, key) in keys.enumerated() {
             let round = rank / groups, slot = rank % groups
-            group[row] = UInt16(round % 2 == 0 ? slot : groups - 1 - slot)
+            group[Int(key & 0xFFFF_FFFF)] = UInt16(round % 2 == 0 ? slot : groups - 1 - slot)
         }
         return group
     }
