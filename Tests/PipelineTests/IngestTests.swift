@@ -144,6 +144,21 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(try writer.storedOffsets()[tp], 1)
     }
 
+    func testAPairInsertedByAConcurrentTransactionIsMerged() throws {
+        let database = try IngestTestDatabase(self)
+        let connection = try database.connect()
+        let feeder = Feeder(BatchWriter(connection: try database.connect(), consumerGroup: "g"))
+        // Another transaction inserts (1, 1) and commits only after the writer has looked for it:
+        // the writer's insert waits for it, fails with a unique violation, and the batch is redone.
+        let other = try database.connect()
+        try other.execute("begin; insert into latent.ratings values (1, 1, 2, to_timestamp(50))")
+        let committer = Thread { Thread.sleep(forTimeInterval: 1); _ = try? other.execute("commit") }
+        committer.start()
+        try feeder.write([rating(1, 1, 4, 100), rating(1, 2, 3, 100)])
+        XCTAssertEqual(try rows(connection, ratingsSQL), ["1,1,4,100", "1,2,3,100"])
+        XCTAssertEqual(try feeder.writer.storedOffsets()[TopicPartition(topic: "ratings", partition: 0)], 2)
+    }
+
     func testReconnectRecreatesTheStagingTables() throws {
         let database = try IngestTestDatabase(self)
         let feeder = Feeder(BatchWriter(connection: try database.connect(), consumerGroup: "g"))
