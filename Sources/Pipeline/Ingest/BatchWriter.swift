@@ -76,8 +76,8 @@ public final class BatchWriter {
         do {
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: useMerge)
         } catch let error as PostgresError where useMerge && error.sqlState == "23505" {
-            // A concurrent transaction inserted a pair after the MERGE looked for it (unique
-            // violation; everything was rolled back): redo the batch with ON CONFLICT, which waits.
+            // A concurrent transaction inserted a pair after this batch looked for it (unique
+            // violation from the COPY or MERGE; all rolled back): redo with ON CONFLICT, which waits.
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: false)
         }
     }
