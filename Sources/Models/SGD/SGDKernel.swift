@@ -17,8 +17,14 @@ final class SGDParameters {
     let movieCount: Int
     let p: UnsafeMutablePointer<Float>
     let q: UnsafeMutablePointer<Float>
+    /// Biases, one per ``biasStride`` floats: user `u`'s bias is `bu[u * biasStride]`.
     let bu: UnsafeMutablePointer<Float>
     let bm: UnsafeMutablePointer<Float>
+
+    /// One bias per 64-byte cache line. Packed biases put rows of different groups on the same
+    /// line, and the two threads, updating different groups, then passed that line back and
+    /// forth on every update: measured, 1.3x instead of 1.9x from the second core at k = 10.
+    static let biasStride = 16
 
     init(k: Int, userCount: Int, movieCount: Int) {
         self.k = k
@@ -34,8 +40,8 @@ final class SGDParameters {
         }
         p = zeros(userCount * stride)
         q = zeros(movieCount * stride)
-        bu = zeros(userCount)
-        bm = zeros(movieCount)
+        bu = zeros(userCount * Self.biasStride)
+        bm = zeros(movieCount * Self.biasStride)
     }
 
     deinit {
@@ -56,14 +62,14 @@ final class SGDParameters {
 
     /// A full copy of every parameter (for keeping the best epoch).
     func snapshot() -> [Float] {
-        var out = [Float](repeating: 0, count: (userCount + movieCount) * (stride + 1))
+        var out = [Float](repeating: 0, count: (userCount + movieCount) * (stride + Self.biasStride))
         out.withUnsafeMutableBufferPointer { o in
             guard let b = o.baseAddress else { return }
             var at = b
             at.update(from: p, count: userCount * stride); at += userCount * stride
             at.update(from: q, count: movieCount * stride); at += movieCount * stride
-            at.update(from: bu, count: userCount); at += userCount
-            at.update(from: bm, count: movieCount)
+            at.update(from: bu, count: userCount * Self.biasStride); at += userCount * Self.biasStride
+            at.update(from: bm, count: movieCount * Self.biasStride)
         }
         return out
     }
@@ -74,15 +80,15 @@ final class SGDParameters {
             var at = b
             p.update(from: at, count: userCount * stride); at += userCount * stride
             q.update(from: at, count: movieCount * stride); at += movieCount * stride
-            bu.update(from: at, count: userCount); at += userCount
-            bm.update(from: at, count: movieCount)
+            bu.update(from: at, count: userCount * Self.biasStride); at += userCount * Self.biasStride
+            bm.update(from: at, count: movieCount * Self.biasStride)
         }
     }
 
     /// Prediction without the global mean and without clipping (training residual space).
     @inline(__always)
     func score(user u: Int, movie m: Int) -> Float {
-        var s = bu[u] + bm[m]
+        var s = bu[u * Self.biasStride] + bm[m * Self.biasStride]
         let pu = p + u * stride, qm = q + m * stride
         for f in 0..<k { s += pu[f] * qm[f] }
         return s
@@ -189,7 +195,7 @@ enum SGDKernel {
         let lr = step.learningRate, lrb = step.biasLearningRate
         let reg = step.regularisation, regb = step.biasRegularisation
         let d = SGDChunk(repeating: 1 - lr * reg)
-        let bu = s.bu, bm = s.bm
+        let bu = s.bu, bm = s.bm, bs = SGDParameters.biasStride
         var sse: Double = 0
         var partial: Float = 0
         var pending = 0
@@ -206,14 +212,14 @@ enum SGDKernel {
                 v += 2
             }
             if v < chunks { acc0 = multiplyAdd(pu[v], qm[v], acc0) }
-            return e.residual - bu[Int(e.user)] - bm[Int(e.movie)] - horizontalSum(acc0 + acc1)
+            return e.residual - bu[Int(e.user) * bs] - bm[Int(e.movie) * bs] - horizontalSum(acc0 + acc1)
         }
         /// Moves the biases and rows of `e` by the gradient of `err`.
         @inline(__always) func apply(_ e: SGDEntry, _ err: Float) {
             let u = Int(e.user), m = Int(e.movie)
-            let bU = bu[u], bM = bm[m]
-            bu[u] = bU + lrb * (err - regb * bU)
-            bm[m] = bM + lrb * (err - regb * bM)
+            let bU = bu[u * bs], bM = bm[m * bs]
+            bu[u * bs] = bU + lrb * (err - regb * bU)
+            bm[m * bs] = bM + lrb * (err - regb * bM)
             // p <- d p + a q and q <- d q + a p, both from the old values.
             let pu = p + u * chunks, qm = q + m * chunks
             let a = SGDChunk(repeating: lr * err)
@@ -260,7 +266,7 @@ enum SGDKernel {
                            touchedUsers: inout [Int32], touchedMovies: inout [Int32]) -> Double {
         guard let gp = s.gp, let gq = s.gq, let gbu = s.gbu, let gbm = s.gbm,
               let tu = s.touchedUser, let tm = s.touchedMovie else { return run(s, range, step) }
-        let stride = s.stride
+        let stride = s.stride, bs = SGDParameters.biasStride
         let lr = step.learningRate, lrb = step.biasLearningRate
         let reg = step.regularisation, regb = step.biasRegularisation
         var sse: Double = 0
@@ -275,14 +281,14 @@ enum SGDKernel {
                 let pu = s.p + u * stride, qm = s.q + m * stride
                 var dot: Float = 0
                 for f in 0..<stride { dot += pu[f] * qm[f] }
-                let err = e.residual - s.bu[u] - s.bm[m] - dot
+                let err = e.residual - s.bu[u * bs] - s.bm[m * bs] - dot
                 sse += Double(err * err)
                 if tu[u] == 0 { touchedUsers.append(e.user) }
                 tu[u] += 1
                 if tm[m] == 0 { touchedMovies.append(e.movie) }
                 tm[m] += 1
-                gbu[u] += err - regb * s.bu[u]
-                gbm[m] += err - regb * s.bm[m]
+                gbu[u] += err - regb * s.bu[u * bs]
+                gbm[m] += err - regb * s.bm[m * bs]
                 let gu = gp + u * stride, gm = gq + m * stride
                 for f in 0..<stride {
                     gu[f] += err * qm[f] - reg * pu[f]
@@ -292,7 +298,7 @@ enum SGDKernel {
             for u32 in touchedUsers {
                 let u = Int(u32)
                 let inverse = 1 / Float(tu[u])
-                s.bu[u] += lrb * inverse * gbu[u]; gbu[u] = 0; tu[u] = 0
+                s.bu[u * bs] += lrb * inverse * gbu[u]; gbu[u] = 0; tu[u] = 0
                 let pu = s.p + u * stride, gu = gp + u * stride
                 let step = lr * inverse
                 for f in 0..<stride { pu[f] += step * gu[f]; gu[f] = 0 }
@@ -300,7 +306,7 @@ enum SGDKernel {
             for m32 in touchedMovies {
                 let m = Int(m32)
                 let inverse = 1 / Float(tm[m])
-                s.bm[m] += lrb * inverse * gbm[m]; gbm[m] = 0; tm[m] = 0
+                s.bm[m * bs] += lrb * inverse * gbm[m]; gbm[m] = 0; tm[m] = 0
                 let qm = s.q + m * stride, gm = gq + m * stride
                 let step = lr * inverse
                 for f in 0..<stride { qm[f] += step * gm[f]; gm[f] = 0 }

@@ -40,8 +40,9 @@ struct SGDRun {
         userSeen = blocks.userCounts.map { $0 > 0 }
         movieSeen = blocks.movieCounts.map { $0 > 0 }
         parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
-        for u in 0..<users { parameters.bu[u] = bu[u] }
-        for m in 0..<movies { parameters.bm[m] = bi[m] }
+        let bs = SGDParameters.biasStride
+        for u in 0..<users { parameters.bu[u * bs] = bu[u] }
+        for m in 0..<movies { parameters.bm[m * bs] = bi[m] }
         switch c.initialisation {
         case .gaussian(let std):
             // Rows in fixed slices, each with its own generator: the same start for any thread count.
@@ -255,10 +256,10 @@ struct SGDRun {
         var bm = [Float](repeating: 0, count: parameters.movieCount)
         var p = parameters.userFactors(), q = parameters.movieFactors()
         for u in 0..<parameters.userCount {
-            if userSeen[u] { bu[u] = parameters.bu[u] } else { for f in 0..<k { p[u * k + f] = 0 } }
+            if userSeen[u] { bu[u] = parameters.bu[u * SGDParameters.biasStride] } else { for f in 0..<k { p[u * k + f] = 0 } }
         }
         for m in 0..<parameters.movieCount {
-            if movieSeen[m] { bm[m] = parameters.bm[m] } else { for f in 0..<k { q[m * k + f] = 0 } }
+            if movieSeen[m] { bm[m] = parameters.bm[m * SGDParameters.biasStride] } else { for f in 0..<k { q[m * k + f] = 0 } }
         }
         return FactorModel(
             kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
@@ -368,7 +369,7 @@ struct SharedParameters: @unchecked Sendable {
     }
     @inline(__always)
     func score(_ u: Int, _ m: Int) -> Float {
-        var s = bu[u] + bm[m]
+        var s = bu[u * SGDParameters.biasStride] + bm[m * SGDParameters.biasStride]
         let pu = p + u * stride, qm = q + m * stride
         for f in 0..<k { s += pu[f] * qm[f] }
         return s
