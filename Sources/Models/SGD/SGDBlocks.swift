@@ -63,56 +63,9 @@ final class SGDBlocks {
             groupSize[g] += 1
         }
 
-        // Scatter into blocks: the input cut into one part per thread, each part counted and
-        // then copied to its own slots of every block (part 0's ratings first). The result is
-        // the sequential scatter's, whatever the thread count.
         let entries = UnsafeMutablePointer<SGDEntry>.allocate(capacity: max(n, 1))
-        let parts = max(1, min(threads, n / 100_000 + 1)), blockCount = groups * groups
-        var cursors = [Int](repeating: 0, count: parts * blockCount)
-        let offsets: [Int] = ratings.users.withUnsafeBufferPointer { us in
-            ratings.movies.withUnsafeBufferPointer { ms in
-                ratings.ratings.withUnsafeBufferPointer { rs in
-                    userGroup.withUnsafeBufferPointer { ug in
-                        movieGroup.withUnsafeBufferPointer { mg in
-                            cursors.withUnsafeMutableBufferPointer { cursorBuffer in
-                                guard let us = us.baseAddress, let ms = ms.baseAddress, let rs = rs.baseAddress,
-                                      let ug = ug.baseAddress, let mg = mg.baseAddress,
-                                      let base = cursorBuffer.baseAddress else { return [Int](repeating: 0, count: blockCount + 1) }
-                                let input = ScatterInput(users: us, movies: ms, ratings: rs, userGroup: ug, movieGroup: mg)
-                                let cursor = SharedPointer(base), out = SharedPointer(entries)
-                                SGDRun.parallel(parts, threads: threads) { part in
-                                    let counts = cursor.base + part * blockCount
-                                    for i in (n * part / parts) ..< (n * (part + 1) / parts) {
-                                        counts[input.block(i, groups: groups)] += 1
-                                    }
-                                }
-                                var offsets = [Int](repeating: 0, count: blockCount + 1)
-                                var running = 0
-                                for b in 0..<blockCount {
-                                    offsets[b] = running
-                                    for part in 0..<parts {
-                                        let count = base[part * blockCount + b]
-                                        base[part * blockCount + b] = running
-                                        running += count
-                                    }
-                                }
-                                offsets[blockCount] = running
-                                SGDRun.parallel(parts, threads: threads) { part in
-                                    let next = cursor.base + part * blockCount
-                                    for i in (n * part / parts) ..< (n * (part + 1) / parts) {
-                                        let b = input.block(i, groups: groups)
-                                        out.base[next[b]] = SGDEntry(user: input.users[i], movie: input.movies[i],
-                                                                     residual: input.ratings[i] - mean)
-                                        next[b] += 1
-                                    }
-                                }
-                                return offsets
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let offsets = Self.scatter(ratings, into: entries, mean: mean, userGroup: userGroup, movieGroup: movieGroup,
+                                   groups: groups, threads: threads)
         self.offsets = offsets
         self.entries = entries
 
@@ -138,6 +91,49 @@ final class SGDBlocks {
     }
 
     deinit { entries.deallocate() }
+
+    /// Copies the ratings (centred on `mean`) into `entries` grouped by block and returns the
+    /// block offsets. The input is cut into one part per thread; each part is counted, then
+    /// copied to its own slots of every block (part 0's ratings first), so the result is the
+    /// sequential scatter's whatever the thread count.
+    private static func scatter(_ ratings: RatingTriples, into entries: UnsafeMutablePointer<SGDEntry>, mean: Float,
+                                userGroup: [UInt16], movieGroup: [UInt16], groups: Int, threads: Int) -> [Int] {
+        let n = ratings.count, blockCount = groups * groups
+        let parts = max(1, min(threads, n / 100_000 + 1))
+        let cursors = UnsafeMutablePointer<Int>.allocate(capacity: parts * blockCount)
+        defer { cursors.deallocate() }
+        cursors.initialize(repeating: 0, count: parts * blockCount)
+        let cursor = SharedPointer(cursors), out = SharedPointer(entries)
+        return SharedTriples.with(ratings) { input in
+            var offsets = [Int](repeating: 0, count: blockCount + 1)
+            guard let input else { return offsets }
+            SGDRun.parallel(parts, threads: threads) { part in
+                let counts = cursor.base + part * blockCount
+                for i in (n * part / parts) ..< (n * (part + 1) / parts) {
+                    counts[Int(userGroup[Int(input.users[i])]) * groups + Int(movieGroup[Int(input.movies[i])])] += 1
+                }
+            }
+            var running = 0
+            for b in 0..<blockCount {
+                offsets[b] = running
+                for part in 0..<parts {
+                    let count = cursors[part * blockCount + b]
+                    cursors[part * blockCount + b] = running
+                    running += count
+                }
+            }
+            offsets[blockCount] = running
+            SGDRun.parallel(parts, threads: threads) { part in
+                let next = cursor.base + part * blockCount
+                for i in (n * part / parts) ..< (n * (part + 1) / parts) {
+                    let b = Int(userGroup[Int(input.users[i])]) * groups + Int(movieGroup[Int(input.movies[i])])
+                    out.base[next[b]] = SGDEntry(user: input.users[i], movie: input.movies[i], residual: input.ratings[i] - mean)
+                    next[b] += 1
+                }
+            }
+            return offsets
+        }
+    }
 
     func range(userGroup: Int, movieGroup: Int) -> Range<Int> {
         let b = userGroup * groups + movieGroup
@@ -256,21 +252,6 @@ final class SGDBlocks {
             group[Int(key & 0xFFFF_FFFF)] = UInt16(round % 2 == 0 ? slot : groups - 1 - slot)
         }
         return group
-    }
-}
-
-/// Read-only views of the ratings and the group tables for the parallel scatter.
-/// `@unchecked Sendable`: nothing is written through them.
-private struct ScatterInput: @unchecked Sendable {
-    let users: UnsafePointer<Int32>
-    let movies: UnsafePointer<Int32>
-    let ratings: UnsafePointer<Float>
-    let userGroup: UnsafePointer<UInt16>
-    let movieGroup: UnsafePointer<UInt16>
-
-    @inline(__always)
-    func block(_ i: Int, groups: Int) -> Int {
-        Int(userGroup[Int(users[i])]) * groups + Int(movieGroup[Int(movies[i])])
     }
 }
 
