@@ -44,8 +44,6 @@ public struct IngestBatch: Sendable {
     public private(set) var consumedCount = 0
     /// Valid events added, including those superseded within the batch.
     public private(set) var acceptedCount = 0
-    /// Valid rating events that are retractions.
-    public private(set) var retractionCount = 0
     /// When the first message was added (monotonic nanoseconds), 0 when empty.
     public private(set) var startedAt: UInt64 = 0
 
@@ -96,7 +94,6 @@ public struct IngestBatch: Sendable {
     /// Adds a valid rating event.
     public mutating func addRating(_ event: RatingEvent) {
         acceptedCount += 1
-        if event.rating == nil { retractionCount += 1 }
         ratings.append(StagedRating(userID: event.userID, movieID: event.movieID, rating: event.rating, timestampMicros: event.timestampMicros))
     }
 
