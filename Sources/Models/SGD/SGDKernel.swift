@@ -6,32 +6,34 @@ struct SGDStep {
     var biasRegularisation: Float
 }
 
-/// The model parameters during training: factor rows padded to a multiple of the SIMD width
-/// (padding stays exactly zero: its gradient is zero), biases, all in raw buffers so the hot
-/// loops have no ARC or bounds checks. Owned by ``MatrixFactorizationSGD`` for one fit.
+/// The model parameters during training, one padded row per user and per movie with the bias
+/// folded in: a user row is `[p_u, 0..., b_u, 1]`, a movie row `[q_m, 0..., 1, b_m]`, so one
+/// dot product of two rows is `p_u . q_m + b_u + b_m`, and one SIMD update moves factors and
+/// biases together (the last chunk carries per-lane rates). Padding stays exactly zero (its
+/// gradient is zero). Raw buffers, so the hot loops have no ARC or bounds checks. Owned by
+/// ``MatrixFactorizationSGD`` for one fit.
 final class SGDParameters {
     let k: Int
-    /// Padded row length: `k` rounded up to whole ``SGDChunk``s.
+    /// Row length: `k + 2` rounded up to whole ``SGDChunk``s and, past one chunk, to whole
+    /// 64-byte cache lines, so the two threads never write to one line through different rows.
     let stride: Int
     let userCount: Int
     let movieCount: Int
     let p: UnsafeMutablePointer<Float>
     let q: UnsafeMutablePointer<Float>
-    /// Biases, one per ``biasStride`` floats: user `u`'s bias is `bu[u * biasStride]`.
-    let bu: UnsafeMutablePointer<Float>
-    let bm: UnsafeMutablePointer<Float>
 
-    /// One bias per 64-byte cache line. Packed biases put rows of different groups on the same
-    /// line, and the two threads, updating different groups, then passed that line back and
-    /// forth on every update: measured, 1.3x instead of 1.9x from the second core at k = 10.
-    static let biasStride = 16
+    /// Lane of the user bias in a user row, and of the constant 1 in a movie row.
+    var userBiasLane: Int { stride - 2 }
+    /// Lane of the movie bias in a movie row, and of the constant 1 in a user row.
+    var movieBiasLane: Int { stride - 1 }
 
     init(k: Int, userCount: Int, movieCount: Int) {
         self.k = k
         self.userCount = userCount
         self.movieCount = movieCount
-        let lanes = SGDChunk.scalarCount
-        stride = (k + lanes - 1) / lanes * lanes
+        let lanes = SGDChunk.scalarCount, line = 16
+        let chunked = (k + 2 + lanes - 1) / lanes * lanes
+        stride = chunked <= lanes ? chunked : (chunked + line - 1) / line * line
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
             let raw = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1) * 4, alignment: 64)
             let f = raw.bindMemory(to: Float.self, capacity: max(n, 1))
@@ -40,15 +42,24 @@ final class SGDParameters {
         }
         p = zeros(userCount * stride)
         q = zeros(movieCount * stride)
-        bu = zeros(userCount * Self.biasStride)
-        bm = zeros(movieCount * Self.biasStride)
+        for u in 0..<userCount { p[u * stride + stride - 1] = 1 }
+        for m in 0..<movieCount { q[m * stride + stride - 2] = 1 }
     }
 
     deinit {
-        p.deallocate(); q.deallocate(); bu.deallocate(); bm.deallocate()
+        p.deallocate(); q.deallocate()
     }
 
-    /// Copies the unpadded factors out (row-major `count x k`).
+    func userBias(_ u: Int) -> Float { p[u * stride + userBiasLane] }
+    func movieBias(_ m: Int) -> Float { q[m * stride + movieBiasLane] }
+
+    /// Sets every bias (`users.count == userCount`, `movies.count == movieCount`).
+    func setBiases(users: [Float], movies: [Float]) {
+        for u in 0..<userCount { p[u * stride + userBiasLane] = users[u] }
+        for m in 0..<movieCount { q[m * stride + movieBiasLane] = movies[m] }
+    }
+
+    /// Copies the factors out without padding or biases (row-major `count x k`).
     func userFactors() -> [Float] { unpad(p, rows: userCount) }
     func movieFactors() -> [Float] { unpad(q, rows: movieCount) }
 
@@ -62,14 +73,11 @@ final class SGDParameters {
 
     /// A full copy of every parameter (for keeping the best epoch).
     func snapshot() -> [Float] {
-        var out = [Float](repeating: 0, count: (userCount + movieCount) * (stride + Self.biasStride))
+        var out = [Float](repeating: 0, count: (userCount + movieCount) * stride)
         out.withUnsafeMutableBufferPointer { o in
             guard let b = o.baseAddress else { return }
-            var at = b
-            at.update(from: p, count: userCount * stride); at += userCount * stride
-            at.update(from: q, count: movieCount * stride); at += movieCount * stride
-            at.update(from: bu, count: userCount * Self.biasStride); at += userCount * Self.biasStride
-            at.update(from: bm, count: movieCount * Self.biasStride)
+            b.update(from: p, count: userCount * stride)
+            (b + userCount * stride).update(from: q, count: movieCount * stride)
         }
         return out
     }
@@ -77,21 +85,9 @@ final class SGDParameters {
     func restore(_ saved: [Float]) {
         saved.withUnsafeBufferPointer { o in
             guard let b = o.baseAddress else { return }
-            var at = b
-            p.update(from: at, count: userCount * stride); at += userCount * stride
-            q.update(from: at, count: movieCount * stride); at += movieCount * stride
-            bu.update(from: at, count: userCount * Self.biasStride); at += userCount * Self.biasStride
-            bm.update(from: at, count: movieCount * Self.biasStride)
+            p.update(from: b, count: userCount * stride)
+            q.update(from: b + userCount * stride, count: movieCount * stride)
         }
-    }
-
-    /// Prediction without the global mean and without clipping (training residual space).
-    @inline(__always)
-    func score(user u: Int, movie m: Int) -> Float {
-        var s = bu[u * Self.biasStride] + bm[m * Self.biasStride]
-        let pu = p + u * stride, qm = q + m * stride
-        for f in 0..<k { s += pu[f] * qm[f] }
-        return s
     }
 }
 
@@ -101,15 +97,11 @@ struct SGDShared: @unchecked Sendable {
     let entries: UnsafeMutablePointer<SGDEntry>
     let p: UnsafeMutablePointer<Float>
     let q: UnsafeMutablePointer<Float>
-    let bu: UnsafeMutablePointer<Float>
-    let bm: UnsafeMutablePointer<Float>
     let stride: Int
-    /// Mini-batch gradient buffers (same shapes as p, q, bu, bm) and per-row counts within the
+    /// Mini-batch gradient buffers (same shapes as p and q) and per-row counts within the
     /// batch; nil for batch size 1.
     let gp: UnsafeMutablePointer<Float>?
     let gq: UnsafeMutablePointer<Float>?
-    let gbu: UnsafeMutablePointer<Float>?
-    let gbm: UnsafeMutablePointer<Float>?
     let touchedUser: UnsafeMutablePointer<Int32>?
     let touchedMovie: UnsafeMutablePointer<Int32>?
 }
@@ -192,15 +184,16 @@ enum SGDKernel {
     private static func runRows(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, chunks: Int) -> Double {
         let p = UnsafeMutableRawPointer(s.p).assumingMemoryBound(to: SGDChunk.self)
         let q = UnsafeMutableRawPointer(s.q).assumingMemoryBound(to: SGDChunk.self)
-        let lr = step.learningRate, lrb = step.biasLearningRate
-        let reg = step.regularisation, regb = step.biasRegularisation
-        let d = SGDChunk(repeating: 1 - lr * reg)
-        let bu = s.bu, bm = s.bm, bs = SGDParameters.biasStride
+        let lr = step.learningRate
+        let d = SGDChunk(repeating: 1 - lr * step.regularisation)
+        // The last chunk holds the bias lanes: its rates and decays differ per lane.
+        let last = chunks - 1
+        let user = step.lastChunk(stride: s.stride, user: true), movie = step.lastChunk(stride: s.stride, user: false)
         var sse: Double = 0
         var partial: Float = 0
         var pending = 0
 
-        /// Error of `e` at the current parameters (`r - b_u - b_m - p_u . q_m`).
+        /// Error of `e` at the current parameters (`r - b_u - b_m - p_u . q_m`, one dot product).
         @inline(__always) func error(_ e: SGDEntry) -> Float {
             let pu = p + Int(e.user) * chunks, qm = q + Int(e.movie) * chunks
             // Two accumulators halve the dependent-add chain of the dot product.
@@ -212,22 +205,22 @@ enum SGDKernel {
                 v += 2
             }
             if v < chunks { acc0 = multiplyAdd(pu[v], qm[v], acc0) }
-            return e.residual - bu[Int(e.user) * bs] - bm[Int(e.movie) * bs] - horizontalSum(acc0 + acc1)
+            return e.residual - horizontalSum(acc0 + acc1)
         }
-        /// Moves the biases and rows of `e` by the gradient of `err`.
+        /// Moves both rows of `e` (factors and biases) by the gradient of `err`:
+        /// p <- d p + a q and q <- d q + a p, both from the old values.
         @inline(__always) func apply(_ e: SGDEntry, _ err: Float) {
-            let u = Int(e.user), m = Int(e.movie)
-            let bU = bu[u * bs], bM = bm[m * bs]
-            bu[u * bs] = bU + lrb * (err - regb * bU)
-            bm[m * bs] = bM + lrb * (err - regb * bM)
-            // p <- d p + a q and q <- d q + a p, both from the old values.
-            let pu = p + u * chunks, qm = q + m * chunks
+            let pu = p + Int(e.user) * chunks, qm = q + Int(e.movie) * chunks
             let a = SGDChunk(repeating: lr * err)
-            for v in 0..<chunks {
+            for v in 0..<last {
                 let pv = pu[v], qv = qm[v]
                 pu[v] = multiplyAdd(a, qv, d * pv)
                 qm[v] = multiplyAdd(a, pv, d * qv)
             }
+            let all = SGDChunk(repeating: err)
+            let pv = pu[last], qv = qm[last]
+            pu[last] = multiplyAdd(all * user.rate, qv, user.decay * pv)
+            qm[last] = multiplyAdd(all * movie.rate, pv, movie.decay * qv)
         }
         @inline(__always) func record(_ err: Float) {
             partial += err * err
@@ -264,11 +257,11 @@ enum SGDKernel {
     /// and diverge), then applied together.
     static func runBatched(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, batchSize: Int,
                            touchedUsers: inout [Int32], touchedMovies: inout [Int32]) -> Double {
-        guard let gp = s.gp, let gq = s.gq, let gbu = s.gbu, let gbm = s.gbm,
-              let tu = s.touchedUser, let tm = s.touchedMovie else { return run(s, range, step) }
-        let stride = s.stride, bs = SGDParameters.biasStride
-        let lr = step.learningRate, lrb = step.biasLearningRate
-        let reg = step.regularisation, regb = step.biasRegularisation
+        guard let gp = s.gp, let gq = s.gq, let tu = s.touchedUser, let tm = s.touchedMovie else {
+            return run(s, range, step)
+        }
+        let stride = s.stride
+        let user = step.lanes(stride: stride, user: true), movie = step.lanes(stride: stride, user: false)
         var sse: Double = 0
         var start = range.lowerBound
         while start < range.upperBound {
@@ -281,38 +274,61 @@ enum SGDKernel {
                 let pu = s.p + u * stride, qm = s.q + m * stride
                 var dot: Float = 0
                 for f in 0..<stride { dot += pu[f] * qm[f] }
-                let err = e.residual - s.bu[u * bs] - s.bm[m * bs] - dot
+                let err = e.residual - dot
                 sse += Double(err * err)
                 if tu[u] == 0 { touchedUsers.append(e.user) }
                 tu[u] += 1
                 if tm[m] == 0 { touchedMovies.append(e.movie) }
                 tm[m] += 1
-                gbu[u] += err - regb * s.bu[u * bs]
-                gbm[m] += err - regb * s.bm[m * bs]
                 let gu = gp + u * stride, gm = gq + m * stride
                 for f in 0..<stride {
-                    gu[f] += err * qm[f] - reg * pu[f]
-                    gm[f] += err * pu[f] - reg * qm[f]
+                    gu[f] += err * qm[f] - user.penalty[f] * pu[f]
+                    gm[f] += err * pu[f] - movie.penalty[f] * qm[f]
                 }
             }
             for u32 in touchedUsers {
                 let u = Int(u32)
                 let inverse = 1 / Float(tu[u])
-                s.bu[u * bs] += lrb * inverse * gbu[u]; gbu[u] = 0; tu[u] = 0
+                tu[u] = 0
                 let pu = s.p + u * stride, gu = gp + u * stride
-                let step = lr * inverse
-                for f in 0..<stride { pu[f] += step * gu[f]; gu[f] = 0 }
+                for f in 0..<stride { pu[f] += inverse * user.rate[f] * gu[f]; gu[f] = 0 }
             }
             for m32 in touchedMovies {
                 let m = Int(m32)
                 let inverse = 1 / Float(tm[m])
-                s.bm[m * bs] += lrb * inverse * gbm[m]; gbm[m] = 0; tm[m] = 0
+                tm[m] = 0
                 let qm = s.q + m * stride, gm = gq + m * stride
-                let step = lr * inverse
-                for f in 0..<stride { qm[f] += step * gm[f]; gm[f] = 0 }
+                for f in 0..<stride { qm[f] += inverse * movie.rate[f] * gm[f]; gm[f] = 0 }
             }
             start = end
         }
         return sse
+    }
+}
+
+extension SGDStep {
+    /// Learning rate and penalty of every lane of a user row (`user`) or a movie row: the
+    /// factor values on every lane below the bias pair (padding lanes hold zero in both rows,
+    /// so they stay zero whatever the rate), the bias values on the row's bias lane, and zero on
+    /// its constant lane, which therefore keeps its 1.
+    func lanes(stride: Int, user: Bool) -> (rate: [Float], penalty: [Float]) {
+        var rate = [Float](repeating: 0, count: stride), penalty = rate
+        for f in 0..<(stride - 2) { rate[f] = learningRate; penalty[f] = regularisation }
+        let bias = user ? stride - 2 : stride - 1
+        rate[bias] = biasLearningRate
+        penalty[bias] = biasRegularisation
+        return (rate, penalty)
+    }
+
+    /// The rates of the last chunk of a row as vectors, with the decay `1 - rate * penalty`.
+    func lastChunk(stride: Int, user: Bool) -> (rate: SGDChunk, decay: SGDChunk) {
+        let (rate, penalty) = lanes(stride: stride, user: user)
+        var r = SGDChunk(), d = SGDChunk()
+        for lane in 0..<SGDChunk.scalarCount {
+            let f = stride - SGDChunk.scalarCount + lane
+            r[lane] = rate[f]
+            d[lane] = 1 - rate[f] * penalty[f]
+        }
+        return (r, d)
     }
 }

@@ -40,9 +40,7 @@ struct SGDRun {
         userSeen = blocks.userCounts.map { $0 > 0 }
         movieSeen = blocks.movieCounts.map { $0 > 0 }
         parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
-        let bs = SGDParameters.biasStride
-        for u in 0..<users { parameters.bu[u * bs] = bu[u] }
-        for m in 0..<movies { parameters.bm[m * bs] = bi[m] }
+        parameters.setBiases(users: bu, movies: bi)
         switch c.initialisation {
         case .gaussian(let std):
             // Rows in fixed slices, each with its own generator: the same start for any thread count.
@@ -100,9 +98,8 @@ struct SGDRun {
                 learningRate: step.learningRate, biasLearningRate: step.biasLearningRate,
                 regularisation: c.regularisation, biasRegularisation: c.biasRegularisation)
             let shared = SGDShared(
-                entries: blocks.entries, p: parameters.p, q: parameters.q, bu: parameters.bu, bm: parameters.bm,
-                stride: parameters.stride,
-                gp: batchBuffers?.gp, gq: batchBuffers?.gq, gbu: batchBuffers?.gbu, gbm: batchBuffers?.gbm,
+                entries: blocks.entries, p: parameters.p, q: parameters.q, stride: parameters.stride,
+                gp: batchBuffers?.gp, gq: batchBuffers?.gq,
                 touchedUser: batchBuffers?.touchedUser, touchedMovie: batchBuffers?.touchedMovie)
             // Stratum order is shuffled per epoch (seeded).
             var strata = Array(0..<g)
@@ -225,26 +222,27 @@ struct SGDRun {
     /// `gravity * |train| / (users * movies) * sum_ij (p_i . q_j)^2` (seed 003), whose gradient
     /// is `2 * scale * P (Q^T Q)` for P and `2 * scale * Q (P^T P)` for Q.
     private func applyGravity(learningRate: Float) {
-        let s = parameters.stride, nu = parameters.userCount, nm = parameters.movieCount
-        guard s > 0, nu > 0, nm > 0 else { return }
+        let s = parameters.stride, k = parameters.k, nu = parameters.userCount, nm = parameters.movieCount
+        guard k > 0, nu > 0, nm > 0 else { return }
         let scale = 2 * learningRate * configuration.gravity * Float(trainingCount) / (Float(nu) * Float(nm))
-        var gq = [Float](repeating: 0, count: s * s), gp = [Float](repeating: 0, count: s * s)
+        var gq = [Float](repeating: 0, count: k * k), gp = [Float](repeating: 0, count: k * k)
         gq.withUnsafeMutableBufferPointer { gq in
             gp.withUnsafeMutableBufferPointer { gp in
                 guard let gqb = gq.baseAddress, let gpb = gp.baseAddress else { return }
-                // Gram matrices (row-major k x k): Q^T Q and P^T P.
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s), Int32(s), Int32(nm), 1,
-                            parameters.q, Int32(s), parameters.q, Int32(s), 0, gqb, Int32(s))
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s), Int32(s), Int32(nu), 1,
-                            parameters.p, Int32(s), parameters.p, Int32(s), 0, gpb, Int32(s))
+                // The factors are the first k columns of the rows (leading dimension s); the
+                // bias lanes stay out. Gram matrices (row-major k x k): Q^T Q and P^T P.
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(k), Int32(nm), 1,
+                            parameters.q, Int32(s), parameters.q, Int32(s), 0, gqb, Int32(k))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(k), Int32(nu), 1,
+                            parameters.p, Int32(s), parameters.p, Int32(s), 0, gpb, Int32(k))
                 // P -= scale * P Gq ; Q -= scale * Q Gp (both from the old values: copy P first).
                 let oldP = UnsafeMutablePointer<Float>.allocate(capacity: nu * s)
                 defer { oldP.deallocate() }
                 oldP.update(from: parameters.p, count: nu * s)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nu), Int32(s), Int32(s), -scale,
-                            oldP, Int32(s), gqb, Int32(s), 1, parameters.p, Int32(s))
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nm), Int32(s), Int32(s), -scale,
-                            parameters.q, Int32(s), gpb, Int32(s), 1, parameters.q, Int32(s))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nu), Int32(k), Int32(k), -scale,
+                            oldP, Int32(s), gqb, Int32(k), 1, parameters.p, Int32(s))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nm), Int32(k), Int32(k), -scale,
+                            parameters.q, Int32(s), gpb, Int32(k), 1, parameters.q, Int32(s))
             }
         }
     }
@@ -256,10 +254,10 @@ struct SGDRun {
         var bm = [Float](repeating: 0, count: parameters.movieCount)
         var p = parameters.userFactors(), q = parameters.movieFactors()
         for u in 0..<parameters.userCount {
-            if userSeen[u] { bu[u] = parameters.bu[u * SGDParameters.biasStride] } else { for f in 0..<k { p[u * k + f] = 0 } }
+            if userSeen[u] { bu[u] = parameters.userBias(u) } else { for f in 0..<k { p[u * k + f] = 0 } }
         }
         for m in 0..<parameters.movieCount {
-            if movieSeen[m] { bm[m] = parameters.bm[m * SGDParameters.biasStride] } else { for f in 0..<k { q[m * k + f] = 0 } }
+            if movieSeen[m] { bm[m] = parameters.movieBias(m) } else { for f in 0..<k { q[m * k + f] = 0 } }
         }
         return FactorModel(
             kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
@@ -308,7 +306,7 @@ struct SGDRun {
 
 /// Gradient accumulators for mini-batches, shaped like the parameters.
 struct SGDGradientBuffers {
-    let gp, gq, gbu, gbm: UnsafeMutablePointer<Float>
+    let gp, gq: UnsafeMutablePointer<Float>
     let touchedUser, touchedMovie: UnsafeMutablePointer<Int32>
 
     init(parameters: SGDParameters) {
@@ -319,8 +317,6 @@ struct SGDGradientBuffers {
         }
         gp = zeros(parameters.userCount * parameters.stride)
         gq = zeros(parameters.movieCount * parameters.stride)
-        gbu = zeros(parameters.userCount)
-        gbm = zeros(parameters.movieCount)
         touchedUser = .allocate(capacity: max(parameters.userCount, 1))
         touchedUser.initialize(repeating: 0, count: max(parameters.userCount, 1))
         touchedMovie = .allocate(capacity: max(parameters.movieCount, 1))
@@ -328,7 +324,7 @@ struct SGDGradientBuffers {
     }
 
     func deallocate() {
-        gp.deallocate(); gq.deallocate(); gbu.deallocate(); gbm.deallocate()
+        gp.deallocate(); gq.deallocate()
         touchedUser.deallocate(); touchedMovie.deallocate()
     }
 }
@@ -362,16 +358,17 @@ struct SharedTriples: @unchecked Sendable {
 
 /// Read-only parameter view for parallel scoring. `@unchecked Sendable`: read while no one writes.
 struct SharedParameters: @unchecked Sendable {
-    let p, q, bu, bm: UnsafeMutablePointer<Float>
-    let k, stride: Int
+    let p, q: UnsafeMutablePointer<Float>
+    let stride: Int
     init(_ x: SGDParameters) {
-        p = x.p; q = x.q; bu = x.bu; bm = x.bm; k = x.k; stride = x.stride
+        p = x.p; q = x.q; stride = x.stride
     }
+    /// `b_u + b_m + p_u . q_m`: the dot product of the rows, whose bias lanes meet the constant 1s.
     @inline(__always)
     func score(_ u: Int, _ m: Int) -> Float {
-        var s = bu[u * SGDParameters.biasStride] + bm[m * SGDParameters.biasStride]
+        var s: Float = 0
         let pu = p + u * stride, qm = q + m * stride
-        for f in 0..<k { s += pu[f] * qm[f] }
+        for f in 0..<stride { s += pu[f] * qm[f] }
         return s
     }
 }
