@@ -63,7 +63,7 @@ final class SGDBlocks {
             groupSize[g] += 1
         }
 
-        let entries = UnsafeMutablePointer<SGDEntry>.allocate(capacity: max(n, 1))
+        let entries = LargeBuffer.allocate(SGDEntry.self, capacity: n)
         let offsets = Self.scatter(ratings, into: entries, mean: mean, userGroup: userGroup, movieGroup: movieGroup,
                                    groups: groups, threads: threads)
         self.offsets = offsets
@@ -90,7 +90,7 @@ final class SGDBlocks {
         }
     }
 
-    deinit { entries.deallocate() }
+    deinit { LargeBuffer.free(entries) }
 
     /// Copies the ratings (centred on `mean`) into `entries` grouped by block and returns the
     /// block offsets. The input is cut into one part per thread; each part is counted, then
@@ -283,12 +283,12 @@ private final class BlockScratch: @unchecked Sendable {
     let starts: UnsafeMutablePointer<Int>
 
     init(entries: Int, users: Int) {
-        self.entries = .allocate(capacity: max(entries, 1))
+        self.entries = LargeBuffer.allocate(SGDEntry.self, capacity: entries)
         starts = .allocate(capacity: max(users, 1))
     }
 
     deinit {
-        entries.deallocate()
+        LargeBuffer.free(entries)
         starts.deallocate()
     }
 }

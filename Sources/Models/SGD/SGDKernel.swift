@@ -35,8 +35,7 @@ final class SGDParameters {
         let chunked = (k + 2 + lanes - 1) / lanes * lanes
         stride = chunked <= lanes ? chunked : (chunked + line - 1) / line * line
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1) * 4, alignment: 64)
-            let f = raw.bindMemory(to: Float.self, capacity: max(n, 1))
+            let f = LargeBuffer.allocate(Float.self, capacity: n)
             f.initialize(repeating: 0, count: max(n, 1))
             return f
         }
@@ -47,7 +46,7 @@ final class SGDParameters {
     }
 
     deinit {
-        p.deallocate(); q.deallocate()
+        LargeBuffer.free(p); LargeBuffer.free(q)
     }
 
     func userBias(_ u: Int) -> Float { p[u * stride + userBiasLane] }
