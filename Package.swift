@@ -41,13 +41,15 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Header only: optimisation barriers that keep the SGD kernel's vectors whole.
+        .systemLibrary(name: "CSIMD"),
 
         // Wrappers with clear ownership of the C handles.
         .target(name: "Kafka", dependencies: ["CRdKafka", logging]),
         .target(name: "Postgres", dependencies: ["CLibPQ", logging]),
 
         // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
-        .target(name: "Models", dependencies: ["COpenBLAS", logging], swiftSettings: nativeSIMD),
+        .target(name: "Models", dependencies: ["COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
 
         // Ingest, migrations, import, database snapshots, publishing.
         .target(name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics]),

@@ -1,3 +1,5 @@
+import CSIMD
+
 /// Learning rates and penalties of one pass over a block.
 struct SGDStep {
     var learningRate: Float
@@ -114,9 +116,12 @@ typealias SGDChunk = SIMD8<Float>
 @inline(__always)
 private func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { c.addingProduct(a, b) }
 
+/// Pairwise sum of the lanes. The barrier keeps the vector whole: without it LLVM splits the
+/// multiply-adds that produced `x` into 2-lane pieces (see CSIMD/barrier.h).
 @inline(__always)
 private func horizontalSum(_ x: SGDChunk) -> Float {
-    let h = x.lowHalf + x.highHalf
+    let x = latent_opaque8(x)
+    let h = latent_opaque4(x.lowHalf + x.highHalf)
     let l = h.lowHalf + h.highHalf
     return l[0] + l[1]
 }
@@ -128,9 +133,10 @@ typealias SGDChunk = SIMD4<Float>
 @inline(__always)
 private func multiplyAdd(_ a: SGDChunk, _ b: SGDChunk, _ c: SGDChunk) -> SGDChunk { a * b + c }
 
-/// Pairwise sum: two dependent adds instead of three.
+/// Pairwise sum: two dependent adds instead of three (the barrier as in the AVX2 variant).
 @inline(__always)
 private func horizontalSum(_ x: SGDChunk) -> Float {
+    let x = latent_opaque4(x)
     let h = x.lowHalf + x.highHalf
     return h[0] + h[1]
 }

@@ -1,0 +1,41 @@
+#ifndef LATENT_CSIMD_BARRIER_H
+#define LATENT_CSIMD_BARRIER_H
+
+/* Optimisation barriers for SIMD values (Swift imports these vector types as SIMD8<Float>
+ * and SIMD4<Float>). Each returns its argument unchanged through an empty asm statement that
+ * claims to modify the register: no instruction is emitted, but the optimiser can no longer
+ * see how the value was computed.
+ *
+ * Why: when only the sum of a vector's lanes is used (the SGD kernel's dot product), LLVM
+ * splits the multiply-adds that produced it into 2-lane pieces with their own loads: four
+ * times the instructions on the update's critical path. */
+
+typedef float latent_float8 __attribute__((ext_vector_type(8)));
+typedef float latent_float4 __attribute__((ext_vector_type(4)));
+
+/* A register that holds the value: SSE/AVX on x86-64, NEON on arm64; 256 bits need AVX. */
+#if defined(__x86_64__)
+#define LATENT_BARRIER_4(value) __asm__("" : "+x"(value))
+#elif defined(__aarch64__)
+#define LATENT_BARRIER_4(value) __asm__("" : "+w"(value))
+#else
+#define LATENT_BARRIER_4(value) (void)(value)
+#endif
+
+#if defined(__x86_64__) && defined(__AVX__)
+#define LATENT_BARRIER_8(value) __asm__("" : "+x"(value))
+#else
+#define LATENT_BARRIER_8(value) (void)(value)
+#endif
+
+static inline __attribute__((always_inline)) latent_float8 latent_opaque8(latent_float8 value) {
+    LATENT_BARRIER_8(value);
+    return value;
+}
+
+static inline __attribute__((always_inline)) latent_float4 latent_opaque4(latent_float4 value) {
+    LATENT_BARRIER_4(value);
+    return value;
+}
+
+#endif
