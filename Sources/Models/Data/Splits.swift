@@ -47,17 +47,18 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
-    /// Fills `count` values at `buffer` with independent normal draws times `scale`, two per
-    /// draw by Marsaglia's polar method (one logarithm per pair, no sine or cosine).
+    /// Fills `count` values with independent normal draws times `scale`: Marsaglia's polar
+    /// method in Float, both uniforms of a pair from one generator step (24 bits each).
     public mutating func fillGaussian(_ buffer: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
         var i = 0
         while i < count {
-            let u = 2 * nextDouble() - 1, v = 2 * nextDouble() - 1
+            let bits = next()
+            let u = Float(bits >> 40) * 0x1.0p-23 - 1, v = Float(bits >> 16 & 0xFF_FFFF) * 0x1.0p-23 - 1
             let s = u * u + v * v
             guard s > 0, s < 1 else { continue }
-            let factor = (-2 * log(s) / s).squareRoot()
-            buffer[i] = Float(u * factor) * scale
-            if i + 1 < count { buffer[i + 1] = Float(v * factor) * scale }
+            let factor = (-2 * log(s) / s).squareRoot() * scale
+            buffer[i] = u * factor
+            if i + 1 < count { buffer[i + 1] = v * factor }
             i += 2
         }
     }

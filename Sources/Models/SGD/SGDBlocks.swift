@@ -26,6 +26,8 @@ final class SGDBlocks {
     let offsets: [Int]
     let entries: UnsafeMutablePointer<SGDEntry>
     let count: Int
+    /// The mean training rating; entries hold ratings minus this.
+    let mean: Float
     /// Training ratings per user and per movie.
     let userCounts: [Int32]
     let movieCounts: [Int32]
@@ -36,14 +38,15 @@ final class SGDBlocks {
     /// Users and movies are spread over the groups by a snake draft on their rating counts, so
     /// blocks carry similar work. Built in linear time, the per-block work on `threads` threads
     /// (the layout depends on `seed` only, never on `threads`).
-    init(_ ratings: RatingTriples, userCount: Int, movieCount: Int, mean: Float, groups requested: Int, seed: UInt64,
+    init(_ ratings: RatingTriples, userCount: Int, movieCount: Int, groups requested: Int, seed: UInt64,
          threads: Int, streams: Int = SGDBlocks.streams) {
         let groups = max(1, requested)
         self.groups = groups
         let n = ratings.count
         count = n
-        let userCounts = Self.counts(ratings.users, count: userCount)
-        let movieCounts = Self.counts(ratings.movies, count: movieCount)
+        let (userCounts, movieCounts, mean) = Self.countsAndMean(ratings, userCount: userCount, movieCount: movieCount,
+                                                                 threads: threads)
+        self.mean = mean
         self.userCounts = userCounts
         self.movieCounts = movieCounts
         let userGroup = Self.balancedGroups(userCounts, groups: groups)
@@ -231,13 +234,36 @@ final class SGDBlocks {
         return (bu, bm)
     }
 
-    /// Ratings per index.
-    static func counts(_ indices: [Int32], count: Int) -> [Int32] {
-        var out = [Int32](repeating: 0, count: count)
-        out.withUnsafeMutableBufferPointer { out in
-            for i in indices { out[Int(i)] += 1 }
+    /// Ratings per user and per movie, and the mean rating, in one step: users and the sum on
+    /// one thread, movies on the other (the same result on one thread).
+    static func countsAndMean(_ ratings: RatingTriples, userCount: Int, movieCount: Int, threads: Int)
+        -> (users: [Int32], movies: [Int32], mean: Float) {
+        var users = [Int32](repeating: 0, count: userCount), movies = [Int32](repeating: 0, count: movieCount)
+        var total = 0.0
+        users.withUnsafeMutableBufferPointer { u in
+            movies.withUnsafeMutableBufferPointer { m in
+                withUnsafeMutablePointer(to: &total) { t in
+                    guard let ub = u.baseAddress, let mb = m.baseAddress else { return }
+                    let userOut = SharedPointer(ub), movieOut = SharedPointer(mb), sum = SharedPointer(t)
+                    SharedTriples.with(ratings) { input in
+                        guard let input else { return }
+                        SGDRun.parallel(2, threads: threads) { side in
+                            if side == 0 {
+                                var s = 0.0
+                                for i in 0..<ratings.count {
+                                    userOut.base[Int(input.users[i])] += 1
+                                    s += Double(input.ratings[i])
+                                }
+                                sum.base.pointee = s
+                            } else {
+                                for i in 0..<ratings.count { movieOut.base[Int(input.movies[i])] += 1 }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return out
+        return (users, movies, Float(total / Double(max(ratings.count, 1))))
     }
 
     /// Group of each row: rows sorted by activity (descending, ties by index) dealt in snake order.

@@ -29,13 +29,11 @@ struct SGDRun {
     init(configuration c: MatrixFactorizationSGD.Configuration, ratings: RatingTriples, users: Int, movies: Int) throws {
         configuration = c
         trainingCount = ratings.count
-        var total = 0.0
-        for r in ratings.ratings { total += Double(r) }
-        let mu = Float(total / Double(max(ratings.count, 1)))
-        mean = mu
         let groups = c.blocks > 0 ? c.blocks : min(64, max(8, Int((Double(ratings.count) / 30_000).squareRoot().rounded(.up))))
-        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, mean: mu, groups: groups, seed: c.seed,
+        blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, groups: groups, seed: c.seed,
                            threads: c.threads)
+        let mu = blocks.mean
+        mean = mu
         // One sweep: three gave the same RMSE on ML-100K, ML-latest-small and the bench split,
         // and each costs about 3 ms per million ratings.
         let (bu, bi) = blocks.biases(userRegularisation: 5, movieRegularisation: 5, sweeps: 1, threads: c.threads)
