@@ -41,7 +41,7 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // Header only: optimisation barriers that keep the SGD kernel's vectors whole.
+        // Header only: optimisation barriers and a prefetch hint for the SGD kernel.
         .systemLibrary(name: "CSIMD"),
 
         // Wrappers with clear ownership of the C handles.

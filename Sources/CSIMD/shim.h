@@ -1,8 +1,11 @@
-#ifndef LATENT_CSIMD_BARRIER_H
-#define LATENT_CSIMD_BARRIER_H
+#ifndef LATENT_CSIMD_SHIM_H
+#define LATENT_CSIMD_SHIM_H
 
-/* Optimisation barriers for SIMD values (Swift imports these vector types as SIMD8<Float>
- * and SIMD4<Float>). Each returns its argument unchanged through an empty asm statement that
+/* Two things the SGD kernel needs that Swift's SIMD types lack: optimisation barriers and a
+ * prefetch hint.
+ *
+ * The barriers take SIMD values (Swift imports these vector types as SIMD8<Float> and
+ * SIMD4<Float>). Each returns its argument unchanged through an empty asm statement that
  * claims to modify the register: no instruction is emitted, but the optimiser can no longer
  * see how the value was computed.
  *
@@ -36,6 +39,11 @@ static inline __attribute__((always_inline)) latent_float8 latent_opaque8(latent
 static inline __attribute__((always_inline)) latent_float4 latent_opaque4(latent_float4 value) {
     LATENT_BARRIER_4(value);
     return value;
+}
+
+/* Asks for the cache line at `address` ahead of its use, for writing (a hint: never faults). */
+static inline __attribute__((always_inline)) void latent_prefetch(const void *address) {
+    __builtin_prefetch(address, 1, 3);
 }
 
 #endif
