@@ -23,8 +23,7 @@ import Foundation
 ///   carved out of the training ratings (`validationFraction`) unless given explicitly; with
 ///   `refit`, a second run on all training ratings uses the best epoch count found.
 /// - Initialisation: small Gaussian factors, or the truncated SVD of the mean-imputed residual
-///   matrix (seed 004); biases start from one alternating closed-form sweep of the regularised
-///   baseline (users, then movies).
+///   matrix (seed 004); biases start at zero (after the baseline's biases for the SVD start).
 public struct MatrixFactorizationSGD: Sendable {
     /// How the factor matrices start.
     public enum Initialisation: Sendable, Equatable {

@@ -31,9 +31,6 @@ final class SGDBlocks {
     /// Training ratings per user and per movie.
     let userCounts: [Int32]
     let movieCounts: [Int32]
-    /// The users (movies) of each group that have ratings.
-    let userMembers: GroupMembers
-    let movieMembers: GroupMembers
 
     /// Users and movies are spread over the groups by a snake draft on their rating counts, so
     /// blocks carry similar work. Built in linear time, the per-block work on `threads` threads
@@ -51,8 +48,6 @@ final class SGDBlocks {
         self.movieCounts = movieCounts
         let userGroup = Self.balancedGroups(userCounts, groups: groups)
         let movieGroup = Self.balancedGroups(movieCounts, groups: groups)
-        userMembers = GroupMembers(userGroup, counts: userCounts, groups: groups)
-        movieMembers = GroupMembers(movieGroup, counts: movieCounts, groups: groups)
 
         // A random position per user inside its group: the order of users inside each block.
         var rng = SeededRandom(seed: seed)
@@ -184,56 +179,6 @@ final class SGDBlocks {
         }
     }
 
-    /// The regularised user and movie biases of the centred ratings, by the baseline's
-    /// alternating closed-form sweeps (``BiasBaseline``), computed on this layout: the user
-    /// step runs user groups in parallel, the movie step movie groups.
-    func biases(userRegularisation: Float, movieRegularisation: Float, sweeps: Int, threads: Int)
-        -> (users: [Float], movies: [Float]) {
-        var bu = [Float](repeating: 0, count: userCounts.count)
-        var bm = [Float](repeating: 0, count: movieCounts.count)
-        let g = groups
-        bu.withUnsafeMutableBufferPointer { bu in
-            bm.withUnsafeMutableBufferPointer { bm in
-                guard let ub = bu.baseAddress, let mb = bm.baseAddress else { return }
-                let users = SharedPointer(ub), movies = SharedPointer(mb)
-                let entries = SharedPointer(self.entries)
-                let offsets = self.offsets, userMembers = self.userMembers, movieMembers = self.movieMembers
-                let userCounts = self.userCounts, movieCounts = self.movieCounts
-                for _ in 0..<sweeps {
-                    // Sums go into the bias slots themselves and are then scaled in place: each
-                    // group touches only its own users (movies), so writes never overlap.
-                    SGDRun.parallel(g, threads: threads) { ug in
-                        let members = userMembers.range(ug)
-                        for j in members { users.base[Int(userMembers.rows[j])] = 0 }
-                        for i in offsets[ug * g] ..< offsets[ug * g + g] {
-                            let e = entries.base[i]
-                            users.base[Int(e.user)] += e.residual - movies.base[Int(e.movie)]
-                        }
-                        for j in members {
-                            let u = Int(userMembers.rows[j])
-                            users.base[u] /= userRegularisation + Float(userCounts[u])
-                        }
-                    }
-                    SGDRun.parallel(g, threads: threads) { mg in
-                        let members = movieMembers.range(mg)
-                        for j in members { movies.base[Int(movieMembers.rows[j])] = 0 }
-                        for ug in 0..<g {
-                            for i in offsets[ug * g + mg] ..< offsets[ug * g + mg + 1] {
-                                let e = entries.base[i]
-                                movies.base[Int(e.movie)] += e.residual - users.base[Int(e.user)]
-                            }
-                        }
-                        for j in members {
-                            let m = Int(movieMembers.rows[j])
-                            movies.base[m] /= movieRegularisation + Float(movieCounts[m])
-                        }
-                    }
-                }
-            }
-        }
-        return (bu, bm)
-    }
-
     /// Ratings per user and per movie, and the mean rating, in one step: users and the sum on
     /// one thread, movies on the other (the same result on one thread).
     static func countsAndMean(_ ratings: RatingTriples, userCount: Int, movieCount: Int, threads: Int)
@@ -279,28 +224,6 @@ final class SGDBlocks {
         }
         return group
     }
-}
-
-/// The rows of each group, listed group after group (rows without ratings left out).
-struct GroupMembers: Sendable {
-    let rows: [Int32]
-    let offsets: [Int]
-
-    init(_ group: [UInt16], counts: [Int32], groups: Int) {
-        var offsets = [Int](repeating: 0, count: groups + 1)
-        for (row, g) in group.enumerated() where counts[row] > 0 { offsets[Int(g) + 1] += 1 }
-        for g in 0..<groups { offsets[g + 1] += offsets[g] }
-        var next = offsets
-        var rows = [Int32](repeating: 0, count: offsets[groups])
-        for (row, g) in group.enumerated() where counts[row] > 0 {
-            rows[next[Int(g)]] = Int32(row)
-            next[Int(g)] += 1
-        }
-        self.rows = rows
-        self.offsets = offsets
-    }
-
-    func range(_ group: Int) -> Range<Int> { offsets[group] ..< offsets[group + 1] }
 }
 
 /// Per-worker scratch for arranging blocks. `@unchecked Sendable`: each worker owns one.
