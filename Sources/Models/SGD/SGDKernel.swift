@@ -147,9 +147,6 @@ private func horizontalSum(_ x: SGDChunk) -> Float {
 enum SGDRowChunks<let count: Int> {}
 
 enum SGDKernel {
-    /// Rows of at least this many chunks take ratings in pairs (measured: 5-10% faster from
-    /// k = 50 with 8 lanes; slower below, where one update is short enough to overlap anyway).
-    static let pairedFromChunks = 7
     /// Each update first requests the rows of the entry this far ahead. A block's rows outgrow
     /// L1, and an update whose rows come from L2 starts its dependency chain late (measured at
     /// k = 50: 183 -> 155 ms on 2 threads; 4 to 16 ahead all do about as well).
@@ -183,12 +180,10 @@ enum SGDKernel {
         runRows(s, range, step, chunks: chunks)
     }
 
-    /// The update loop; inlined into ``runFixed(_:_:_:_:)`` with `chunks` a constant.
-    ///
-    /// Long rows take ratings in pairs: when the two share neither the user nor the movie (almost
-    /// always, since the layout interleaves different users), both dot products are computed
-    /// before either row moves, which gives the processor two independent chains at once and
-    /// still equals the one-by-one order exactly. A pair that shares a row runs one by one.
+    /// The update loop; inlined into ``runFixed(_:_:_:_:)`` with `chunks` a constant. Ratings
+    /// go one by one: taking long rows in pairs (both dot products before either update) was
+    /// 5-10% faster before the prefetch and the whole-vector dot product, and is 0-11% slower
+    /// since (k = 50, 64, 100).
     @inline(__always)
     private static func runRows(_ s: SGDShared, _ range: Range<Int>, _ step: SGDStep, chunks: Int) -> Double {
         let p = UnsafeMutableRawPointer(s.p).assumingMemoryBound(to: SGDChunk.self)
@@ -249,21 +244,6 @@ enum SGDKernel {
         }
 
         var i = range.lowerBound
-        while chunks >= pairedFromChunks && i + 1 < range.upperBound {
-            prefetch(after: i); prefetch(after: i + 1)
-            let first = s.entries[i], second = s.entries[i + 1]
-            if first.user != second.user && first.movie != second.movie {
-                let e1 = error(first), e2 = error(second)
-                record(e1); record(e2)
-                apply(first, e1); apply(second, e2)
-            } else {
-                let e1 = error(first)
-                record(e1); apply(first, e1)
-                let e2 = error(second)
-                record(e2); apply(second, e2)
-            }
-            i += 2
-        }
         while i < range.upperBound {
             prefetch(after: i)
             let err = error(s.entries[i])
