@@ -21,7 +21,9 @@ struct SGDRun {
     let configuration: MatrixFactorizationSGD.Configuration
     let mean: Float
     let blocks: SGDBlocks
-    let parameters: SGDParameters
+    private(set) var parameters: SGDParameters
+    /// The training ratings, kept (not copied) for a restart after divergence.
+    private let ratings: RatingTriples
     let userSeen: [Bool]
     let movieSeen: [Bool]
     let trainingCount: Int
@@ -36,9 +38,16 @@ struct SGDRun {
         mean = mu
         userSeen = blocks.userCounts.map { $0 > 0 }
         movieSeen = blocks.movieCounts.map { $0 > 0 }
-        // Biases start at zero, as in Surprise: a closed-form baseline start (one or three
-        // sweeps) gave no better RMSE on ML-100K, ML-latest-small or the bench split.
-        parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
+        self.ratings = ratings
+        parameters = try Self.start(c, ratings: ratings, users: users, movies: movies, mean: mu)
+    }
+
+    /// The starting parameters. Biases start at zero, as in Surprise: a closed-form baseline
+    /// start (one or three sweeps) gave no better RMSE on ML-100K, ML-latest-small or the bench
+    /// split. Deterministic for a seed, so a diverged run restarts from here without a copy.
+    private static func start(_ c: MatrixFactorizationSGD.Configuration, ratings: RatingTriples, users: Int,
+                              movies: Int, mean mu: Float) throws -> SGDParameters {
+        let parameters = SGDParameters(k: c.k, userCount: users, movieCount: movies)
         switch c.initialisation {
         case .gaussian(let std):
             // Rows in fixed slices, each with its own generator: the same start for any thread count.
@@ -66,6 +75,7 @@ struct SGDRun {
                 for m in 0..<movies { for f in 0..<c.k { parameters.q[m * s + f] = svd.movieFactors[m * c.k + f] } }
             }
         }
+        return parameters
     }
 
     /// Runs up to `maxEpochs` epochs; keeps (and ends with) the parameters of the best epoch
@@ -90,7 +100,6 @@ struct SGDRun {
             ? SGDGradientBuffers(parameters: parameters) : nil
         defer { batchBuffers?.deallocate() }
         var recoveries = 0
-        let startSnapshot: [Float]? = c.adaptive && replay == nil ? parameters.snapshot() : nil
         var epoch = 0
         while epoch < maxEpochs {
             epoch += 1
@@ -126,10 +135,16 @@ struct SGDRun {
             }
             let sse = blockSSE.reduce(0, +)
             let trainingRMSE = (sse / Double(max(blocks.count, 1))).squareRoot()
-            if !trainingRMSE.isFinite, c.adaptive, replay == nil, recoveries < 5, let saved = bestSnapshot ?? startSnapshot {
-                // Diverged: go back to the best parameters so far and cut the learning rate.
-                // The epoch is redone (and not recorded, so a refit never replays the bad rate).
-                parameters.restore(saved)
+            if !trainingRMSE.isFinite, c.adaptive, replay == nil, recoveries < 5 {
+                // Diverged: go back to the best parameters so far (or the start) and cut the
+                // learning rate. The epoch is redone (and not recorded, so a refit never replays
+                // the bad rate).
+                if let bestSnapshot {
+                    parameters.restore(bestSnapshot)
+                } else {
+                    parameters = try Self.start(c, ratings: ratings, users: parameters.userCount,
+                                                movies: parameters.movieCount, mean: mean)
+                }
                 recoveries += 1
                 step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
                 step.batchSize = max(1, Int(batch.rounded(.down)))
