@@ -168,7 +168,14 @@ final class KafkaPauseTests: KafkaTestCase {
         let fixture = try makeFixture(partitions: 2)
         try fixture.produce(perPartition: 1_000)
         let consumer = try fixture.makeConsumer()
-        var received = try consume(consumer) { _ in !consumer.assignment.isEmpty }
+        // One message per poll until the group join completes: a larger poll may take everything
+        // fetched meanwhile (on a loaded machine, all 2,000) and leave nothing to pause.
+        var received: [KafkaMessage] = []
+        let joinDeadline = Date().addingTimeInterval(30)
+        while consumer.assignment.isEmpty && Date() < joinDeadline {
+            received += try consumer.poll(maxMessages: 1, timeoutMilliseconds: 200)
+        }
+        XCTAssertFalse(consumer.assignment.isEmpty, "no assignment within 30 s")
         received += try consumer.poll(maxMessages: 300, timeoutMilliseconds: 5_000)
         XCTAssertLessThan(received.count, 2_000, "the test needs messages left to read")
 
