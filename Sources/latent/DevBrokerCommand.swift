@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Kafka
 
@@ -47,21 +46,22 @@ struct DevBrokerCommand: ParsableCommand {
     }
 
     func run() throws {
-        // Ignore the default handlers so the dispatch sources receive the signals; install the sources before
-        // the (slower) cluster start so a signal sent meanwhile is not lost.
-        let sources = [SIGTERM, SIGINT].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler { Foundation.exit(0) }
-            source.resume()
-            return source
-        }
+        // Block SIGTERM and SIGINT before librdkafka starts its threads, which inherit the mask, and wait
+        // for them on this thread with sigwait. (A dispatch signal source after dispatchMain() missed them:
+        // brokers left by ops/demo ignored its SIGTERM.)
+        var stop = sigset_t()
+        sigemptyset(&stop)
+        sigaddset(&stop, SIGTERM)
+        sigaddset(&stop, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stop, nil)
 
         let cluster = try KafkaMockCluster(brokers: brokerCount)
         for topic in topics { try cluster.createTopic(topic, partitions: partitions) }
         FileHandle.standardOutput.write(Data("bootstrap=\(cluster.bootstrapServers)\n".utf8))
 
+        var received: Int32 = 0
+        withExtendedLifetime(cluster) { _ = sigwait(&stop, &received) }
         // The cluster lives until the process exits; nothing of it needs tearing down.
-        withExtendedLifetime((cluster, sources)) { dispatchMain() }
+        Foundation.exit(0)
     }
 }
