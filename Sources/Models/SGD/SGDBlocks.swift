@@ -181,7 +181,7 @@ final class SGDBlocks {
 
     /// Ratings per user and per movie, and the mean rating, in one step: users and the sum on
     /// one thread, movies on the other (the same result on one thread).
-    static func countsAndMean(_ ratings: RatingTriples, userCount: Int, movieCount: Int, threads: Int)
+    private static func countsAndMean(_ ratings: RatingTriples, userCount: Int, movieCount: Int, threads: Int)
         -> (users: [Int32], movies: [Int32], mean: Float) {
         var users = [Int32](repeating: 0, count: userCount), movies = [Int32](repeating: 0, count: movieCount)
         var total = 0.0

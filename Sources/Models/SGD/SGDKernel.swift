@@ -43,8 +43,8 @@ final class SGDParameters {
         }
         p = zeros(userCount * stride)
         q = zeros(movieCount * stride)
-        for u in 0..<userCount { p[u * stride + stride - 1] = 1 }
-        for m in 0..<movieCount { q[m * stride + stride - 2] = 1 }
+        for u in 0..<userCount { p[u * stride + movieBiasLane] = 1 }
+        for m in 0..<movieCount { q[m * stride + userBiasLane] = 1 }
     }
 
     deinit {

@@ -19,27 +19,21 @@ struct SGDRunResult {
 /// One training run: the blocked ratings, the parameters and the epoch loop.
 struct SGDRun {
     let configuration: MatrixFactorizationSGD.Configuration
-    let mean: Float
     let blocks: SGDBlocks
     private(set) var parameters: SGDParameters
     /// The training ratings, kept (not copied) for a restart after divergence.
     private let ratings: RatingTriples
-    let userSeen: [Bool]
-    let movieSeen: [Bool]
-    let trainingCount: Int
+
+    /// The mean training rating (the ratings in `blocks` are centred on it).
+    var mean: Float { blocks.mean }
 
     init(configuration c: MatrixFactorizationSGD.Configuration, ratings: RatingTriples, users: Int, movies: Int) throws {
         configuration = c
-        trainingCount = ratings.count
         let groups = c.blocks > 0 ? c.blocks : min(64, max(8, Int((Double(ratings.count) / 30_000).squareRoot().rounded(.up))))
         blocks = SGDBlocks(ratings, userCount: users, movieCount: movies, groups: groups, seed: c.seed,
                            threads: c.threads)
-        let mu = blocks.mean
-        mean = mu
-        userSeen = blocks.userCounts.map { $0 > 0 }
-        movieSeen = blocks.movieCounts.map { $0 > 0 }
         self.ratings = ratings
-        parameters = try Self.start(c, ratings: ratings, users: users, movies: movies, mean: mu)
+        parameters = try Self.start(c, ratings: ratings, users: users, movies: movies, mean: blocks.mean)
     }
 
     /// The starting parameters. Biases start at zero, as in Surprise: a closed-form baseline
@@ -242,7 +236,7 @@ struct SGDRun {
     private func applyGravity(learningRate: Float) {
         let s = parameters.stride, k = parameters.k, nu = parameters.userCount, nm = parameters.movieCount
         guard k > 0, nu > 0, nm > 0 else { return }
-        let scale = 2 * learningRate * configuration.gravity * Float(trainingCount) / (Float(nu) * Float(nm))
+        let scale = 2 * learningRate * configuration.gravity * Float(blocks.count) / (Float(nu) * Float(nm))
         var gq = [Float](repeating: 0, count: k * k), gp = [Float](repeating: 0, count: k * k)
         gq.withUnsafeMutableBufferPointer { gq in
             gp.withUnsafeMutableBufferPointer { gp in
@@ -272,10 +266,10 @@ struct SGDRun {
         var bm = [Float](repeating: 0, count: parameters.movieCount)
         var p = parameters.userFactors(), q = parameters.movieFactors()
         for u in 0..<parameters.userCount {
-            if userSeen[u] { bu[u] = parameters.userBias(u) } else { for f in 0..<k { p[u * k + f] = 0 } }
+            if blocks.userCounts[u] > 0 { bu[u] = parameters.userBias(u) } else { for f in 0..<k { p[u * k + f] = 0 } }
         }
         for m in 0..<parameters.movieCount {
-            if movieSeen[m] { bm[m] = parameters.movieBias(m) } else { for f in 0..<k { q[m * k + f] = 0 } }
+            if blocks.movieCounts[m] > 0 { bm[m] = parameters.movieBias(m) } else { for f in 0..<k { q[m * k + f] = 0 } }
         }
         return FactorModel(
             kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
