@@ -1,95 +1,186 @@
 import Foundation
 
-/// Top-N recommendations for every user of a model, row-major by dense user index.
+/// Top-N lists for every row of a batch (every user of a model, or every movie for similar
+/// movies), row-major by dense row index.
 public struct TopNTable: Sendable {
-    /// N: slots per user.
+    /// N: slots per row.
     public let count: Int
+    /// Rows: users for ``FactorModel/topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``,
+    /// movies for ``FactorModel/similarForAllMovies(count:measure:excludedMovies:threads:blockSize:)``.
     public let userCount: Int
     /// `userCount x count` movie ids, best first; only the first `filled[u]` of row `u` are valid.
     public var movieIDs: [Int64]
-    /// Unclipped predicted ratings, matching `movieIDs`.
+    /// Unclipped scores matching `movieIDs` (predicted ratings, or similarities).
     public var scores: [Float]
-    /// How many slots of each user's row are used (fewer than `count` when the user has
-    /// rated nearly everything).
+    /// How many slots of each row are used (fewer than `count` when the user has rated nearly
+    /// everything, or the catalogue is smaller than N).
     public var filled: [Int32]
 
-    /// The list of dense user `u`, best first.
+    /// The list of dense row `u`, best first.
     public func recommendations(forUser u: Int) -> [(movieID: Int64, score: Float)] {
         let base = u * count
         return (0..<Int(filled[u])).map { (movieID: movieIDs[base + $0], score: scores[base + $0]) }
     }
+
+    /// The number of valid entries over all rows.
+    public var entryCount: Int { filled.reduce(0) { $0 + Int($1) } }
 }
 
 extension FactorModel {
     /// Top-`count` movies for every user, excluding each user's rated movies from `rated`
     /// (whose dense indices must be this model's, as when the model was trained from the same
-    /// ``Dataset``). Scores blocks of users against all movies with one `sgemm` per block,
-    /// then selects the top N per user with a heap (no full sort); blocks run in parallel.
+    /// ``Dataset``) and every movie in `excludedMovies` (ids; unknown ones are ignored).
+    /// Scores blocks of users against all movies with one `sgemm` per block, then selects the
+    /// top N per user with a heap (no full sort); blocks run in parallel, and memory is one
+    /// block of scores per thread, never a users x movies matrix.
     public func topNForAllUsers(
-        count: Int, excluding rated: SparseRatings? = nil,
+        count: Int, excluding rated: SparseRatings? = nil, excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
     ) throws -> TopNTable {
-        guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
-        guard blockSize >= 1 else { throw ModelError.invalidParameter(name: "blockSize", value: "\(blockSize)", requirement: "at least 1") }
         if let rated, rated.userCount != users.count || rated.movieCount != movies.count {
             throw ModelError.invalidParameter(
                 name: "excluding", value: "\(rated.userCount) users x \(rated.movieCount) movies",
                 requirement: "indexed like the model (\(users.count) users x \(movies.count) movies)")
         }
-        let userCount = users.count, movieCount = movies.count, k = self.k
-        var ids = [Int64](repeating: 0, count: userCount * count)
-        var scores = [Float](repeating: 0, count: userCount * count)
-        var filled = [Int32](repeating: 0, count: userCount)
-        let blocks = (userCount + blockSize - 1) / blockSize
-        let chunks = ParallelChunks(rowCount: userCount, chunkCount: max(blocks, 1)) { _ in 1 }
-        let model = self
-        let maxRows = chunks.chunkCount > 0 ? (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0 : 0
+        let banned = movieMask(excludedMovies)
+        let offsets = (0..<users.count).map { globalMean + userBias[$0] }
+        let problem = BlockTopN(
+            queries: userFactors, queryCount: users.count, items: movieFactors, itemCount: movies.count, k: k,
+            itemBias: movieBias, queryOffset: offsets, itemIDs: movies.ids, count: count)
+        return try problem.run(threads: threads, blockSize: blockSize) { u, scores in
+            if let rated { for p in rated.userRange(u) { scores[Int(rated.userMovies[p])] = -.infinity } }
+            for m in banned { scores[m] = -.infinity }
+        }
+    }
+
+    /// The `count` most similar movies of every movie by `measure` over the movie vectors
+    /// (the movie itself and `excludedMovies` left out), computed like
+    /// ``topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``: one `sgemm`
+    /// per block of movies, heap selection, both cores. With `.cosine` the vectors are
+    /// normalised first (a zero vector scores 0 against everything).
+    public func similarForAllMovies(
+        count: Int, measure: SimilarityMeasure, excludedMovies: Set<Int64> = [],
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
+    ) throws -> TopNTable {
+        guard k > 0 else {
+            throw ModelError.invalidParameter(name: "k", value: "0", requirement: "positive: a model without movie vectors has no similar movies")
+        }
+        var vectors = movieFactors
+        if measure == .cosine {
+            let norms = movieNorms()
+            for m in 0..<movies.count where norms[m] > 0 {
+                let scale = 1 / norms[m]
+                for d in 0..<k { vectors[m * k + d] *= scale }
+            }
+        }
+        let banned = movieMask(excludedMovies)
+        let problem = BlockTopN(
+            queries: vectors, queryCount: movies.count, items: vectors, itemCount: movies.count, k: k,
+            itemBias: nil, queryOffset: nil, itemIDs: movies.ids, count: count)
+        return try problem.run(threads: threads, blockSize: blockSize) { m, scores in
+            scores[m] = -.infinity
+            for b in banned { scores[b] = -.infinity }
+        }
+    }
+
+    /// Dense indices of the given movie ids that the model knows.
+    private func movieMask(_ ids: Set<Int64>) -> [Int] {
+        ids.compactMap { movies[$0].map(Int.init) }.sorted()
+    }
+}
+
+/// One batch top-N problem: `score(q, i) = queries[q] . items[i] + itemBias[i] + queryOffset[q]`
+/// for every query row, the best `count` items kept per row.
+struct BlockTopN: Sendable {
+    let queries: [Float]
+    let queryCount: Int
+    let items: [Float]
+    let itemCount: Int
+    let k: Int
+    let itemBias: [Float]?
+    let queryOffset: [Float]?
+    let itemIDs: [Int64]
+    let count: Int
+
+    /// Runs the blocks on `threads` workers. `exclude(row, scores)` sets the scores of the items
+    /// row `row` must not list to `-infinity`; it runs once per row, after the scores are made.
+    func run(
+        threads: Int, blockSize: Int, exclude: @escaping @Sendable (Int, UnsafeMutableBufferPointer<Float>) -> Void
+    ) throws -> TopNTable {
+        guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
+        guard blockSize >= 1 else { throw ModelError.invalidParameter(name: "blockSize", value: "\(blockSize)", requirement: "at least 1") }
+        var ids = [Int64](repeating: 0, count: queryCount * count)
+        var scores = [Float](repeating: 0, count: queryCount * count)
+        var filled = [Int32](repeating: 0, count: queryCount)
+        let blocks = (queryCount + blockSize - 1) / blockSize
+        let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max(blocks, 1)) { _ in 1 }
+        let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
         ids.withUnsafeMutableBufferPointer { idOut in
             scores.withUnsafeMutableBufferPointer { scoreOut in
                 filled.withUnsafeMutableBufferPointer { filledOut in
-                    guard let idBase = idOut.baseAddress, let scoreBase = scoreOut.baseAddress, let filledBase = filledOut.baseAddress else { return }
-                    let idPtr = SharedPointer(idBase), scorePtr = SharedPointer(scoreBase), filledPtr = SharedPointer(filledBase)
+                    guard let idBase = idOut.baseAddress, let scoreBase = scoreOut.baseAddress,
+                          let filledBase = filledOut.baseAddress else { return }
+                    let output = Output(ids: SharedPointer(idBase), scores: SharedPointer(scoreBase), filled: SharedPointer(filledBase))
                     BLAS.withThreadCount(1) {
                         chunks.run(workers: threads, makeScratch: {
-                            (buffer: [Float](repeating: 0, count: max(maxRows * movieCount, 1)), top: TopNSelector(capacity: count))
+                            (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count))
                         }) { scratch, _, range in
                             guard !range.isEmpty else { return }
-                            let rows = range.count
-                            if k > 0 {
-                                model.userFactors.withUnsafeBufferPointer { p in
-                                    model.movieFactors.withUnsafeBufferPointer { q in
-                                        scratch.buffer.withUnsafeMutableBufferPointer { c in
-                                            guard let pb = p.baseAddress, let qb = q.baseAddress, let cb = c.baseAddress else { return }
-                                            BLAS.gemmABt(m: rows, n: movieCount, k: k, a: pb + range.lowerBound * k, b: qb, c: cb)
-                                        }
-                                    }
+                            score(range, into: &scratch.buffer)
+                            for (row, q) in range.enumerated() {
+                                scratch.buffer.withUnsafeMutableBufferPointer { all in
+                                    let rowScores = UnsafeMutableBufferPointer(rebasing: all[(row * itemCount) ..< ((row + 1) * itemCount)])
+                                    exclude(q, rowScores)
+                                    select(rowScores, query: q, top: &scratch.top, output: output)
                                 }
-                            }
-                            for (row, u) in range.enumerated() {
-                                let base = row * movieCount
-                                let offset = model.globalMean + model.userBias[u]
-                                scratch.buffer.withUnsafeMutableBufferPointer { c in
-                                    if k == 0 { for m in 0..<movieCount { c[base + m] = 0 } }
-                                    if let rated {
-                                        for p in rated.userRange(u) { c[base + Int(rated.userMovies[p])] = -.infinity }
-                                    }
-                                    scratch.top.reset()
-                                    for m in 0..<movieCount where c[base + m] != -.infinity {
-                                        scratch.top.offer(index: Int32(m), score: c[base + m] + model.movieBias[m] + offset)
-                                    }
-                                }
-                                let best = scratch.top.sorted()
-                                for (slot, entry) in best.enumerated() {
-                                    idPtr.base[u * count + slot] = model.movies.ids[Int(entry.index)]
-                                    scorePtr.base[u * count + slot] = entry.score
-                                }
-                                filledPtr.base[u] = Int32(best.count)
                             }
                         }
                     }
                 }
             }
         }
-        return TopNTable(count: count, userCount: userCount, movieIDs: ids, scores: scores, filled: filled)
+        return TopNTable(count: count, userCount: queryCount, movieIDs: ids, scores: scores, filled: filled)
+    }
+
+    private struct Output: @unchecked Sendable {
+        let ids: SharedPointer<Int64>
+        let scores: SharedPointer<Float>
+        let filled: SharedPointer<Int32>
+    }
+
+    /// `buffer[row, i] = queries[q] . items[i]` for the block's rows (zero when `k == 0`).
+    private func score(_ range: Range<Int>, into buffer: inout [Float]) {
+        let rows = range.count
+        queries.withUnsafeBufferPointer { p in
+            items.withUnsafeBufferPointer { q in
+                buffer.withUnsafeMutableBufferPointer { c in
+                    guard let cb = c.baseAddress else { return }
+                    guard k > 0, let pb = p.baseAddress, let qb = q.baseAddress else {
+                        cb.update(repeating: 0, count: rows * itemCount)
+                        return
+                    }
+                    BLAS.gemmABt(m: rows, n: itemCount, k: k, a: pb + range.lowerBound * k, b: qb, c: cb)
+                }
+            }
+        }
+    }
+
+    /// Heap-selects the best of one row and writes it to the output slots of `query`.
+    private func select(
+        _ row: UnsafeMutableBufferPointer<Float>, query: Int, top: inout TopNSelector, output: Output
+    ) {
+        let offset = queryOffset?[query] ?? 0
+        top.reset()
+        if let itemBias {
+            for i in 0..<itemCount where row[i] != -.infinity { top.offer(index: Int32(i), score: row[i] + itemBias[i] + offset) }
+        } else {
+            for i in 0..<itemCount where row[i] != -.infinity { top.offer(index: Int32(i), score: row[i] + offset) }
+        }
+        let best = top.sorted()
+        for (slot, entry) in best.enumerated() {
+            output.ids.base[query * count + slot] = itemIDs[Int(entry.index)]
+            output.scores.base[query * count + slot] = entry.score
+        }
+        output.filled.base[query] = Int32(best.count)
     }
 }

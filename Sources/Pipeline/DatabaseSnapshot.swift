@@ -15,9 +15,22 @@ import Postgres
 ///   - deterministicOrder: pass false to skip the ordering of ratings (faster on very large
 ///     tables; indices then follow the table's physical order).
 public func loadDataset(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> Dataset {
+    try loadSnapshot(from: connection, deterministicOrder: deterministicOrder).dataset
+}
+
+/// A training snapshot and when its newest rating was made.
+public struct DatabaseSnapshot: Sendable {
+    public var dataset: Dataset
+    /// The newest `rated_at` among the ratings, in epoch seconds (nil without ratings).
+    public var newestRatedAt: Int64?
+}
+
+/// Like ``loadDataset(from:deterministicOrder:)``, also reporting the newest rating's time.
+public func loadSnapshot(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> DatabaseSnapshot {
     try connection.transaction {
         try connection.execute("set transaction isolation level repeatable read, read only")
         var builder = DatasetBuilder()
+        var newest: Int64?
         try connection.copyOut(
             "copy (select movie_id, title, genres from latent.movies order by movie_id) to stdout (format binary)"
         ) { row in
@@ -32,10 +45,12 @@ public func loadDataset(from connection: PostgresConnection, deterministicOrder:
         try connection.copyOut(
             "copy (select user_id, movie_id, rating, rated_at from latent.ratings\(order)) to stdout (format binary)"
         ) { row in
-            builder.add(RatingRecord(
+            let record = RatingRecord(
                 userID: try row.int64(0), movieID: try row.int64(1), rating: try row.float(2),
-                timestamp: try row.timestampEpochSeconds(3)))
+                timestamp: try row.timestampEpochSeconds(3))
+            newest = max(newest ?? record.timestamp, record.timestamp)
+            builder.add(record)
         }
-        return builder.build()
+        return DatabaseSnapshot(dataset: builder.build(), newestRatedAt: newest)
     }
 }

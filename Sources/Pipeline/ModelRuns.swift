@@ -20,19 +20,23 @@ public struct ModelRunStore {
     ///   - model: the model's name, e.g. `als`, `mf`, `baseline`.
     ///   - parameters: hyper-parameters and settings of the run.
     ///   - snapshot: the size of the training data, when known.
+    ///   - newestRatedAt: the newest rating's time (epoch seconds), when known.
     public func start(
-        model: String, parameters: some Encodable, snapshot: SnapshotSize? = nil, startedAt: Date = Date()
+        model: String, parameters: some Encodable, snapshot: SnapshotSize? = nil, newestRatedAt: Int64? = nil,
+        startedAt: Date = Date()
     ) throws -> Int64 {
         let result = try connection.query(
             """
             insert into latent.model_runs
-                (model, parameters, ratings_count, users_count, movies_count, started_at, status)
-            values ($1, $2::jsonb, $3::bigint, $4::int, $5::int, to_timestamp($6::double precision), $7)
+                (model, parameters, ratings_count, users_count, movies_count, started_at, status, newest_rated_at)
+            values ($1, $2::jsonb, $3::bigint, $4::int, $5::int, to_timestamp($6::double precision), $7,
+                    to_timestamp($8::double precision))
             returning run_id
             """,
             [
                 model, try Self.json(parameters), snapshot.map { String($0.ratings) }, snapshot.map { String($0.users) },
                 snapshot.map { String($0.movies) }, String(startedAt.timeIntervalSince1970), ModelRunStatus.running.rawValue,
+                newestRatedAt.map { String($0) },
             ])
         guard let text = result[0, 0], let runID = Int64(text) else {
             throw PostgresError(kind: .statementFailed, message: "insert into latent.model_runs returned no run_id")
@@ -80,7 +84,15 @@ public struct ModelRunStore {
             finishedAt: finishedAt)
     }
 
-    private static func json(_ value: some Encodable) throws -> String {
+    /// Sets the status (and the reason, for `rejected`) of run `runID`.
+    public func setStatus(_ runID: Int64, _ status: ModelRunStatus, reason: String? = nil) throws {
+        let result = try connection.query(
+            "update latent.model_runs set status = $2, reason = coalesce($3, reason) where run_id = $1::bigint",
+            [String(runID), status.rawValue, reason])
+        guard result.affectedRows == 1 else { throw PublishError.unknownRun(runID) }
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
@@ -89,9 +101,22 @@ public struct ModelRunStore {
     }
 }
 
-/// The outcome recorded in `latent.model_runs.status`.
-public enum ModelRunStatus: String, Sendable {
-    case running, succeeded, failed
+/// The state recorded in `latent.model_runs.status`.
+public enum ModelRunStatus: String, Sendable, CaseIterable {
+    /// Training or publishing now.
+    case running
+    /// Trained (`latent train`), not published.
+    case succeeded
+    /// Rows loaded and attached, not (yet) current.
+    case published
+    /// The run its model's views show.
+    case current
+    /// Not made current by the guardrail; `reason` says why.
+    case rejected
+    /// Failed; `metrics.error` says why.
+    case failed
+    /// Was current; kept for rollback until dropped.
+    case retired
 }
 
 /// The size of a training snapshot, as recorded with a run.

@@ -7,7 +7,7 @@ import CLibPQ
 /// of the COPY statement. Every value must match its column's type exactly (binary COPY does no
 /// conversion): `Int64` → `bigint`, `Int32` → `integer`, `Float` → `real`, `Double` → `double
 /// precision`, `String` → `text`/`varchar`, bytes → `bytea`, ``appendTimestamp(epochSeconds:)`` →
-/// `timestamptz`, ``append(textArray:)`` → `text[]`.
+/// `timestamptz`, ``append(textArray:)`` → `text[]`, ``append(floatArray:)`` → `real[]`.
 ///
 /// Rows are buffered and sent about every megabyte, so memory stays flat for any row count.
 /// The writer is only valid inside the `copyIn` body.
@@ -136,6 +136,25 @@ public struct PostgresBinaryCopyWriter {
         let length = Int32(truncatingIfNeeded: buffer.count - start).bigEndian
         withUnsafeBytes(of: length) { bytes in
             for i in 0..<4 { buffer[lengthPosition + i] = bytes[i] }
+        }
+        fieldsWritten += 1
+    }
+
+    /// A one-dimensional `real[]` value (an empty array for an empty collection).
+    public mutating func append(floatArray values: some Collection<Float>) {
+        let dimensions: Int32 = values.isEmpty ? 0 : 1
+        let headerBytes = 12 + (values.isEmpty ? 0 : 8)
+        appendInteger(Int32(headerBytes + 8 * values.count))
+        appendInteger(dimensions)
+        appendInteger(Int32(0))  // no NULL elements
+        appendInteger(PostgresBinaryFormat.float4OID)
+        if !values.isEmpty {
+            appendInteger(Int32(values.count))  // size of dimension 1
+            appendInteger(Int32(1))  // lower bound
+            for value in values {
+                appendInteger(Int32(4))
+                appendInteger(value.bitPattern)
+            }
         }
         fieldsWritten += 1
     }

@@ -7,4 +7,5 @@ enum PostgresBinaryFormat {
     /// Seconds from 1970-01-01 to 2000-01-01 (PostgreSQL's timestamp epoch).
     static let epochOffsetSeconds: Int64 = 946_684_800
     static let textOID: Int32 = 25
+    static let float4OID: Int32 = 700
 }

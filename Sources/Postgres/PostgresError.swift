@@ -73,6 +73,7 @@ public enum SQLState {
     public static let syntaxError = "42601"
     public static let adminShutdown = "57P01"
     public static let queryCanceled = "57014"
+    public static let lockNotAvailable = "55P03"
 
     /// Codes that mean the session is gone: class 08 (connection exception) and the
     /// operator-intervention codes a terminated or shutting-down backend sends.

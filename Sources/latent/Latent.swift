@@ -7,7 +7,7 @@ struct Latent: ParsableCommand {
         abstract: "Turns a stream of movie ratings into recommendations readable with SQL.",
         subcommands: [
             MigrateCommand.self, ImportCommand.self, DevBrokerCommand.self,
-            TrainCommand.self, EvalCommand.self, RecommendCommand.self, SimilarCommand.self,
+            TrainCommand.self, PublishCommand.self, RunsCommand.self, EvalCommand.self, RecommendCommand.self, SimilarCommand.self,
             SplitCommand.self, SynthCommand.self, ExperimentCommand.self, BenchFoldInCommand.self,
             IngestCommand.self, ProduceCommand.self, IngestBenchCommand.self,
         ]

@@ -103,6 +103,35 @@ final class FactorModelTests: XCTestCase {
         }
     }
 
+    func testBatchTopNLeavesOutExcludedMovies() throws {
+        let (model, problem) = try trainedModel()
+        let rated = SparseRatings(problem.observed, userCount: model.users.count, movieCount: model.movies.count)
+        let banned: Set<Int64> = [model.movies.ids[0], model.movies.ids[3]]
+        let table = try model.topNForAllUsers(count: model.movies.count, excluding: rated, excludedMovies: banned, threads: 2, blockSize: 5)
+        for u in 0..<model.users.count {
+            let listed = table.recommendations(forUser: u).map(\.movieID)
+            XCTAssertTrue(banned.isDisjoint(with: listed), "user \(u)")
+            let unrated = model.movies.count - rated.userRange(u).count
+            let bannedUnrated = banned.filter { id in !rated.userRange(u).contains { model.movies.ids[Int(rated.userMovies[$0])] == id } }
+            XCTAssertEqual(listed.count, unrated - bannedUnrated.count, "every other unrated movie is listed for user \(u)")
+        }
+    }
+
+    func testSimilarForAllMoviesMatchesSingleMovieSimilar() throws {
+        let (model, _) = try trainedModel()
+        for measure in SimilarityMeasure.allCases {
+            let table = try model.similarForAllMovies(count: 6, measure: measure, threads: 2, blockSize: 4)
+            XCTAssertEqual(table.userCount, model.movies.count)
+            for m in 0..<model.movies.count {
+                let single = try model.similar(movieID: model.movies.ids[m], count: 6, measure: measure)
+                let batch = table.recommendations(forUser: m)
+                XCTAssertFalse(batch.contains { $0.movieID == model.movies.ids[m] }, "a movie is not similar to itself")
+                XCTAssertEqual(batch.count, single.count)
+                for (a, b) in zip(batch, single) { XCTAssertEqual(a.score, b.score, accuracy: 1e-4, "movie \(m) \(measure)") }
+            }
+        }
+    }
+
     func testSimilarByCosineAndDot() throws {
         let (model, _) = try trainedModel()
         let id = model.movies.ids[2]

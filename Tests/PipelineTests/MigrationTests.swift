@@ -74,9 +74,9 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(second.applied, [])
         XCTAssertEqual(second.alreadyApplied, try Migrations.all.map(\.version))
         XCTAssertEqual(try runner.appliedVersions(), try Migrations.all.map(\.version))
-        let recorded = try connection.execute("select count(*), min(name) from latent.schema_migrations")
+        let recorded = try connection.execute("select count(*), string_agg(name, ',' order by version) from latent.schema_migrations")
         XCTAssertEqual(recorded[0, 0], String(try Migrations.all.count))
-        XCTAssertEqual(recorded[0, 1], "schema")
+        XCTAssertEqual(recorded[0, 1], try Migrations.all.map(\.name).joined(separator: ","))
         // A fresh connection (another process) also finds nothing to do.
         XCTAssertEqual(try MigrationRunner(connection: database.connect()).migrate().applied, [])
     }
@@ -117,7 +117,8 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try MigrationRunner(connection: connection, migrations: fixed).migrate().applied.map(\.version), [900])
     }
 
-    /// The contract the ingest code is written against: table and column names, types, nullability.
+    /// The contract the ingest code and downstream readers are written against: table, view and
+    /// column names, types, nullability.
     func testSchemaMatchesTheContract() throws {
         let database = try LatentScratchDatabase(self)
         let connection = try database.migrated()
@@ -138,6 +139,38 @@ final class MigrationTests: XCTestCase {
                 "run_id bigint NO", "model text NO", "parameters jsonb NO", "ratings_count bigint YES",
                 "users_count integer YES", "movies_count integer YES", "metrics jsonb YES", "durations jsonb YES",
                 "started_at timestamp with time zone NO", "finished_at timestamp with time zone YES", "status text NO",
+                "newest_rated_at timestamp with time zone YES", "dimensions integer YES", "global_mean real YES",
+                "reason text YES", "published_at timestamp with time zone YES",
+            ],
+            "current_runs": ["model text NO", "run_id bigint NO", "switched_at timestamp with time zone NO"],
+            "serving": ["purpose text NO", "model text NO", "reason text NO", "chosen_at timestamp with time zone NO"],
+            "excluded_movies": ["movie_id bigint NO", "reason text NO", "excluded_at timestamp with time zone NO"],
+            "user_recommendations": ["run_id bigint NO", "user_id bigint NO", "rank integer NO", "movie_id bigint NO", "score real NO"],
+            "similar_movies": [
+                "run_id bigint NO", "movie_id bigint NO", "measure text NO", "rank integer NO", "similar_movie_id bigint NO",
+                "similarity real NO",
+            ],
+            "genre_vectors": ["run_id bigint NO", "genre text NO", "vector ARRAY NO", "source text NO"],
+            "movie_vectors": ["run_id bigint NO", "movie_id bigint NO", "vector ARRAY NO", "bias real NO"],
+            "user_vectors": ["run_id bigint NO", "user_id bigint NO", "vector ARRAY NO", "bias real NO"],
+            // The views downstream SQL reads.
+            "recommendations": ["user_id bigint YES", "rank integer YES", "movie_id bigint YES", "title text YES", "score real YES", "run_id bigint YES"],
+            "model_recommendations": [
+                "model text YES", "user_id bigint YES", "rank integer YES", "movie_id bigint YES", "title text YES",
+                "score real YES", "run_id bigint YES",
+            ],
+            "similar": [
+                "movie_id bigint YES", "title text YES", "measure text YES", "rank integer YES", "similar_movie_id bigint YES",
+                "similar_title text YES", "similarity real YES", "run_id bigint YES",
+            ],
+            "genre_features": ["genre text YES", "vector ARRAY YES", "source text YES", "run_id bigint YES"],
+            "movie_embeddings": ["movie_id bigint YES", "title text YES", "vector ARRAY YES", "bias real YES", "run_id bigint YES"],
+            "user_embeddings": ["user_id bigint YES", "vector ARRAY YES", "bias real YES", "run_id bigint YES"],
+            "current_models": [
+                "model text YES", "run_id bigint YES", "switched_at timestamp with time zone YES",
+                "trained_at timestamp with time zone YES", "newest_rated_at timestamp with time zone YES",
+                "ratings_count bigint YES", "users_count integer YES", "movies_count integer YES", "metrics jsonb YES",
+                "dimensions integer YES", "global_mean real YES", "serves_lists boolean YES", "serves_vectors boolean YES",
             ],
         ]
         let rows = try connection.execute("""
@@ -160,6 +193,9 @@ final class MigrationTests: XCTestCase {
         let constraints = (0..<keys.rowCount).compactMap { keys[$0, 0] }
         XCTAssertEqual(constraints, [
             "latent.consumer_offsets p consumer_group,topic,partition",
+            "latent.current_runs p model",
+            "latent.current_runs u run_id",
+            "latent.excluded_movies p movie_id",
             "latent.model_runs p run_id",
             "latent.movies p movie_id",
             "latent.rating_tombstones p user_id,movie_id",
@@ -167,6 +203,7 @@ final class MigrationTests: XCTestCase {
             "latent.rejected_events p id",
             "latent.rejected_events u topic,partition,offset",
             "latent.schema_migrations p version",
+            "latent.serving p purpose",
         ])
         // Defaults the ingest relies on.
         try connection.execute("""

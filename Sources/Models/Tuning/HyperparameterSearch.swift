@@ -65,6 +65,8 @@ public struct HyperparameterSearch: Sendable {
     private func draw(around start: ModelConfiguration, using random: inout SeededRandom) -> ModelConfiguration {
         func pick<T>(_ values: [T]) -> T { values[random.nextInt(below: values.count)] }
         switch start {
+        case .popularity:
+            return .popularity
         case .baseline(var c):
             c.userRegularisation = pick([1, 2, 5, 10, 15, 25])
             c.movieRegularisation = pick([1, 2, 5, 10, 15, 25])
@@ -89,6 +91,7 @@ public struct HyperparameterSearch: Sendable {
     public static func describe(_ configuration: ModelConfiguration) -> String {
         let keys: [String]
         switch configuration {
+        case .popularity: keys = []
         case .baseline: keys = ["userRegularisation", "movieRegularisation"]
         case .mf: keys = ["k", "learningRate", "regularisation", "biasRegularisation"]
         case .als: keys = ["k", "lambda", "gamma", "regularizationExponent"]

@@ -1,21 +1,33 @@
 /// Which model to train, with its hyper-parameters: the one switch between the trainers, so the
 /// CLI, tuning and the scheduled jobs fit every model the same way.
 public enum ModelConfiguration: Sendable, Equatable {
+    case popularity
     case baseline(BiasBaseline.Configuration)
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
 
-    /// "baseline", "mf" or "als" (the `FactorModel.kind` it produces).
+    /// "popularity", "baseline", "mf" or "als" (the `FactorModel.kind` it produces).
     public var kind: String {
         switch self {
+        case .popularity: return "popularity"
         case .baseline: return "baseline"
         case .mf: return "mf"
         case .als: return "als"
         }
     }
 
+    /// Whether the model predicts ratings (its scores are clipped to the rating scale for
+    /// readers, and RMSE measures it); popularity only ranks.
+    public var predictsRatings: Bool {
+        switch self {
+        case .popularity: return false
+        case .baseline, .mf, .als: return true
+        }
+    }
+
     public var parameters: [String: String] {
         switch self {
+        case .popularity: return [:]
         case .baseline(let c): return c.parameters
         case .mf(let c): return c.parameters
         case .als(let c): return c.parameters
@@ -24,6 +36,7 @@ public enum ModelConfiguration: Sendable, Equatable {
 
     public func validate() throws {
         switch self {
+        case .popularity: return
         case .baseline(let c): try c.validate()
         case .mf(let c): try c.validate()
         case .als(let c): try c.validate()
@@ -35,6 +48,8 @@ public enum ModelConfiguration: Sendable, Equatable {
     /// catalogue-only movies can still be scored.
     public func fit(_ ratings: RatingTriples, of dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
         switch self {
+        case .popularity:
+            return try Popularity().fit(ratings: ratings, users: dataset.users, movies: dataset.movies)
         case .baseline(let c):
             return try BiasBaseline(configuration: c).fit(ratings: ratings, users: dataset.users, movies: dataset.movies)
         case .mf(let c):

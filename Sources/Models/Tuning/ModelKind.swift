@@ -1,0 +1,22 @@
+/// The kinds of model Latent trains; each names its default configuration.
+public enum ModelKind: String, Sendable, CaseIterable, Codable {
+    /// Most-rated movies first; lists only.
+    case popularity
+    /// Global mean plus user and movie biases.
+    case baseline
+    /// Biased matrix factorisation by SGD (Koren, Bell and Volinsky, "Matrix factorization
+    /// techniques for recommender systems", 2009).
+    case mf
+    /// ALS with biases and genre features.
+    case als
+
+    /// The configuration with every default (what a user who passes nothing gets).
+    public var defaultConfiguration: ModelConfiguration {
+        switch self {
+        case .popularity: return .popularity
+        case .baseline: return .baseline(.init())
+        case .mf: return .mf(.init())
+        case .als: return .als(.init())
+        }
+    }
+}

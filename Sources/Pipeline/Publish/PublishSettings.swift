@@ -1,0 +1,57 @@
+import Foundation
+import Models
+
+/// How a publish run evaluates, lists and keeps its results.
+public struct PublishSettings: Sendable, Equatable {
+    /// N: recommendations per user.
+    public var listLength = 100
+    /// K: similar movies per movie and measure.
+    public var similarCount = 50
+    /// Share of the ratings held out (random, seeded) to measure the run before it may serve.
+    public var validationFraction = 0.1
+    /// Seed of the validation split.
+    public var seed: UInt64 = 1
+    /// Train the published model on every rating after validating on the split (the lists then
+    /// know the newest ratings); false publishes the model validated on 90% of them.
+    public var refit = true
+    /// Runs kept per model (the current one included) for rollback; older ones are dropped.
+    public var keepRuns = 2
+    public var guardrail = Guardrail()
+    /// Make the run current whatever the guardrail says.
+    public var force = false
+    /// `LATENT_SERVE_MODEL`: the model whose lists the views show, when it ranks at least as
+    /// well as popularity.
+    public var serveModel: String?
+    /// Worker threads for scoring (the trainers take theirs from the model configuration).
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    public init() {}
+
+    /// Checks every field, naming the first bad one.
+    public func validate() throws {
+        func bad(_ name: String, _ value: Any, _ requirement: String) -> ModelError {
+            .invalidParameter(name: name, value: "\(value)", requirement: requirement)
+        }
+        guard listLength >= 1 else { throw bad("count", listLength, "at least 1") }
+        guard similarCount >= 1 else { throw bad("similar-count", similarCount, "at least 1") }
+        guard validationFraction > 0, validationFraction < 0.5 else { throw bad("validation-fraction", validationFraction, "in (0, 0.5)") }
+        guard keepRuns >= 1 else { throw bad("keep", keepRuns, "at least 1") }
+        guard guardrail.maxRMSEIncrease >= 0 else { throw bad("max-rmse-increase", guardrail.maxRMSEIncrease, "zero or positive") }
+        guard guardrail.maxNDCGDrop >= 0, guardrail.maxNDCGDrop <= 1 else { throw bad("max-ndcg-drop", guardrail.maxNDCGDrop, "in [0, 1]") }
+        guard threads >= 1 else { throw bad("threads", threads, "at least 1") }
+    }
+}
+
+/// What one publish run did.
+public struct PublishOutcome: Sendable {
+    public var runID: Int64
+    public var model: String
+    public var status: ModelRunStatus
+    /// Why the run was rejected.
+    public var reason: String?
+    public var metrics: RunMetrics
+    /// Seconds per phase: snapshot, fit, eval, topn, publish (and switch).
+    public var durations: [String: Double]
+    public var rows: Int
+    public var serving: ServingChoice?
+}

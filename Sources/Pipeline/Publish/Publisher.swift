@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Models
+import Postgres
+
+/// The nightly job for one model: snapshot, validate, fit, list, publish, switch, record.
+/// The CLI (`latent publish`), the scheduler and the tests all call this.
+///
+/// Readers never see a half-published run: rows go into partitions of the run's own, and only
+/// ``RunSwitch``'s one transaction makes them visible. A run that fails or is cancelled is
+/// marked `failed` and its partitions are dropped.
+public struct Publisher {
+    let connection: PostgresConnection
+    let logger: Logger
+    let progress: ProgressReporter
+
+    /// - Parameter connection: used only by this publisher while it runs (not inside a transaction).
+    public init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.publish"), progress: ProgressReporter = .silent) {
+        self.connection = connection
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Publishes one run of `configuration`'s model from the ratings in the database.
+    ///
+    /// - Parameter isCancelled: polled between phases; when it turns true the run stops, is
+    ///   marked `failed` and ``PublishError/cancelled`` is thrown.
+    public func publish(
+        _ configuration: ModelConfiguration, settings: PublishSettings, isCancelled: () -> Bool = { false }
+    ) throws -> PublishOutcome {
+        try settings.validate()
+        try configuration.validate()
+        let lock = TrainingLock(connection: connection)
+        guard try lock.tryAcquire() else { throw PublishError.trainingInProgress }
+        defer {
+            do { try lock.release() } catch { logger.error("could not release the training lock", metadata: ["error": "\(error)"]) }
+        }
+        try RunRetention(connection: connection, logger: logger).cleanUpOrphans()
+
+        var clock = PhaseClock()
+        let snapshot = try clock.time("snapshot") { try loadSnapshot(from: connection) }
+        let dataset = snapshot.dataset
+        guard !dataset.ratings.isEmpty else { throw PublishError.noRatings }
+        logger.info("snapshot loaded", metadata: [
+            "model": "\(configuration.kind)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
+            "movies": "\(dataset.movies.count)", "seconds": "\(MetricText.fixed(clock.seconds["snapshot"] ?? 0))",
+        ])
+        let runs = ModelRunStore(connection: connection)
+        let runID = try runs.start(
+            model: configuration.kind, parameters: configuration.parameters, snapshot: SnapshotSize(dataset),
+            newestRatedAt: snapshot.newestRatedAt)
+        do {
+            return try run(configuration, runID: runID, dataset: dataset, settings: settings, clock: clock, isCancelled: isCancelled)
+        } catch {
+            try recordFailure(runID: runID, error: error)
+            throw error
+        }
+    }
+
+    private func run(
+        _ configuration: ModelConfiguration, runID: Int64, dataset: Dataset, settings: PublishSettings,
+        clock: PhaseClock, isCancelled: () -> Bool
+    ) throws -> PublishOutcome {
+        var clock = clock
+        func checkpoint() throws { if isCancelled() { throw PublishError.cancelled } }
+
+        let split = try Splits.randomHoldout(dataset.ratings, testFraction: settings.validationFraction, seed: settings.seed)
+        let validated = try clock.time("fit") { try configuration.fit(split.train, of: dataset, progress: progress) }
+        try checkpoint()
+        var metrics = try clock.time("eval") {
+            try Self.validationMetrics(of: validated, configuration: configuration, split: split, dataset: dataset, threads: settings.threads)
+        }
+        logger.info("validated", metadata: Self.describe(metrics, model: configuration.kind))
+        try checkpoint()
+
+        let model = settings.refit
+            ? try clock.time("fit") { try configuration.fit(dataset.ratings, of: dataset, progress: progress) }
+            : validated
+        try checkpoint()
+        let content = try clock.time("topn") {
+            try RunContentBuilder(settings: settings, excludedMovies: try excludedMovies())
+                .build(model: model, dataset: dataset, clipsScores: configuration.predictsRatings)
+        }
+        metrics.coverage = content.coverage
+        try checkpoint()
+
+        let writer = RunWriter(connection: connection, logger: logger)
+        let rows = try clock.time("publish") { try writer.write(content, runID: runID) }
+        try connection.query(
+            """
+            update latent.model_runs set status = 'published', metrics = $2::jsonb, dimensions = $3::int, global_mean = $4::real
+            where run_id = $1::bigint
+            """, [String(runID), try ModelRunStore.json(metrics), String(model.k), String(model.globalMean)])
+        try checkpoint()
+
+        let outcome = try clock.time("switch") {
+            try RunSwitch(connection: connection, logger: logger).switchIn(
+                runID: runID, model: configuration.kind, metrics: metrics, guardrail: settings.guardrail,
+                force: settings.force, preferredServing: settings.serveModel)
+        }
+        let result = finalStatus(outcome, runID: runID, model: configuration.kind)
+        try ModelRunStore(connection: connection).finish(
+            runID, status: result.status, metrics: metrics, durations: clock.seconds)
+        try RunRetention(connection: connection, logger: logger).keepNewest(settings.keepRuns)
+        return PublishOutcome(
+            runID: runID, model: configuration.kind, status: result.status, reason: result.reason, metrics: metrics,
+            durations: clock.seconds, rows: rows, serving: result.serving)
+    }
+
+    private func finalStatus(
+        _ outcome: RunSwitch.Outcome, runID: Int64, model: String
+    ) -> (status: ModelRunStatus, reason: String?, serving: ServingChoice?) {
+        switch outcome {
+        case let .current(previous, serving):
+            logger.info("run is current", metadata: [
+                "model": "\(model)", "run_id": "\(runID)", "previous": "\(previous.map(String.init) ?? "none")",
+                "lists": "\(serving?.lists ?? "none")", "vectors": "\(serving?.vectors ?? "none")",
+            ])
+            for below in serving?.belowPopularity ?? [] {
+                logger.warning("model ranks below popularity on its validation split and does not serve lists", metadata: ["model": "\(below)"])
+            }
+            return (.current, nil, serving)
+        case let .rejected(reason):
+            logger.warning("run rejected by the guardrail", metadata: ["model": "\(model)", "run_id": "\(runID)", "reason": "\(reason)"])
+            return (.rejected, reason, nil)
+        }
+    }
+
+    /// RMSE and MAE (rating models), NDCG@10, Recall@20 and popularity's NDCG@10 on the split.
+    static func validationMetrics(
+        of model: FactorModel, configuration: ModelConfiguration, split: RatingSplit, dataset: Dataset, threads: Int
+    ) throws -> RunMetrics {
+        let errors = configuration.predictsRatings ? Evaluation.errors(of: model, on: split.test, train: split.train) : nil
+        let at10 = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: 10, threads: threads)
+        let at20 = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: 20, threads: threads)
+        let popular = try Evaluation.popularityRanking(
+            userCount: dataset.users.count, movieCount: dataset.movies.count, train: split.train, test: split.test,
+            k: 10, threads: threads)
+        return RunMetrics(
+            rmse: errors?.rmse, mae: errors?.mae, ndcgAt10: at10.ndcg, recallAt20: at20.recall,
+            popularityNdcgAt10: popular.ndcg)
+    }
+
+    static func describe(_ metrics: RunMetrics, model: String) -> Logger.Metadata {
+        var out: Logger.Metadata = [
+            "model": "\(model)", "ndcg@10": "\(MetricText.fixed(metrics.ndcgAt10))",
+            "recall@20": "\(MetricText.fixed(metrics.recallAt20))",
+            "popularity_ndcg@10": "\(MetricText.fixed(metrics.popularityNdcgAt10))",
+        ]
+        if let rmse = metrics.rmse { out["rmse"] = "\(MetricText.fixed(rmse))" }
+        return out
+    }
+
+    /// `latent.excluded_movies`: movies no list may show.
+    private func excludedMovies() throws -> Set<Int64> {
+        let result = try connection.execute("select movie_id from latent.excluded_movies")
+        return Set((0..<result.rowCount).compactMap { result[$0, 0].flatMap { Int64($0) } })
+    }
+
+    /// Marks the run failed and drops whatever it had written.
+    private func recordFailure(runID: Int64, error: any Error) throws {
+        logger.error("publish failed", metadata: ["run_id": "\(runID)", "error": "\(error)"])
+        guard connection.isConnected else { return }  // the next run's orphan clean-up marks it
+        try ModelRunStore(connection: connection).fail(runID, error: error)
+        try RunWriter(connection: connection, logger: logger).drop(runID: runID)
+    }
+}
+
+/// Seconds spent per named phase (a phase timed twice adds up).
+struct PhaseClock: Sendable {
+    private(set) var seconds: [String: Double] = [:]
+
+    mutating func time<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+        let started = Date()
+        defer { seconds[phase, default: 0] += Date().timeIntervalSince(started) }
+        return try body()
+    }
+}

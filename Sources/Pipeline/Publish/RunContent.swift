@@ -1,0 +1,43 @@
+import Models
+
+/// Everything one run publishes, computed from the trained model before any row is written.
+public struct RunContent: Sendable {
+    /// The model whose vectors and biases are published.
+    public var model: FactorModel
+    /// Top-N per user, by the model's dense user index.
+    public var recommendations: TopNTable
+    /// Whether published scores are predicted ratings clipped to the model's scale (rating
+    /// models) or the raw ranking score (popularity and ranking models).
+    public var clipsScores: Bool
+    /// Similar movies by measure (empty for models without vectors).
+    public var similar: [(measure: SimilarityMeasure, table: TopNTable)]
+    /// Genre vectors (nil for models without vectors).
+    public var genres: GenreVectors?
+
+    public init(
+        model: FactorModel, recommendations: TopNTable, clipsScores: Bool,
+        similar: [(measure: SimilarityMeasure, table: TopNTable)], genres: GenreVectors?
+    ) {
+        self.model = model
+        self.recommendations = recommendations
+        self.clipsScores = clipsScores
+        self.similar = similar
+        self.genres = genres
+    }
+
+    /// The tables this content fills: lists always, vector tables only when the model has vectors.
+    var tables: [RunTable] {
+        model.k > 0 ? RunTable.allCases : [.userRecommendations]
+    }
+
+    /// Distinct movies in the published lists over all movies of the model.
+    public var coverage: Double {
+        guard model.movies.count > 0 else { return 0 }
+        var seen = Set<Int64>()
+        let table = recommendations
+        for u in 0..<table.userCount {
+            for slot in 0..<Int(table.filled[u]) { seen.insert(table.movieIDs[u * table.count + slot]) }
+        }
+        return Double(seen.count) / Double(model.movies.count)
+    }
+}

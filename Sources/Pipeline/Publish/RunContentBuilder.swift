@@ -1,0 +1,31 @@
+import Models
+
+/// Computes what a run publishes from a trained model: every user's top-N (rated and excluded
+/// movies left out), similar movies by cosine and dot, genre vectors.
+public struct RunContentBuilder: Sendable {
+    public var settings: PublishSettings
+    public var excludedMovies: Set<Int64>
+
+    public init(settings: PublishSettings, excludedMovies: Set<Int64> = []) {
+        self.settings = settings
+        self.excludedMovies = excludedMovies
+    }
+
+    /// - Parameter dataset: the snapshot the model was trained from (same dense indices).
+    public func build(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
+        let rated = SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count)
+        let lists = try model.topNForAllUsers(
+            count: settings.listLength, excluding: rated, excludedMovies: excludedMovies, threads: settings.threads)
+        var similar: [(measure: SimilarityMeasure, table: TopNTable)] = []
+        var genres: GenreVectors?
+        if model.k > 0 {
+            for measure in SimilarityMeasure.allCases {
+                let table = try model.similarForAllMovies(
+                    count: settings.similarCount, measure: measure, excludedMovies: excludedMovies, threads: settings.threads)
+                similar.append((measure, table))
+            }
+            genres = model.genreVectors(genres: dataset.genres)
+        }
+        return RunContent(model: model, recommendations: lists, clipsScores: clipsScores, similar: similar, genres: genres)
+    }
+}

@@ -1,0 +1,152 @@
+import Logging
+import Models
+import Postgres
+
+/// Loads one run's rows into partitions of its own and attaches them, and drops a run's
+/// partitions again. Nothing here changes what readers see: that is ``RunSwitch``'s one
+/// transaction.
+package struct RunWriter {
+    let connection: PostgresConnection
+    let logger: Logger
+    var ddl = ShortLockDDL()
+
+    package init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Creates, fills, indexes, analyses and attaches every partition of run `runID`.
+    /// Returns the number of rows written.
+    @discardableResult
+    package func write(_ content: RunContent, runID: Int64) throws -> Int {
+        var rows = 0
+        for table in content.tables {
+            try create(table, runID: runID)
+            rows += try connection.copyIn(
+                "copy \(table.partition(runID)) (\(table.columns)) from stdin (format binary)"
+            ) { writer in
+                try Self.writeRows(of: table, content, runID: runID, into: &writer)
+            }
+            try connection.execute("create index on \(table.partition(runID)) (\(table.indexColumns))")
+            try connection.execute("analyze \(table.partition(runID))")
+            try ddl.run(
+                "alter table \(table.qualifiedName) attach partition \(table.partition(runID)) for values in (\(runID))",
+                on: connection, logger: logger)
+        }
+        return rows
+    }
+
+    /// A fresh, empty partition for the run, with the check constraint that lets `attach`
+    /// skip scanning it.
+    private func create(_ table: RunTable, runID: Int64) throws {
+        try drop(table, runID: runID)
+        try connection.execute(
+            "create table \(table.partition(runID)) (like \(table.qualifiedName) including defaults including constraints)")
+        try connection.execute(
+            "alter table \(table.partition(runID)) add constraint \(table.partitionName(runID))_run check (run_id = \(runID))")
+    }
+
+    private static func writeRows(
+        of table: RunTable, _ content: RunContent, runID: Int64, into writer: inout PostgresBinaryCopyWriter
+    ) throws {
+        let model = content.model
+        switch table {
+        case .userRecommendations:
+            let lists = content.recommendations
+            let scale = model.ratingScale
+            for u in 0..<lists.userCount {
+                let userID = model.users.ids[u]
+                for slot in 0..<Int(lists.filled[u]) {
+                    var score = lists.scores[u * lists.count + slot]
+                    if content.clipsScores { score = min(max(score, scale.lowerBound), scale.upperBound) }
+                    try writer.beginRow(fieldCount: 5)
+                    writer.append(runID)
+                    writer.append(userID)
+                    writer.append(Int32(slot + 1))
+                    writer.append(lists.movieIDs[u * lists.count + slot])
+                    writer.append(score)
+                }
+            }
+        case .similarMovies:
+            for (measure, lists) in content.similar {
+                for m in 0..<lists.userCount {
+                    let movieID = model.movies.ids[m]
+                    for slot in 0..<Int(lists.filled[m]) {
+                        try writer.beginRow(fieldCount: 6)
+                        writer.append(runID)
+                        writer.append(movieID)
+                        writer.append(measure.rawValue)
+                        writer.append(Int32(slot + 1))
+                        writer.append(lists.movieIDs[m * lists.count + slot])
+                        writer.append(lists.scores[m * lists.count + slot])
+                    }
+                }
+            }
+        case .genreVectors:
+            guard let genres = content.genres else { return }
+            for (g, name) in genres.names.enumerated() {
+                try writer.beginRow(fieldCount: 4)
+                writer.append(runID)
+                writer.append(name)
+                writer.append(floatArray: genres.vector(g))
+                writer.append(genres.source.rawValue)
+            }
+        case .movieVectors:
+            try writeVectors(ids: model.movies.ids, vectors: model.movieFactors, biases: model.movieBias, k: model.k, runID: runID, into: &writer)
+        case .userVectors:
+            try writeVectors(ids: model.users.ids, vectors: model.userFactors, biases: model.userBias, k: model.k, runID: runID, into: &writer)
+        }
+    }
+
+    private static func writeVectors(
+        ids: [Int64], vectors: [Float], biases: [Float], k: Int, runID: Int64, into writer: inout PostgresBinaryCopyWriter
+    ) throws {
+        for (i, id) in ids.enumerated() {
+            try writer.beginRow(fieldCount: 4)
+            writer.append(runID)
+            writer.append(id)
+            writer.append(floatArray: vectors[(i * k) ..< ((i + 1) * k)])
+            writer.append(biases[i])
+        }
+    }
+
+    /// Drops every partition of run `runID`, detaching attached ones first (concurrently, so
+    /// readers of the parent are never queued behind it).
+    package func drop(runID: Int64) throws {
+        for table in RunTable.allCases { try drop(table, runID: runID) }
+    }
+
+    private func drop(_ table: RunTable, runID: Int64) throws {
+        let partition = table.partition(runID)
+        for _ in 0..<4 {
+            switch try state(of: table, runID: runID) {
+            case .absent:
+                return
+            case .attached:
+                try ddl.run("alter table \(table.qualifiedName) detach partition \(partition) concurrently", on: connection, logger: logger)
+            case .detachPending:
+                try ddl.run("alter table \(table.qualifiedName) detach partition \(partition) finalize", on: connection, logger: logger)
+            case .detached:
+                try ddl.run("drop table \(partition)", on: connection, logger: logger)
+            }
+        }
+        throw PublishError.cleanupFailed(partition: partition)
+    }
+
+    private enum PartitionState {
+        case absent, attached, detachPending, detached
+    }
+
+    private func state(of table: RunTable, runID: Int64) throws -> PartitionState {
+        let result = try connection.query(
+            """
+            select c.oid is not null, i.inhrelid is not null, coalesce(i.inhdetachpending, false)
+            from (select 1) one
+            left join pg_class c on c.relname = $1 and c.relnamespace = 'latent'::regnamespace
+            left join pg_inherits i on i.inhrelid = c.oid
+            """, [table.partitionName(runID)])
+        guard result[0, 0] == "t" else { return .absent }
+        guard result[0, 1] == "t" else { return .detached }
+        return result[0, 2] == "t" ? .detachPending : .attached
+    }
+}
