@@ -127,6 +127,34 @@ public struct PostgresBinaryRow {
         return elements
     }
 
+    /// A one-dimensional `real[]` field (empty for an empty array). NULL elements are rejected.
+    public func floatArray(_ index: Int) throws(PostgresError) -> [Float] {
+        let (start, length) = try nonNullField(index, "real[]")
+        var cursor = start
+        let end = start + length
+        func readInt32() throws(PostgresError) -> Int32 {
+            guard cursor + 4 <= end else { throw .decoding("field \(index): truncated array") }
+            defer { cursor += 4 }
+            return Int32(bigEndian: base.loadUnaligned(fromByteOffset: cursor, as: Int32.self))
+        }
+        let dimensions = try readInt32()
+        _ = try readInt32()  // has-null flag
+        let elementType = try readInt32()
+        if dimensions == 0 { return [] }
+        guard dimensions == 1, elementType == PostgresBinaryFormat.float4OID else {
+            throw .decoding("field \(index): a \(dimensions)-dimensional array of type \(elementType) where real[] was expected")
+        }
+        let count = Int(try readInt32())
+        _ = try readInt32()  // lower bound
+        guard count >= 0, count * 8 <= length else { throw .decoding("field \(index): invalid array size \(count)") }
+        var elements = [Float](repeating: 0, count: count)
+        for position in 0..<count {
+            guard try readInt32() == 4 else { throw .decoding("field \(index): array element \(position + 1) is NULL or not a real") }
+            elements[position] = Float(bitPattern: UInt32(bitPattern: try readInt32()))
+        }
+        return elements
+    }
+
     // MARK: - Internals
 
     @inline(__always)

@@ -23,6 +23,9 @@ public struct IngestConfiguration: Sendable {
     public var writers = 2
     /// Seconds between progress log lines.
     public var progressInterval = 5.0
+    /// Called on the writer thread after each batch commits, with the users whose ratings it
+    /// changed (the live refresh listens here). Must return quickly: hand the work off.
+    public var onBatchCommitted: (@Sendable (CommittedRatings) -> Void)?
 
     public init(kafkaOptions: [String: String], ratingsTopic: String, moviesTopic: String, consumerGroup: String, databaseURL: String) {
         self.kafkaOptions = kafkaOptions
@@ -31,6 +34,18 @@ public struct IngestConfiguration: Sendable {
         self.consumerGroup = consumerGroup
         self.databaseURL = databaseURL
     }
+}
+
+/// The users whose ratings one committed batch changed (ratings or retractions).
+public struct CommittedRatings: Sendable {
+    public var userIDs: [Int64]
+    /// When the batch committed (``MonotonicClock`` nanoseconds).
+    public var committedAt: UInt64
+}
+
+/// The clock ingest stamps commits with (CLOCK_MONOTONIC), for latencies measured elsewhere.
+public enum MonotonicClock {
+    public static func nanoseconds() -> UInt64 { DispatchClock.now() }
 }
 
 /// What a run did, counted over committed batches only.
@@ -140,7 +155,8 @@ public final class IngestRunner {
         for _ in 0..<configuration.writers {
             let connection = try PostgresConnection(url: configuration.databaseURL)
             let writer = IngestWriterThread(
-                writer: BatchWriter(connection: connection, consumerGroup: configuration.consumerGroup), stop: stop, logger: logger)
+                writer: BatchWriter(connection: connection, consumerGroup: configuration.consumerGroup), stop: stop, logger: logger,
+                onCommitted: configuration.onBatchCommitted)
             lanes.append(Lane(batch: emptyBatch(), writer: writer))
         }
         offsetReader = try PostgresConnection(url: configuration.databaseURL)

@@ -32,11 +32,13 @@ final class IngestWriterThread: @unchecked Sendable {
     private var outcome: Outcome?
     private var busy = false
     private var shuttingDown = false
+    private let onCommitted: (@Sendable (CommittedRatings) -> Void)?
 
-    init(writer: BatchWriter, stop: IngestStop, logger: Logger) {
+    init(writer: BatchWriter, stop: IngestStop, logger: Logger, onCommitted: (@Sendable (CommittedRatings) -> Void)? = nil) {
         self.writer = writer
         self.stop = stop
         self.logger = logger
+        self.onCommitted = onCommitted
         let thread = Thread { [self] in self.loop() }
         thread.name = "latent.ingest.writer"
         thread.start()
@@ -104,6 +106,9 @@ final class IngestWriterThread: @unchecked Sendable {
         while true {
             do {
                 try writer.write(job.batch, expectedOffsets: job.expected)
+                if let onCommitted, !job.batch.ratings.isEmpty {
+                    onCommitted(CommittedRatings(userIDs: Array(Set(job.batch.ratings.map(\.userID))), committedAt: DispatchClock.now()))
+                }
                 if attempt > 0 {
                     logger.info("PostgreSQL is back: batch written", metadata: ["attempts": "\(attempt + 1)", "events": "\(job.batch.consumedCount)"])
                 }

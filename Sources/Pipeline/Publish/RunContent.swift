@@ -25,9 +25,11 @@ public struct RunContent: Sendable {
         self.genres = genres
     }
 
-    /// The tables this content fills: lists always, vector tables only when the model has vectors.
+    /// The tables this content fills: lists, biases and vectors always (empty vectors for
+    /// `k == 0`, so every run can be loaded back for the live path); similar movies and genre
+    /// vectors only when the model has vectors.
     var tables: [RunTable] {
-        model.k > 0 ? RunTable.allCases : [.userRecommendations]
+        model.k > 0 ? RunTable.allCases : [.userRecommendations, .movieVectors, .userVectors]
     }
 
     /// Distinct movies in the published lists over all movies of the model.

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import Metrics
+import Models
+import Postgres
+
+/// One retraining of every configured model, in order: what the nightly schedule, an
+/// on-demand request and `latent publish` run. A model that fails does not stop the others.
+public struct TrainingCycle: Sendable {
+    public var models: [ModelConfiguration]
+    public var settings: PublishSettings
+
+    public init(models: [ModelConfiguration], settings: PublishSettings) {
+        self.models = models
+        self.settings = settings
+    }
+
+    /// The result of one model in a cycle.
+    public enum Result: Sendable {
+        case published(PublishOutcome)
+        case failed(model: String, error: String)
+    }
+
+    /// Publishes every model over `connection`; stops early (remaining models not started) when
+    /// `isCancelled` turns true.
+    public func run(
+        on connection: PostgresConnection, logger: Logger, progress: ProgressReporter = .silent, isCancelled: () -> Bool = { false }
+    ) -> [Result] {
+        let publisher = Publisher(connection: connection, logger: logger, progress: progress)
+        var results: [Result] = []
+        for configuration in models {
+            guard !isCancelled() else { break }
+            do {
+                let outcome = try publisher.publish(configuration, settings: settings, isCancelled: isCancelled)
+                PublishMetrics.record(outcome)
+                results.append(.published(outcome))
+            } catch {
+                Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind), ("status", "failed")]).increment()
+                logger.error("publishing failed", metadata: ["model": "\(configuration.kind)", "error": "\(error)"])
+                results.append(.failed(model: configuration.kind, error: "\(error)"))
+            }
+        }
+        return results
+    }
+}
+
+/// Prometheus figures of the publish runs (swift-metrics; no-ops until a backend is bootstrapped).
+enum PublishMetrics {
+    static func record(_ outcome: PublishOutcome) {
+        let model = outcome.model
+        Counter(label: "latent_publish_runs_total", dimensions: [("model", model), ("status", outcome.status.rawValue)]).increment()
+        for (phase, seconds) in outcome.durations {
+            Gauge(label: "latent_publish_phase_seconds", dimensions: [("model", model), ("phase", phase)]).record(seconds)
+        }
+        guard outcome.status == .current else { return }
+        let m = outcome.metrics
+        Gauge(label: "latent_current_run_ndcg_at_10", dimensions: [("model", model)]).record(m.ndcgAt10)
+        Gauge(label: "latent_current_run_recall_at_20", dimensions: [("model", model)]).record(m.recallAt20)
+        if let rmse = m.rmse { Gauge(label: "latent_current_run_rmse", dimensions: [("model", model)]).record(rmse) }
+        Gauge(label: "latent_current_run_id", dimensions: [("model", model)]).record(Double(outcome.runID))
+        Gauge(label: "latent_ranks_below_popularity", dimensions: [("model", model)]).record(m.ndcgAt10 < m.popularityNdcgAt10 ? 1 : 0)
+    }
+}
+
+/// `latent.retrain_requests`: retraining asked for outside the schedule.
+public struct RetrainRequests {
+    let connection: PostgresConnection
+
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Queues a request; returns its id.
+    @discardableResult
+    public func request(by requester: String) throws -> Int64 {
+        let result = try connection.query(
+            "insert into latent.retrain_requests (requested_by) values ($1) returning request_id", [requester])
+        guard let id = result[0, 0].flatMap({ Int64($0) }) else {
+            throw PostgresError(kind: .statementFailed, message: "insert into latent.retrain_requests returned no request_id")
+        }
+        return id
+    }
+
+    /// Takes every pending request for `taker` (one cycle answers them all); true when any was pending.
+    public func takePending(by taker: String) throws -> Bool {
+        let result = try connection.query(
+            """
+            update latent.retrain_requests set taken_at = now(), taken_by = $1
+            where request_id in (select request_id from latent.retrain_requests where taken_at is null for update skip locked)
+            returning request_id
+            """, [taker])
+        return result.rowCount > 0
+    }
+}
