@@ -75,7 +75,7 @@ public final class BatchWriter {
         let useMerge = connection.serverVersion >= 150_000
         do {
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: useMerge)
-        } catch let error as PostgresError where useMerge && error.sqlState == "23505" {
+        } catch let error as PostgresError where useMerge && error.sqlState == SQLState.uniqueViolation {
             // A concurrent transaction inserted a pair after this batch looked for it (unique
             // violation from the COPY or MERGE; all rolled back): redo with ON CONFLICT, which waits.
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: false)
