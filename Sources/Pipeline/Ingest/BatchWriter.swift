@@ -46,11 +46,6 @@ public final class BatchWriter {
         try connection.reconnect()
     }
 
-    /// The offsets stored for `consumerGroup` (next offset to read per partition).
-    public func storedOffsets() throws -> [TopicPartition: Int64] {
-        try Self.storedOffsets(connection: connection, consumerGroup: consumerGroup, forUpdate: false)
-    }
-
     static func storedOffsets(connection: PostgresConnection, consumerGroup: String, forUpdate: Bool) throws -> [TopicPartition: Int64] {
         let result = try connection.query(
             "select topic, partition, next_offset from latent.consumer_offsets where consumer_group = $1"
