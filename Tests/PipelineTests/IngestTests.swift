@@ -149,13 +149,30 @@ final class IngestTests: XCTestCase {
         let database = try IngestTestDatabase(self)
         let connection = try database.connect()
         let feeder = Feeder(BatchWriter(connection: try database.connect(), consumerGroup: "g"))
-        // Another transaction inserts (1, 1) and commits only after the writer has looked for it:
-        // the writer's insert waits for it, fails with a unique violation, and the batch is redone.
+        // Another transaction inserts (1, 1) and commits only once the writer waits for it (the
+        // writer looked for the pair, did not see it, and its insert now waits on the other's
+        // lock): the insert then fails with a unique violation, and the batch is redone.
         let other = try database.connect()
         try other.execute("begin; insert into latent.ratings values (1, 1, 2, to_timestamp(50))")
-        let committer = Thread { Thread.sleep(forTimeInterval: 1); _ = try? other.execute("commit") }
+        let writerPID = try feeder.writer.connection.integer("select pg_backend_pid()")
+        let otherPID = try other.integer("select pg_backend_pid()")
+        let watcher = try database.connect()
+        let sawWriterWaiting = LockedFlag()
+        let committer = Thread {
+            let blockedSQL = "select count(*) from unnest(pg_blocking_pids(\(writerPID))) as p where p = \(otherPID)"
+            let deadline = Date(timeIntervalSinceNow: 30)
+            while Date() < deadline {
+                if (try? watcher.integer(blockedSQL)) == 1 {
+                    sawWriterWaiting.set()
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            _ = try? other.execute("commit")
+        }
         committer.start()
         try feeder.write([rating(1, 1, 4, 100), rating(1, 2, 3, 100)])
+        XCTAssertTrue(sawWriterWaiting.isSet, "the writer never waited for the concurrent insert")
         XCTAssertEqual(try rows(connection, ratingsSQL), ["1,1,4,100", "1,2,3,100"])
         XCTAssertEqual(try rows(connection, storedOffsetsSQL), ["ratings,0,2"])
     }
