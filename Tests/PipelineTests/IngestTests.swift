@@ -145,6 +145,28 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(try rows(connection, storedOffsetsSQL), ["ratings,0,1"], "the fenced batch stored no offset")
     }
 
+    func testAnUnreadableStoredOffsetFailsTheBatchInsteadOfLookingAbsent() throws {
+        let database = try IngestTestDatabase(self)
+        let connection = try database.connect()
+        // A stored offset the writer cannot read (a hand edit, a schema drift). Skipped, the row
+        // would look like "nothing stored yet" and the batch would be written over it.
+        try connection.execute("""
+            alter table latent.consumer_offsets alter column next_offset type text;
+            insert into latent.consumer_offsets (consumer_group, topic, partition, next_offset) values ('g', 'ratings', 0, 'garbage')
+            """)
+        let writer = BatchWriter(connection: try database.connect(), consumerGroup: "g")
+        var batch = IngestBatch(ratingsTopic: "ratings", moviesTopic: "movies")
+        batch.add(message(rating(1, 1, 4, 100), offset: 0))
+        batch.seal()
+        XCTAssertThrowsError(try writer.write(batch, expectedOffsets: [TopicPartition(topic: "ratings", partition: 0): nil])) { error in
+            guard let error = error as? PostgresError else { return XCTFail("unexpected \(error)") }
+            XCTAssertEqual(error.kind, .decodingFailed)
+            XCTAssertTrue(error.message.contains("garbage"), error.message)
+        }
+        XCTAssertEqual(try rows(connection, ratingsSQL), [])
+        XCTAssertEqual(try rows(connection, storedOffsetsSQL), ["ratings,0,garbage"])
+    }
+
     func testAPairInsertedByAConcurrentTransactionIsMerged() throws {
         let database = try IngestTestDatabase(self)
         let connection = try database.connect()

@@ -436,18 +436,33 @@ public final class IngestRunner {
         guard !fetchPaused, allCached || now - lastFreshWatermarkCheck >= 3_000_000_000 else { return false }
         lastFreshWatermarkCheck = now
         try consumer.pause()
-        defer { try? consumer.resume() }
+        defer {
+            do {
+                try consumer.resume()
+            } catch {
+                // Left paused, the partitions would never be fetched again: the main loop
+                // retries the resume (and fails the run if that fails too).
+                fetchPaused = true
+                logger.warning("could not resume fetching after the watermark check; retrying", metadata: ["error": "\(error)"])
+            }
+        }
         let fresh = FreshWatermarks(count: assigned.count)
         DispatchQueue.concurrentPerform(iterations: min(16, assigned.count)) { worker in
             var i = worker
             while i < assigned.count {
-                fresh.set(i, try? consumer.watermarks(assigned[i], timeoutMilliseconds: 5000))
+                fresh.set(i, Result { () throws(KafkaError) in try consumer.watermarks(assigned[i], timeoutMilliseconds: 5000) })
                 i += 16
             }
         }
         for (i, tp) in assigned.enumerated() {
-            guard let marks = fresh.get(i) else {
-                logger.debug("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)"])
+            let marks: (low: Int64, high: Int64)
+            switch fresh.get(i) {
+            case .success(let value):
+                marks = value
+            case .failure(let error):
+                logger.warning("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                return false
+            case nil:
                 return false
             }
             let stored = known[tp] ?? nil
@@ -465,18 +480,18 @@ public final class IngestRunner {
 
 /// Results of parallel watermark queries. `@unchecked Sendable`: guarded by `lock`.
 private final class FreshWatermarks: @unchecked Sendable {
+    typealias Marks = Result<(low: Int64, high: Int64), KafkaError>
     private let lock = NSLock()
-    private var values: [(low: Int64, high: Int64)?]
+    private var values: [Marks?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: (low: Int64, high: Int64)?) {
+    func set(_ i: Int, _ value: Marks) {
         lock.lock()
         values[i] = value
         lock.unlock()
     }
-    func get(_ i: Int) -> (low: Int64, high: Int64)? {
+    func get(_ i: Int) -> Marks? {
         lock.lock()
         defer { lock.unlock() }
         return values[i]
     }
-
 }
