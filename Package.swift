@@ -68,5 +68,6 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models"]),
+        .testTarget(name: "LatentTests", dependencies: ["latent"]),
     ]
 )
