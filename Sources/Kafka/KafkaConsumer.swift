@@ -148,18 +148,6 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
-    /// The group's offsets committed in Kafka (what lag tooling sees), asked from the group coordinator.
-    /// Partitions without a committed offset are absent from the result.
-    public func committed(_ partitions: [TopicPartition], timeoutMilliseconds: Int32) throws(KafkaError) -> [TopicPartition: Int64] {
-        guard !partitions.isEmpty else { return [:] }
-        let list = PartitionList(partitions)
-        let err = rd_kafka_committed(handle, list.pointer, timeoutMilliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "could not read committed offsets") }
-        var result: [TopicPartition: Int64] = [:]
-        for element in list.elements where element.offset >= 0 { result[element.partition] = element.offset }
-        return result
-    }
-
     /// Partitions currently assigned and handed to the application by `onAssign`.
     public var assignment: [TopicPartition] { state.assignment }
 

@@ -73,15 +73,4 @@ public final class KafkaMockCluster: @unchecked Sendable {
             rd_kafka_mock_push_request_errors_array(cluster, apiKey, buffer.count, buffer.baseAddress)
         }
     }
-
-    /// Clears errors queued by `pushRequestErrors` for `apiKey`.
-    public func clearRequestErrors(apiKey: Int16) {
-        rd_kafka_mock_clear_request_errors(cluster, apiKey)
-    }
-
-    /// Adds a round-trip delay to every response of broker `id`.
-    public func setBrokerRoundTripTime(_ id: Int32, milliseconds: Int32) throws(KafkaError) {
-        let err = rd_kafka_mock_broker_set_rtt(cluster, id, milliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "could not set the RTT of mock broker \(id)") }
-    }
 }

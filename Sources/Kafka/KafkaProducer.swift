@@ -85,9 +85,6 @@ public final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    /// Messages queued in librdkafka and not yet delivered.
-    public var pendingCount: Int { Int(rd_kafka_outq_len(handle)) }
-
     private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
         topicsLock.lock()
         defer { topicsLock.unlock() }

@@ -100,7 +100,7 @@ public struct Importer {
     private func mergeAllowingDuplicates(unique: String, deduplicated: String) throws -> Int {
         do {
             return try connection.transaction { try connection.execute(unique).affectedRows }
-        } catch let error as PostgresError where error.sqlState == "21000" {
+        } catch let error as PostgresError where error.sqlState == SQLState.cardinalityViolation {
             logger.info("the file lists some keys more than once; keeping the newest entry of each")
             return try connection.execute(deduplicated).affectedRows
         }

@@ -21,19 +21,17 @@ enum ConnectionSecrets {
             PQconninfoFree(options)
         }
         if let errorMessage { PQfreemem(errorMessage) }
-        // What is written in the string (raw), even when libpq cannot parse it.
-        for pattern in [#"://[^/?#@]*?:([^@/?#]*)@"#, #"password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)"#] {
-            guard let regex = try? Regex(pattern).ignoresCase() else { continue }
-            for match in conninfo.matches(of: regex) {
-                if match.count > 1, let captured = match[1].substring {
-                    var value = String(captured)
+        // What is written in the string (raw), even when libpq cannot parse it. Regex literals:
+        // checked by the compiler, so scrubbing can never be turned off by a pattern that fails to build.
+        for regex in [#/://[^/?#@]*?:([^@/?#]*)@/#, #/password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)/#] {
+            for match in conninfo.matches(of: regex.ignoresCase()) {
+                var value = String(match.1)
+                found.insert(value)
+                if value.hasPrefix("'"), value.hasSuffix("'"), value.count >= 2 {
+                    value = String(value.dropFirst().dropLast())
                     found.insert(value)
-                    if value.hasPrefix("'"), value.hasSuffix("'"), value.count >= 2 {
-                        value = String(value.dropFirst().dropLast())
-                        found.insert(value)
-                    }
-                    if let decoded = value.removingPercentEncodingIfValid() { found.insert(decoded) }
                 }
+                if let decoded = value.removingPercentEncodingIfValid() { found.insert(decoded) }
             }
         }
         found.remove("")

@@ -63,6 +63,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 /// SQLSTATE codes callers commonly branch on
 /// (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 public enum SQLState {
+    /// A command would affect a row more than once (e.g. `MERGE` or `ON CONFLICT DO UPDATE` meeting
+    /// the same key twice in its input).
+    public static let cardinalityViolation = "21000"
     public static let uniqueViolation = "23505"
     public static let foreignKeyViolation = "23503"
     public static let notNullViolation = "23502"
@@ -72,12 +75,15 @@ public enum SQLState {
     public static let undefinedTable = "42P01"
     public static let syntaxError = "42601"
     public static let adminShutdown = "57P01"
+    public static let crashShutdown = "57P02"
+    public static let cannotConnectNow = "57P03"
+    public static let databaseDropped = "57P04"
     public static let queryCanceled = "57014"
     public static let lockNotAvailable = "55P03"
 
     /// Codes that mean the session is gone: class 08 (connection exception) and the
     /// operator-intervention codes a terminated or shutting-down backend sends.
     static func meansConnectionLost(_ code: String) -> Bool {
-        code.hasPrefix("08") || code == "57P01" || code == "57P02" || code == "57P03" || code == "57P04"
+        code.hasPrefix("08") || [adminShutdown, crashShutdown, cannotConnectNow, databaseDropped].contains(code)
     }
 }

@@ -36,10 +36,39 @@ struct IngestCommand: ParsableCommand {
     var writers = 2
 
     @Option(name: .customLong("metrics-port"),
-            help: "Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: $LATENT_METRICS_PORT; 0 or unset: off).")
+            help: "Serve Prometheus metrics on HOST:PORT/metrics (default: $LATENT_METRICS_PORT; 0 or unset: off).")
     var metricsPort: Int?
 
+    @Option(name: .customLong("metrics-host"),
+            help: ArgumentHelp("IPv4 address the metrics endpoint binds to; 0.0.0.0 for every interface, as a container needs "
+                               + "(default: $LATENT_METRICS_HOST, else 127.0.0.1).", valueName: "address"))
+    var metricsHost: String?
+
+    /// The metrics port from the flag, else `LATENT_METRICS_PORT`, else 0 (off).
+    var resolvedMetricsPort: Int {
+        get throws {
+            if let metricsPort { return metricsPort }
+            guard let text = ProcessInfo.processInfo.environment["LATENT_METRICS_PORT"], !text.isEmpty else { return 0 }
+            guard let port = Int(text) else { throw ValidationError("LATENT_METRICS_PORT must be a port number, got \"\(text)\"") }
+            return port
+        }
+    }
+
+    /// The metrics address from the flag, else `LATENT_METRICS_HOST`, else 127.0.0.1.
+    var resolvedMetricsHost: String {
+        if let metricsHost { return metricsHost }
+        if let host = ProcessInfo.processInfo.environment["LATENT_METRICS_HOST"], !host.isEmpty { return host }
+        return "127.0.0.1"
+    }
+
     func validate() throws {
+        let port = try resolvedMetricsPort
+        guard (0...65_535).contains(port) else {
+            throw ValidationError("--metrics-port / LATENT_METRICS_PORT must be between 0 and 65535, got \(port)")
+        }
+        guard MetricsEndpoint.isIPv4Address(resolvedMetricsHost) else {
+            throw ValidationError("--metrics-host / LATENT_METRICS_HOST must be an IPv4 address such as 0.0.0.0, got \"\(resolvedMetricsHost)\"")
+        }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard (1...16).contains(writers) else { throw ValidationError("--writers must be between 1 and 16, got \(writers)") }
         guard batchDelayMilliseconds > 0 else { throw ValidationError("--batch-delay-ms must be positive, got \(batchDelayMilliseconds)") }
@@ -70,10 +99,10 @@ struct IngestCommand: ParsableCommand {
         }
         defer { withExtendedLifetime(sources) {} }
 
-        let port = metricsPort ?? ProcessInfo.processInfo.environment["LATENT_METRICS_PORT"].flatMap { Int($0) } ?? 0
+        let port = try resolvedMetricsPort
         if port > 0 {
             let registry = MetricsEndpoint.bootstrap()
-            try MetricsEndpoint.serve(registry, host: "127.0.0.1", port: port, logger: logger)
+            try MetricsEndpoint.serve(registry, host: resolvedMetricsHost, port: port, logger: logger)
         }
 
         guard let url = database.url else { throw ValidationError("no database given: pass --database-url or set LATENT_DATABASE_URL") }

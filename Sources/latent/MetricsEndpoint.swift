@@ -20,6 +20,12 @@ enum MetricsEndpoint {
         return registry
     }
 
+    /// Whether `host` is a dotted IPv4 address, the form ``serve(_:host:port:logger:)`` binds to.
+    static func isIPv4Address(_ host: String) -> Bool {
+        var address = in_addr()
+        return inet_pton(AF_INET, host, &address) == 1
+    }
+
     /// Starts serving `registry` on `host:port` (port 0 disables the endpoint).
     static func serve(_ registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger) throws {
         guard port > 0 else { return }

@@ -9,7 +9,8 @@ import XCTest
 /// Every stream here has one event per (user, movie) pair, so the expected database content is
 /// exact: one live rating per valid event, one rejected row per malformed event, and the stored
 /// offsets equal to the number of messages. A re-applied committed batch would also show as row
-/// updates of `latent.ratings` (a fresh pair is only ever inserted), which must stay 0.
+/// updates of `latent.ratings` (a fresh pair is only ever inserted): a trigger records every
+/// update in the same transaction, and the record must stay empty.
 final class ReliabilityTests: XCTestCase {
     /// Unique-pair events; every `malformedEvery`-th one is malformed with a unique payload.
     private struct UniqueStream {
@@ -112,19 +113,42 @@ final class ReliabilityTests: XCTestCase {
             try connection.integer("select coalesce(sum(next_offset), 0) from latent.consumer_offsets where consumer_group = '\(group)' and topic = 'ratings'"),
             stream.events.count, "stored offsets cover every message", file: file, line: line)
 
-        // Statistics of the exited sessions are flushed asynchronously: give them a moment.
-        Thread.sleep(forTimeInterval: 1.5)
-        _ = try connection.query("select pg_stat_clear_snapshot()")
-        XCTAssertEqual(
-            try connection.integer("select n_tup_upd from pg_stat_user_tables where relid = 'latent.ratings'::regclass"), 0,
-            "a committed event was applied twice", file: file, line: line)
+        XCTAssertEqual(try connection.integer("select count(*) from public.rating_updates"), 0,
+                       "a committed event was applied twice", file: file, line: line)
+    }
+
+    /// A migrated database whose `latent.ratings` records every row update in
+    /// `public.rating_updates`, in the updating transaction (what `assertExactlyOnce` reads).
+    private func recordingDatabase() throws -> IngestTestDatabase {
+        let database = try IngestTestDatabase(self)
+        let connection = try database.connect()
+        defer { connection.close() }
+        try connection.execute("""
+            create table public.rating_updates (user_id bigint not null, movie_id bigint not null);
+            create function public.record_rating_update() returns trigger language plpgsql as $$
+            begin
+                insert into public.rating_updates values (old.user_id, old.movie_id);
+                return new;
+            end $$;
+            create trigger record_rating_update before update on latent.ratings
+                for each row execute function public.record_rating_update();
+            """)
+        // The record sees an update (in a transaction rolled back, leaving nothing behind).
+        try connection.execute("""
+            begin;
+            insert into latent.ratings values (0, 0, 1, to_timestamp(0));
+            update latent.ratings set rating = 2 where user_id = 0 and movie_id = 0
+            """)
+        XCTAssertEqual(try connection.integer("select count(*) from public.rating_updates"), 1, "the update trigger does not record")
+        try connection.execute("rollback")
+        return database
     }
 
     // MARK: Tests
 
     func testExactlyOnceWhenTheConsumerIsKilledRepeatedly() throws {
         let partitions: Int32 = 8
-        let database = try IngestTestDatabase(self)
+        let database = try recordingDatabase()
         let broker = try IngestTestBroker(ratingPartitions: partitions)
         let stream = UniqueStream(count: 60_000, malformedEvery: 25)
         // Slow enough that events are still flowing at every kill (each restart waits for the
@@ -193,7 +217,7 @@ final class ReliabilityTests: XCTestCase {
         group: String, malformedEvery: Int, _ fault: (IngestTestDatabase) throws -> Void
     ) throws {
         let partitions: Int32 = 4
-        let database = try IngestTestDatabase(self)
+        let database = try recordingDatabase()
         let broker = try IngestTestBroker(ratingPartitions: partitions)
         let stream = UniqueStream(count: 30_000, malformedEvery: malformedEvery)
         let producing = produceInBackground(stream, to: broker, rate: 5_000)
@@ -215,7 +239,7 @@ final class ReliabilityTests: XCTestCase {
 
     func testNothingIsLostWhileTheBrokerIsDown() throws {
         let partitions: Int32 = 4
-        let database = try IngestTestDatabase(self)
+        let database = try recordingDatabase()
         let broker = try IngestTestBroker(ratingPartitions: partitions)
         let stream = UniqueStream(count: 30_000, malformedEvery: 30)
         let producing = produceInBackground(stream, to: broker, rate: 5_000)

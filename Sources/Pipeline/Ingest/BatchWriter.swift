@@ -46,20 +46,25 @@ public final class BatchWriter {
         try connection.reconnect()
     }
 
-    /// The offsets stored for `consumerGroup` (next offset to read per partition).
-    public func storedOffsets() throws -> [TopicPartition: Int64] {
-        try Self.storedOffsets(connection: connection, consumerGroup: consumerGroup, forUpdate: false)
-    }
-
     static func storedOffsets(connection: PostgresConnection, consumerGroup: String, forUpdate: Bool) throws -> [TopicPartition: Int64] {
         let result = try connection.query(
             "select topic, partition, next_offset from latent.consumer_offsets where consumer_group = $1"
                 + (forUpdate ? " for update" : ""),
             [consumerGroup])
+        return try offsets(in: result)
+    }
+
+    /// Parses `(topic, partition, next_offset)` rows. An unreadable row fails the read: skipping
+    /// it would look like a partition with no stored offset, to be read again from the start.
+    private static func offsets(in result: PostgresResult) throws -> [TopicPartition: Int64] {
         var offsets: [TopicPartition: Int64] = [:]
         for row in 0..<result.rowCount {
             guard let topic = result[row, 0], let partition = result[row, 1].flatMap({ Int32($0) }),
-                  let offset = result[row, 2].flatMap({ Int64($0) }) else { continue }
+                  let offset = result[row, 2].flatMap({ Int64($0) })
+            else {
+                let text = (0..<3).map { result[row, $0] ?? "NULL" }.joined(separator: ", ")
+                throw PostgresError(kind: .decodingFailed, message: "unreadable row in latent.consumer_offsets: (\(text))")
+            }
             offsets[TopicPartition(topic: topic, partition: partition)] = offset
         }
         return offsets
@@ -75,7 +80,7 @@ public final class BatchWriter {
         let useMerge = connection.serverVersion >= 150_000
         do {
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: useMerge)
-        } catch let error as PostgresError where useMerge && error.sqlState == "23505" {
+        } catch let error as PostgresError where useMerge && error.sqlState == SQLState.uniqueViolation {
             // A concurrent transaction inserted a pair after this batch looked for it (unique
             // violation from the COPY or MERGE; all rolled back): redo with ON CONFLICT, which waits.
             try writeTransaction(batch, expectedOffsets: expectedOffsets, useMerge: false)
@@ -135,12 +140,7 @@ public final class BatchWriter {
             order by topic, partition
             for update
             """, [consumerGroup, topics, partitions])
-        var stored: [TopicPartition: Int64] = [:]
-        for row in 0..<result.rowCount {
-            guard let topic = result[row, 0], let partition = result[row, 1].flatMap({ Int32($0) }),
-                  let offset = result[row, 2].flatMap({ Int64($0) }) else { continue }
-            stored[TopicPartition(topic: topic, partition: partition)] = offset
-        }
+        let stored = try Self.offsets(in: result)
         var moved: [TopicPartition: Int64?] = [:]
         for tp in batch.nextOffsets.keys {
             let expected = expectedOffsets[tp] ?? nil

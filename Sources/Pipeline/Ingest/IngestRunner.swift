@@ -148,9 +148,12 @@ public final class IngestRunner {
 
     /// Runs until stopped (or caught up, with ``IngestConfiguration/untilCaughtUp``).
     /// - Throws: when PostgreSQL or Kafka cannot be reached at start, on a fatal Kafka error,
-    ///   or ``IngestError/stopForced``.
+    ///   or ``IngestError/stopForced``. Before it returns or throws, the consumer has left the
+    ///   group and every writer thread has ended (see ``tearDown()``).
     public func run() throws -> IngestSummary {
         let started = DispatchClock.now()
+        // Every path out, thrown or returned, goes through the ordered teardown.
+        defer { tearDown() }
         // Connect first: a wrong URL fails fast with a clear message instead of retrying forever.
         for _ in 0..<configuration.writers {
             let connection = try PostgresConnection(url: configuration.databaseURL)
@@ -160,7 +163,6 @@ public final class IngestRunner {
             lanes.append(Lane(batch: emptyBatch(), writer: writer))
         }
         offsetReader = try PostgresConnection(url: configuration.databaseURL)
-        defer { for lane in lanes { lane.writer.shutDown() } }
 
         var options = configuration.kafkaOptions
         // Fetch large chunks: events are small and the loop batches tens of thousands.
@@ -178,8 +180,13 @@ public final class IngestRunner {
         let consumer = try KafkaConsumer(
             options: options, groupID: configuration.consumerGroup,
             topics: [configuration.ratingsTopic, configuration.moviesTopic],
-            onAssign: { [unowned self] partitions in try self.assigned(partitions) },
-            onRevoke: { [unowned self] partitions in self.revoked(partitions) })
+            // Weak: the consumer must never keep the runner alive, nor call into one being
+            // released (tearDown closes it first, so these normally always find the runner).
+            onAssign: { [weak self] partitions in
+                guard let self else { throw CancellationError() }
+                return try self.assigned(partitions)
+            },
+            onRevoke: { [weak self] partitions in self?.revoked(partitions) })
         self.consumer = consumer
         logger.info("ingest started", metadata: [
             "group": "\(configuration.consumerGroup)", "topics": "\(configuration.ratingsTopic),\(configuration.moviesTopic)",
@@ -271,6 +278,23 @@ public final class IngestRunner {
         summary.activeSeconds = firstMessageAt == 0 ? 0 : Double(end - firstMessageAt) / 1e9
         logger.info("ingest stopped", metadata: ["summary": "\(summary)"])
         return summary
+    }
+
+    /// Ends a run, on every path, in an order that never calls back into a runner that is going
+    /// away and leaves no thread or connection behind:
+    /// 1. the writers stop retrying: a batch that cannot be written is given up (nothing
+    ///    uncommitted is lost, it is read again by the next owner of its partitions);
+    /// 2. the consumer leaves the group, which runs ``revoked(_:)`` while the lanes still exist;
+    /// 3. the writer threads end and are joined (their connections are closed), then the
+    ///    offset reader is closed.
+    private func tearDown() {
+        for lane in lanes { lane.writer.shutDown() }
+        consumer?.close()
+        for lane in lanes { lane.writer.join() }
+        lanes = []
+        offsetReader?.close()
+        offsetReader = nil
+        consumer = nil
     }
 
     // MARK: Batches
@@ -452,18 +476,33 @@ public final class IngestRunner {
         guard !fetchPaused, allCached || now - lastFreshWatermarkCheck >= 3_000_000_000 else { return false }
         lastFreshWatermarkCheck = now
         try consumer.pause()
-        defer { try? consumer.resume() }
+        defer {
+            do {
+                try consumer.resume()
+            } catch {
+                // Left paused, the partitions would never be fetched again: the main loop
+                // retries the resume (and fails the run if that fails too).
+                fetchPaused = true
+                logger.warning("could not resume fetching after the watermark check; retrying", metadata: ["error": "\(error)"])
+            }
+        }
         let fresh = FreshWatermarks(count: assigned.count)
         DispatchQueue.concurrentPerform(iterations: min(16, assigned.count)) { worker in
             var i = worker
             while i < assigned.count {
-                fresh.set(i, try? consumer.watermarks(assigned[i], timeoutMilliseconds: 5000))
+                fresh.set(i, Result { () throws(KafkaError) in try consumer.watermarks(assigned[i], timeoutMilliseconds: 5000) })
                 i += 16
             }
         }
         for (i, tp) in assigned.enumerated() {
-            guard let marks = fresh.get(i) else {
-                logger.debug("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)"])
+            let marks: (low: Int64, high: Int64)
+            switch fresh.get(i) {
+            case .success(let value):
+                marks = value
+            case .failure(let error):
+                logger.warning("watermark query failed; not caught up yet", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                return false
+            case nil:
                 return false
             }
             let stored = known[tp] ?? nil
@@ -481,18 +520,18 @@ public final class IngestRunner {
 
 /// Results of parallel watermark queries. `@unchecked Sendable`: guarded by `lock`.
 private final class FreshWatermarks: @unchecked Sendable {
+    typealias Marks = Result<(low: Int64, high: Int64), KafkaError>
     private let lock = NSLock()
-    private var values: [(low: Int64, high: Int64)?]
+    private var values: [Marks?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: (low: Int64, high: Int64)?) {
+    func set(_ i: Int, _ value: Marks) {
         lock.lock()
         values[i] = value
         lock.unlock()
     }
-    func get(_ i: Int) -> (low: Int64, high: Int64)? {
+    func get(_ i: Int) -> Marks? {
         lock.lock()
         defer { lock.unlock() }
         return values[i]
     }
-
 }

@@ -32,6 +32,7 @@ final class IngestWriterThread: @unchecked Sendable {
     private var outcome: Outcome?
     private var busy = false
     private var shuttingDown = false
+    private var finished = false
     private let onCommitted: (@Sendable (CommittedRatings) -> Void)?
 
     init(writer: BatchWriter, stop: IngestStop, logger: Logger, onCommitted: (@Sendable (CommittedRatings) -> Void)? = nil) {
@@ -74,7 +75,8 @@ final class IngestWriterThread: @unchecked Sendable {
         return taken
     }
 
-    /// Wakes a back-off sleep (after a forced stop) and ends the thread once idle.
+    /// Ends the thread once idle. A batch in flight gets no further attempt after a failed one
+    /// (it is given up as ``Outcome/aborted(_:)``), and a back-off sleep is cut short.
     func shutDown() {
         condition.lock()
         shuttingDown = true
@@ -82,11 +84,32 @@ final class IngestWriterThread: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Waits until the thread has ended and closed its connection. Call ``shutDown()`` first.
+    func join() {
+        condition.lock()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private var isShuttingDown: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return shuttingDown
+    }
+
     private func loop() {
         while true {
             condition.lock()
             while job == nil, !shuttingDown { condition.wait() }
-            guard let next = job else { condition.unlock(); return }
+            guard let next = job else {
+                condition.unlock()
+                writer.connection.close()
+                condition.lock()
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
             job = nil
             condition.unlock()
 
@@ -117,8 +140,8 @@ final class IngestWriterThread: @unchecked Sendable {
                 return .fenced(job.batch, moved)
             } catch {
                 attempt += 1
-                if stop.isForced {
-                    logger.error("stop forced: giving up a batch that could not be written (it will be read again next time)", metadata: ["error": "\(error)"])
+                if stop.isForced || isShuttingDown {
+                    logger.error("giving up a batch that could not be written (it will be read again next time)", metadata: ["error": "\(error)"])
                     return .aborted(job.batch)
                 }
                 let delay = min(0.25 * pow(2, Double(min(attempt - 1, 10))), 10)

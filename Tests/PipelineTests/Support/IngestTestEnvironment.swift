@@ -157,6 +157,22 @@ final class LockedCounter: @unchecked Sendable {
     }
 }
 
+/// A flag set once by one thread and read by another.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
+
 extension PostgresConnection {
     /// The single value of a one-row, one-column query, as an integer.
     func integer(_ sql: String) throws -> Int {

@@ -1,6 +1,0 @@
-import XCTest
-import Models
-
-final class ModelsSmokeTests: XCTestCase {
-    func testModuleLinks() {}
-}
