@@ -101,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         services.append(Application(
             router: routes.router(), configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in
-                logger.info("HTTP listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(host):\(port)")"])
+                logger.info("HTTP listening", metadata: ["host": "\(host)", "port": "\(channel.localAddress?.port ?? port)"])
             },
             logger: Logger(label: "latent.http")))
 

@@ -72,14 +72,17 @@ final class IngestChild {
     let process = Process()
     let logURL: URL
 
-    /// Starts `latent ingest` with the given extra arguments.
-    init(database: IngestTestDatabase, broker: IngestTestBroker, group: String, arguments: [String] = [], label: String) throws {
+    /// Starts `latent <command>` (ingest unless told) with the given extra arguments.
+    init(
+        database: IngestTestDatabase, broker: IngestTestBroker, group: String, command: String = "ingest", arguments: [String] = [],
+        environment extra: [String: String] = [:], label: String
+    ) throws {
         let binary = try LatentBinary.url()
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("latent-\(label)-\(getpid())-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = binary
-        process.arguments = ["ingest"] + arguments
+        process.arguments = [command] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["LATENT_DATABASE_URL"] = database.url
         environment["LATENT_KAFKA_BROKERS"] = broker.bootstrapServers
@@ -90,6 +93,7 @@ final class IngestChild {
         environment["LATENT_KAFKA_OPTION_SESSION_TIMEOUT_MS"] = "3000"
         environment["LATENT_KAFKA_OPTION_HEARTBEAT_INTERVAL_MS"] = "300"
         environment["LATENT_LOG_LEVEL"] = "info"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
