@@ -10,7 +10,7 @@ final class SQLQueriesTests: XCTestCase {
     /// as `latent_reader` too.
     static let readerFiles: Set<String> = [
         "top10_for_user.sql", "movies_like_toy_story.sql", "genres_for_user.sql", "users_drawn_to_genre.sql",
-        "freshness.sql",
+        "freshness.sql", "nearest_movies_pgvector.sql",
     ]
 
     /// A file of sql/queries/.
