@@ -83,28 +83,27 @@ package struct VectorIndex {
     }
 
     /// Adds the run's embedding partitions, indexes them and attaches them. Without pgvector it
-    /// logs one line and leaves the run with `real[]` only. Returns the availability found.
-    @discardableResult
-    package func write() throws -> Availability {
-        guard k > 0 else { return .installed }
-        let availability = try Self.ensureExtension(on: connection)
-        switch availability {
+    /// logs one line and leaves the run with `real[]` only; a run without vectors (k = 0) needs
+    /// nothing. A failure here fails the publish like any other partition's (the run is then
+    /// dropped whole).
+    package func write() throws {
+        guard k > 0 else { return }
+        switch try Self.ensureExtension(on: connection) {
         case .installed:
             break
         case .unavailable:
             logger.info("pgvector is not available on this server: vectors are published as real[] only", metadata: ["run_id": "\(runID)"])
-            return availability
+            return
         case .notInstallable(let why):
             logger.warning("pgvector is available but could not be installed: vectors are published as real[] only", metadata: [
                 "run_id": "\(runID)", "error": "\(why)",
             ])
-            return availability
+            return
         }
         for side in Side.allCases {
             try ensureParentAndView(side)
             try fill(side)
         }
-        return availability
     }
 
     /// Installs pgvector in the database when the server has it.
