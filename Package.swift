@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", logging]),
         .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka"]),
         .testTarget(name: "LatentTests", dependencies: ["latent"]),
     ]

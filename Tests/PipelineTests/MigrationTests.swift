@@ -11,12 +11,17 @@ final class LatentScratchDatabase {
 
     private static let counter = LockedCounter()
 
-    init(_ test: XCTestCase) throws {
+    convenience init(_ test: XCTestCase) throws {
         guard let url = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !url.isEmpty else {
             let message = "LATENT_TEST_DATABASE_URL is not set: run ops/dev/postgres and export the LATENT_TEST_DATABASE_URL line it prints"
             XCTFail(message)
             throw PostgresError(kind: .connectionFailed, message: message)
         }
+        try self.init(test, serverURL: url)
+    }
+
+    /// A scratch database on the server of `url` (e.g. the pgvector server).
+    init(_ test: XCTestCase, serverURL url: String) throws {
         serverURL = url
         name = "latent_scratch_\(getpid())_\(Self.counter.next())"
         let admin = try PostgresConnection(url: url)

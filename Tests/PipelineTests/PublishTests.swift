@@ -250,18 +250,23 @@ private struct PublishedVectors {
 
 /// Reads the views in a loop on its own connection, recording anything a reader must never
 /// see: two runs in one statement, a short list, an error.
-private final class ViewReader: @unchecked Sendable {
+final class ViewReader: @unchecked Sendable {
     private let connection: PostgresConnection
     private let lock = NSLock()
     private var stopping = false
     private(set) var problems: [String] = []
     private(set) var reads = 0
     private(set) var runsSeen = Set<String>()
+    /// The run the latest read saw.
+    private(set) var lastRun: String?
     let finished = DispatchSemaphore(value: 0)
 
     init(connection: PostgresConnection) { self.connection = connection }
 
     func stop() { lock.withLock { stopping = true } }
+
+    /// How many reads have completed and which run the latest one saw (safe while it runs).
+    func progress() -> (reads: Int, lastRun: String?) { lock.withLock { (reads, lastRun) } }
 
     func loop() {
         defer { finished.signal() }
@@ -275,6 +280,7 @@ private final class ViewReader: @unchecked Sendable {
                 lock.withLock {
                     reads += 1
                     if let run = r[0, 1] { runsSeen.insert(run) }
+                    lastRun = r[0, 1]
                     if r[0, 0] != "1" { problems.append("runs in one read: \(r[0, 0] ?? "nil")") }
                     if r[0, 2] != "2400" || r[0, 3] != "120" { problems.append("rows \(r[0, 2] ?? "nil") for \(r[0, 3] ?? "nil") users") }
                     if r[0, 4] != "20" { problems.append("user 5's list has \(r[0, 4] ?? "nil") rows") }

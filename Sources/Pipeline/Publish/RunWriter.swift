@@ -33,6 +33,7 @@ package struct RunWriter {
                 "alter table \(table.qualifiedName) attach partition \(table.partition(runID)) for values in (\(runID))",
                 on: connection, logger: logger)
         }
+        try VectorIndex(connection: connection, logger: logger, runID: runID, k: content.model.k).write()
         return rows
     }
 
@@ -113,6 +114,7 @@ package struct RunWriter {
     /// Drops every partition of run `runID`, detaching attached ones first (concurrently, so
     /// readers of the parent are never queued behind it).
     package func drop(runID: Int64) throws {
+        try VectorIndex.drop(runID: runID, connection: connection, logger: logger)  // first: hasRows then still sees the run
         for table in RunTable.allCases { try drop(table, runID: runID) }
     }
 
