@@ -58,6 +58,7 @@ enum PublishMetrics {
         Gauge(label: "latent_current_run_recall_at_20", dimensions: [("model", model)]).record(m.recallAt20)
         if let rmse = m.rmse { Gauge(label: "latent_current_run_rmse", dimensions: [("model", model)]).record(rmse) }
         Gauge(label: "latent_current_run_id", dimensions: [("model", model)]).record(Double(outcome.runID))
+        Gauge(label: "latent_current_run_switched_timestamp_seconds", dimensions: [("model", model)]).record(Date().timeIntervalSince1970)
         Gauge(label: "latent_ranks_below_popularity", dimensions: [("model", model)]).record(m.ndcgAt10 < m.popularityNdcgAt10 ? 1 : 0)
     }
 }
