@@ -42,15 +42,20 @@ struct PublishOptions: ParsableArguments {
     @Option(name: .customLong("serve-model"), help: "The model whose lists the views show, when it ranks at least as well as popularity (default: $LATENT_SERVE_MODEL, else the best validation NDCG@10).")
     var serveModel: String?
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Latent dimensions of mf and als (default: each model's own).")
+    var k: Int?
+
+    @Option(help: "Worker threads for training and scoring (default: all cores for publish; all but one for serve, so ingest keeps a core).")
     var threads: Int?
 
+
     func validate() throws {
+        if let k, k <= 0 { throw ValidationError("--k must be a positive number of latent dimensions, got \(k)") }
         _ = try settings()
         _ = try chosenModels()
     }
 
-    func settings() throws -> PublishSettings {
+    func settings(defaultThreads: Int? = nil) throws -> PublishSettings {
         var s = PublishSettings()
         s.listLength = count
         s.similarCount = similarCount
@@ -60,7 +65,7 @@ struct PublishOptions: ParsableArguments {
         s.validationFraction = validationFraction
         s.seed = seed
         s.serveModel = serveModel ?? ProcessInfo.processInfo.environment["LATENT_SERVE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let threads { s.threads = threads }
+        if let threads = threads ?? defaultThreads { s.threads = threads }
         if let model = s.serveModel, ModelKind(rawValue: model) == nil {
             throw ValidationError("LATENT_SERVE_MODEL / --serve-model: unknown model '\(model)' (one of \(Self.kindList))")
         }
@@ -84,24 +89,29 @@ struct PublishOptions: ParsableArguments {
     static let kindList = ModelKind.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// The model's defaults with this command's seed and threads.
-    func configuration(of kind: ModelKind) -> ModelConfiguration {
+    func configuration(of kind: ModelKind, defaultThreads: Int? = nil) -> ModelConfiguration {
         switch kind.defaultConfiguration {
         case .popularity: return .popularity
         case .baseline(let c): return .baseline(c)
         case .mf(var c):
             c.seed = seed
-            if let threads { c.threads = threads }
+            if let k { c.k = k }
+            if let threads = threads ?? defaultThreads { c.threads = threads }
             return .mf(c)
         case .als(var c):
             c.seed = seed
-            if let threads { c.threads = threads }
+            if let k { c.k = k }
+            if let threads = threads ?? defaultThreads { c.threads = threads }
             return .als(c)
         }
     }
 
 
     /// The cycle these options describe: every chosen model with its defaults.
-    func cycle() throws -> TrainingCycle {
-        TrainingCycle(models: try chosenModels().map(configuration(of:)), settings: try settings())
+    /// - Parameter defaultThreads: threads when `--threads` is not given (serve leaves a core to ingest).
+    func cycle(defaultThreads: Int? = nil) throws -> TrainingCycle {
+        TrainingCycle(
+            models: try chosenModels().map { configuration(of: $0, defaultThreads: defaultThreads) },
+            settings: try settings(defaultThreads: defaultThreads))
     }
 }

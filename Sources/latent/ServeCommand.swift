@@ -77,6 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         guard let url = database.url else { throw ValidationError(DatabaseOptions.missingMessage) }
+        // Training must not starve ingest: unless told otherwise it leaves one core free.
+        let trainingThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
         let health = ServerHealth()
         let instance = "\(ProcessInfo.processInfo.hostName):\(getpid())"
 
@@ -94,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.onBatchCommitted = onCommitted
             services.append(IngestService(configuration: configuration, health: health))
         }
-        services.append(TrainingScheduler(schedule: try cron(), cycle: try publish.cycle(), databaseURL: url, instance: instance, health: health))
+        services.append(TrainingScheduler(schedule: try cron(), cycle: try publish.cycle(defaultThreads: trainingThreads), databaseURL: url, instance: instance, health: health))
         let host = httpHost ?? ProcessInfo.processInfo.environment["LATENT_HTTP_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         let routes = HTTPRoutes(databaseURL: url, registry: registry, health: health, requireIngest: !noIngest)
         let port = try self.port()

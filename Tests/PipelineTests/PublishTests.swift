@@ -163,6 +163,22 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(try currentRun(connection, model: "popularity"), next.runID)
     }
 
+    func testOnlyOneProcessTrainsAtATime() throws {
+        let database = try LatentScratchDatabase(self)
+        let connection = try database.migrated()
+        try Self.seed(connection)
+        // Another instance (its own session) holds the training lock.
+        let other = try database.connect()
+        XCTAssertTrue(try TrainingLock(connection: other).tryAcquire())
+        XCTAssertThrowsError(try Publisher(connection: connection).publish(.popularity, settings: Self.settings())) { error in
+            XCTAssertEqual(error as? PublishError, .trainingInProgress)
+        }
+        XCTAssertEqual(try connection.execute("select count(*) from latent.model_runs")[0, 0], "0", "no run was started")
+        // Its session ends (a crash, a closed connection): the lock goes with it.
+        other.close()
+        XCTAssertEqual(try Publisher(connection: connection).publish(.popularity, settings: Self.settings()).status, .current)
+    }
+
     func testReaderRoleReadsTheViewsAndNothingElse() throws {
         let connection = try LatentScratchDatabase(self).migrated()
         try Self.seed(connection)

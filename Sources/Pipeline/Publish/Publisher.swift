@@ -77,10 +77,11 @@ public struct Publisher {
             ? try clock.time("fit") { try configuration.fit(dataset.ratings, of: dataset, progress: progress) }
             : validated
         try checkpoint()
-        let content = try clock.time("topn") {
-            try RunContentBuilder(settings: settings, excludedMovies: try excludedMovies())
-                .build(model: model, dataset: dataset, clipsScores: configuration.predictsRatings)
+        let builder = RunContentBuilder(settings: settings, excludedMovies: try excludedMovies())
+        var content = try clock.time("topn") {
+            try builder.lists(model: model, dataset: dataset, clipsScores: configuration.predictsRatings)
         }
+        try clock.time("similar") { try builder.addVectors(to: &content, dataset: dataset) }
         metrics.coverage = content.coverage
         try checkpoint()
 

@@ -13,19 +13,28 @@ public struct RunContentBuilder: Sendable {
 
     /// - Parameter dataset: the snapshot the model was trained from (same dense indices).
     public func build(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
+        var content = try lists(model: model, dataset: dataset, clipsScores: clipsScores)
+        try addVectors(to: &content, dataset: dataset)
+        return content
+    }
+
+    /// Every user's top-N (the other parts empty).
+    public func lists(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
         let rated = SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count)
         let lists = try model.topNForAllUsers(
             count: settings.listLength, excluding: rated, excludedMovies: excludedMovies, threads: settings.threads)
-        var similar: [(measure: SimilarityMeasure, table: TopNTable)] = []
-        var genres: GenreVectors?
-        if model.k > 0 {
-            for measure in SimilarityMeasure.allCases {
-                let table = try model.similarForAllMovies(
-                    count: settings.similarCount, measure: measure, excludedMovies: excludedMovies, threads: settings.threads)
-                similar.append((measure, table))
-            }
-            genres = model.genreVectors(genres: dataset.genres)
+        return RunContent(model: model, recommendations: lists, clipsScores: clipsScores, similar: [], genres: nil)
+    }
+
+    /// Similar movies by every measure and genre vectors, for models with vectors.
+    public func addVectors(to content: inout RunContent, dataset: Dataset) throws {
+        let model = content.model
+        guard model.k > 0 else { return }
+        for measure in SimilarityMeasure.allCases {
+            let table = try model.similarForAllMovies(
+                count: settings.similarCount, measure: measure, excludedMovies: excludedMovies, threads: settings.threads)
+            content.similar.append((measure, table))
         }
-        return RunContent(model: model, recommendations: lists, clipsScores: clipsScores, similar: similar, genres: genres)
+        content.genres = model.genreVectors(genres: dataset.genres)
     }
 }
