@@ -4,13 +4,15 @@ public enum ModelConfiguration: Sendable, Equatable {
     case baseline(BiasBaseline.Configuration)
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
+    case neural(NeuralEmbedder.Configuration)
 
-    /// "baseline", "mf" or "als" (the `FactorModel.kind` it produces).
+    /// "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     public var kind: String {
         switch self {
         case .baseline: return "baseline"
         case .mf: return "mf"
         case .als: return "als"
+        case .neural: return "neural"
         }
     }
 
@@ -19,6 +21,7 @@ public enum ModelConfiguration: Sendable, Equatable {
         case .baseline(let c): return c.parameters
         case .mf(let c): return c.parameters
         case .als(let c): return c.parameters
+        case .neural(let c): return c.parameters
         }
     }
 
@@ -27,6 +30,7 @@ public enum ModelConfiguration: Sendable, Equatable {
         case .baseline(let c): try c.validate()
         case .mf(let c): try c.validate()
         case .als(let c): try c.validate()
+        case .neural(let c): try c.validate()
         }
     }
 
@@ -44,6 +48,9 @@ public enum ModelConfiguration: Sendable, Equatable {
             // ALS logs each iteration (loss, RMSE, ETA) itself.
             return try AlternatingLeastSquares(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
+        case .neural(let c):
+            return try NeuralEmbedder(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
         }
     }
 }
