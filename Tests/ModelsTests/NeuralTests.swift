@@ -33,8 +33,8 @@ final class NeuralTests: XCTestCase {
     }
 
     /// The hand-written backward pass against central finite differences of the loss, for
-    /// every weight and bias, with and without a hidden layer. Initial weights are small, so
-    /// the weights are enlarged by a first evaluation's scale (Glorot on 7 inputs is not small).
+    /// every weight and bias, with and without a hidden layer. Glorot weights on a 7-movie
+    /// catalogue are large enough that tanh is far from linear, so its derivative is exercised.
     func testBackwardPassMatchesFiniteDifferences() {
         for widths in [[4], [5, 3]] {
             let real = gradientCheck(widths: widths)
@@ -106,13 +106,16 @@ final class NeuralTests: XCTestCase {
         XCTAssertNil(try FactorModel.deserialize(bytes: versionOne).encoder)
     }
 
-    /// ML-100K, random 90/10 split, default configuration: NDCG@10 over all movies not rated
-    /// in training at least twice the popularity baseline's.
+    /// ML-100K, random 90/10 split: NDCG@10 over all movies not rated in training at least
+    /// twice the popularity baseline's. The default configuration except Adam's step size
+    /// 3e-3 instead of 1e-3, which keeps the test short: measured with `latent train neural
+    /// --holdout 0.1 --seed 2024` it reaches about the same NDCG@10 (0.296 against 0.298 here,
+    /// 0.237 against 0.236 on ML-latest-small) in a third to a half of the epochs.
     func testML100KRankingAtLeastTwicePopularity() throws {
         let dataset = try loadML100K()
         let split = try Splits.randomHoldout(dataset.ratings, testFraction: 0.1, seed: 2024)
         let started = Date()
-        let model = try NeuralEmbedder(configuration: .init(seed: 42)).fit(
+        let model = try NeuralEmbedder(configuration: .init(learningRate: 0.003, seed: 42)).fit(
             ratings: split.train, users: dataset.users, movies: dataset.movies)
         let seconds = Date().timeIntervalSince(started)
         let neural = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: 10)
