@@ -83,6 +83,26 @@ final class NeuralTests: XCTestCase {
             let embedded = encoder.embed(movies: liked.map { ratings.movies[$0] } + [999, -1] + liked.prefix(1).map { ratings.movies[$0] })
             let stored = Array(model.userFactors[(u * 16) ..< ((u + 1) * 16)])
             for (a, b) in zip(embedded, stored) { XCTAssertEqual(a, b, accuracy: 1e-5, "user \(u)") }
+            // The generic fold-in path embeds through the encoder too.
+            let all = (0..<ratings.count).filter { Int(ratings.users[$0]) == u }
+            let folded = try model.foldIn(movieIndices: all.map { ratings.movies[$0] }, ratings: all.map { ratings.ratings[$0] })
+            XCTAssertEqual(folded.bias, 0)
+            for (a, b) in zip(folded.vector, stored) { XCTAssertEqual(a, b, accuracy: 1e-5, "fold-in of user \(u)") }
+        }
+    }
+
+    func testNoLikedMovieOrBadParametersAreErrors() throws {
+        let problem = LowRankProblem(users: 10, movies: 10, rank: 2, density: 0.5, seed: 14)
+        var configuration = smallConfiguration()
+        configuration.likedThreshold = 100
+        XCTAssertThrowsError(try NeuralEmbedder(configuration: configuration).fit(problem.dataset)) { error in
+            guard case ModelError.emptyData = error else { return XCTFail("\(error)") }
+        }
+        configuration = smallConfiguration()
+        configuration.dropout = 1
+        XCTAssertThrowsError(try NeuralEmbedder(configuration: configuration).fit(problem.dataset)) { error in
+            guard case ModelError.invalidParameter(let name, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(name, "dropout")
         }
     }
 

@@ -31,8 +31,11 @@ public struct NeuralEmbedder: Sendable {
     ) throws -> FactorModel {
         try configuration.validate()
         try Self.checkIndices(ratings, userCount: users.count, movieCount: movies.count, movies: movies)
-        let started = Date()
         let configuration = self.configuration
+        guard ratings.ratings.contains(where: { $0 >= configuration.likedThreshold }) else {
+            throw ModelError.emptyData("no rating reaches the liked threshold \(configuration.likedThreshold): every user's bag is empty")
+        }
+        let started = Date()
         return try BLAS.withThreadCount(configuration.threads) {
             let (network, report) = try train(ratings, users: users, movies: movies, progress: progress)
             let bags = LikedMovies(ratings, userCount: users.count, movieCount: movies.count, threshold: configuration.likedThreshold)
