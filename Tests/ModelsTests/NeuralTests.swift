@@ -91,6 +91,24 @@ final class NeuralTests: XCTestCase {
         }
     }
 
+    func testGenreVectorsAreTheMeansOfTheirMovies() throws {
+        let problem = LowRankProblem(users: 30, movies: 20, rank: 2, density: 0.5, seed: 15, genres: true)
+        let model = try NeuralEmbedder(configuration: smallConfiguration()).fit(problem.dataset)
+        let genres = problem.dataset.genres
+        XCTAssertEqual(model.genreNames, genres.names)
+        XCTAssertEqual(model.genreFactors.count, genres.genreCount * model.k)
+        for g in 0..<genres.genreCount {
+            let members = (0..<genres.movieCount).filter { genres.genres(ofMovie: $0).contains(Int32(g)) }
+            for f in 0..<model.k {
+                let mean = members.map { model.movieFactors[$0 * model.k + f] }.reduce(0, +) / Float(max(members.count, 1))
+                XCTAssertEqual(model.genreFactors[g * model.k + f], mean, accuracy: 1e-5)
+            }
+        }
+        let reloaded = try FactorModel.deserialize(bytes: model.serialized())
+        XCTAssertEqual(reloaded.genreFactors, model.genreFactors)
+        XCTAssertEqual(reloaded.encoder, model.encoder)
+    }
+
     func testNoLikedMovieOrBadParametersAreErrors() throws {
         let problem = LowRankProblem(users: 10, movies: 10, rank: 2, density: 0.5, seed: 14)
         var configuration = smallConfiguration()

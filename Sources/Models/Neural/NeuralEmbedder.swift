@@ -12,6 +12,8 @@ import Foundation
 /// similar movies, ranking evaluation and publishing work on it unchanged. Its scores rank
 /// movies; they are not ratings, so RMSE means nothing for it. ``FactorModel/encoder`` holds
 /// the input layers, so a new user is embedded from their first ratings without retraining.
+/// Given the movies' genres, each genre's vector is the mean of its movies' vectors (for
+/// publishing; training does not use genres).
 public struct NeuralEmbedder: Sendable {
     public var configuration: Configuration
 
@@ -21,13 +23,15 @@ public struct NeuralEmbedder: Sendable {
 
     /// Trains on all ratings of `dataset`.
     public func fit(_ dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
-        try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, progress: progress)
+        try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
     }
 
     /// Trains on `ratings`, whose indices refer to `users` and `movies`; every movie of
     /// `movies` gets a vector and a bias (a movie nobody liked is pushed down by the softmax).
+    /// `genres`, when given, must be indexed like `movies`.
     public func fit(
-        ratings: RatingTriples, users: IDIndex, movies: IDIndex, progress: ProgressReporter = .silent
+        ratings: RatingTriples, users: IDIndex, movies: IDIndex, genres: GenreIncidence? = nil,
+        progress: ProgressReporter = .silent
     ) throws -> FactorModel {
         try configuration.validate()
         try Self.checkIndices(ratings, userCount: users.count, movieCount: movies.count, movies: movies)
@@ -42,10 +46,31 @@ public struct NeuralEmbedder: Sendable {
             var parameters = configuration.parameters
             parameters.merge(report) { _, new in new }
             parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
-            return Self.model(
+            var model = Self.model(
                 network, bags: bags, users: users, movies: movies, configuration: configuration,
                 encoder: try network.encoder(likedThreshold: configuration.likedThreshold), parameters: parameters)
+            if let genres, genres.genreCount > 0 {
+                model.genreFactors = Self.genreMeans(genres, movieFactors: model.movieFactors, k: model.k)
+                model.genreNames = genres.names
+            }
+            return model
         }
+    }
+
+    /// Row-major `genres x k`: the mean vector of each genre's movies (zero for an empty genre).
+    static func genreMeans(_ genres: GenreIncidence, movieFactors: [Float], k: Int) -> [Float] {
+        var sums = [Float](repeating: 0, count: genres.genreCount * k)
+        var counts = [Float](repeating: 0, count: genres.genreCount)
+        for m in 0..<min(genres.movieCount, movieFactors.count / max(k, 1)) {
+            for g in genres.genres(ofMovie: m).map(Int.init) {
+                counts[g] += 1
+                for f in 0..<k { sums[g * k + f] += movieFactors[m * k + f] }
+            }
+        }
+        for g in 0..<genres.genreCount where counts[g] > 0 {
+            for f in 0..<k { sums[g * k + f] /= counts[g] }
+        }
+        return sums
     }
 
     private static func checkIndices(_ ratings: RatingTriples, userCount: Int, movieCount: Int, movies: IDIndex) throws {

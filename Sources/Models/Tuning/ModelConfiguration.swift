@@ -50,7 +50,7 @@ public enum ModelConfiguration: Sendable, Equatable {
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
         case .neural(let c):
             return try NeuralEmbedder(configuration: c).fit(
-                ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         }
     }
 }
