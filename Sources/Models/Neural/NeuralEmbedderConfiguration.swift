@@ -3,7 +3,13 @@ import Foundation
 extension NeuralEmbedder {
     /// Hyper-parameters of the neural embedder. Defaults follow Liang et al.'s Mult-DAE
     /// (d = 200, no hidden layer, input dropout 0.5, tanh, Adam at 1e-3, batches of 500 users,
-    /// weight decay 0.01 / 500) with early stopping on a validation NDCG.
+    /// weight decay 0.01 / 500) with early stopping on a validation NDCG. Measured on random
+    /// 90/10 splits of ML-100K and ML-latest-small (NDCG@10, training movies excluded): a
+    /// hidden layer of 600 was worse (0.281 against 0.298, 0.203 against 0.236), so was a bag
+    /// of every rated movie instead of those rated 3.5 or more (0.286 against 0.296 on
+    /// ML-100K), and a refit on all the ratings gained nothing (0.297 against 0.296, 0.233
+    /// against 0.237) for up to twice the time. Adam at 3e-3 reached the same NDCG in a
+    /// third to a half of the epochs (0.296, 0.237).
     public struct Configuration: Sendable, Equatable {
         /// Width of the user embedding: the model's `k`.
         public var dimension: Int
