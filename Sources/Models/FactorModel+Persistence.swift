@@ -2,11 +2,13 @@ import Foundation
 
 /// Saving and loading a ``FactorModel``.
 ///
-/// File format, version 1 (all integers and floats little-endian, floats IEEE-754 binary32):
+/// File format, version 2 (all integers and floats little-endian, floats IEEE-754 binary32);
+/// version 1 is the same without flag bit 1, and is still what a model without an encoder
+/// is written as, so older builds keep reading those:
 ///
 ///     offset  size  field
 ///     0       8     magic, the ASCII bytes "LATENTM1"
-///     8       4     u32 format version (1)
+///     8       4     u32 format version (1, or 2 when flag bit 1 is set)
 ///     12      4     u32 k
 ///     16      8     u64 userCount   (U)
 ///     24      8     u64 movieCount  (M)
@@ -14,7 +16,7 @@ import Foundation
 ///     40      4     f32 globalMean
 ///     44      4     f32 rating scale lower bound
 ///     48      4     f32 rating scale upper bound
-///     52      4     u32 flags (bit 0: genre factors present)
+///     52      4     u32 flags (bit 0: genre factors present; bit 1: neural encoder present)
 ///     56      ...   string kind                (string = u32 byte length + UTF-8 bytes)
 ///             4     u32 parameter count P, then P pairs (string key, string value), keys sorted
 ///             ...   G strings: genre names
@@ -25,6 +27,10 @@ import Foundation
 ///             4Uk   f32 user factors, row-major U x k
 ///             4Mk   f32 movie factors, row-major M x k
 ///             4Gk   f32 genre factors, row-major G x k (only when flag bit 0 is set)
+///             ...   the neural encoder (only when flag bit 1 is set, version 2):
+///                   f32 liked threshold, u32 layer count L, then per layer u32 inputs I,
+///                   u32 outputs O, 4IO f32 weights row-major I x O, 4O f32 biases; the first
+///                   layer's I is M and the last layer's O is k
 ///     end-8   8     u64 FNV-1a-64 checksum of every preceding byte
 ///
 /// Loading validates the magic, version, every length against the file size, duplicate ids,
@@ -32,7 +38,8 @@ import Foundation
 /// ``ModelError/corruptFile(path:reason:)`` naming the problem.
 extension FactorModel {
     static let fileMagic: [UInt8] = Array("LATENTM1".utf8)
-    static let fileVersion: UInt32 = 1
+    /// The newest version this build writes and reads.
+    static let fileVersion: UInt32 = 2
 
     /// Writes the model to `path` (atomically: a reader never sees a half-written file).
     public func save(to path: String) throws {
@@ -64,7 +71,7 @@ extension FactorModel {
         var w = ByteWriter()
         let hasGenres = !genreFactors.isEmpty
         w.bytes.append(contentsOf: Self.fileMagic)
-        w.u32(Self.fileVersion)
+        w.u32(encoder == nil ? 1 : Self.fileVersion)
         w.u32(UInt32(k))
         w.u64(UInt64(users.count))
         w.u64(UInt64(movies.count))
@@ -72,7 +79,7 @@ extension FactorModel {
         w.f32(globalMean)
         w.f32(ratingScale.lowerBound)
         w.f32(ratingScale.upperBound)
-        w.u32(hasGenres ? 1 : 0)
+        w.u32((hasGenres ? 1 : 0) | (encoder == nil ? 0 : 2))
         w.string(kind)
         w.u32(UInt32(parameters.count))
         for key in parameters.keys.sorted() {
@@ -88,6 +95,7 @@ extension FactorModel {
         w.floats(userFactors)
         w.floats(movieFactors)
         if hasGenres { w.floats(genreFactors) }
+        encoder?.write(to: &w)
         w.u64(fnv1a(w.bytes))
         return w.bytes
     }
@@ -109,7 +117,7 @@ extension FactorModel {
         let stored = try checksumReader.u64()
         var r = ByteReader(bytes: bytes, position: 8, end: body)
         let version = try r.u32()
-        guard version == fileVersion else { throw FormatProblem("unsupported format version \(version) (this build reads version \(fileVersion))") }
+        guard (1...fileVersion).contains(version) else { throw FormatProblem("unsupported format version \(version) (this build reads versions 1 to \(fileVersion))") }
         guard fnv1a(bytes[0..<body]) == stored else { throw FormatProblem("checksum mismatch: the file is corrupt or truncated") }
         let k = Int(try r.u32())
         let userCount = try r.count(bytesEach: 12 + 4 * k, what: "user count")
@@ -119,6 +127,7 @@ extension FactorModel {
         let lower = try r.f32(), upper = try r.f32()
         guard lower.isFinite, upper.isFinite, lower <= upper else { throw FormatProblem("invalid rating scale \(lower)...\(upper)") }
         let flags = try r.u32()
+        guard flags & ~3 == 0, version >= 2 || flags & 2 == 0 else { throw FormatProblem("unknown flags \(flags) for format version \(version)") }
         let kind = try r.string()
         let parameterCount = Int(try r.u32())
         guard parameterCount <= r.remaining / 8 else { throw FormatProblem("parameter count \(parameterCount) does not fit in the file") }
@@ -140,16 +149,17 @@ extension FactorModel {
         let userFactors = try r.floats(userCount * k)
         let movieFactors = try r.floats(movieCount * k)
         let genreFactors = flags & 1 != 0 ? try r.floats(genreCount * k) : []
+        let encoder = flags & 2 != 0 ? try NeuralEncoder.read(from: &r, movieCount: movieCount, dimension: k) : nil
         guard r.position == body else { throw FormatProblem("\(body - r.position) unexpected bytes after the last field") }
         return FactorModel(
             kind: kind, k: k, globalMean: globalMean, userBias: userBias, movieBias: movieBias,
             userFactors: userFactors, movieFactors: movieFactors, genreFactors: genreFactors,
             users: users, movies: movies, genreNames: genreNames, ratingScale: lower...upper,
-            parameters: parameters)
+            parameters: parameters, encoder: encoder)
     }
 }
 
-private struct FormatProblem: Error {
+struct FormatProblem: Error {
     let text: String
     init(_ text: String) { self.text = text }
 }
@@ -163,7 +173,7 @@ private func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8
     return hash
 }
 
-private struct ByteWriter {
+struct ByteWriter {
     var bytes: [UInt8] = []
 
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
@@ -179,7 +189,7 @@ private struct ByteWriter {
     }
 }
 
-private struct ByteReader {
+struct ByteReader {
     let bytes: [UInt8]
     var position: Int
     let end: Int

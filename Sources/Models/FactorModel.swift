@@ -2,10 +2,11 @@
 /// prediction `mu + b_u + b_i + p_u . q_i`, clipped to the rating scale.
 ///
 /// The baseline is the `k == 0` case; MF-SGD and ALS fill the factors; ALS with genres also
-/// fills `genreFactors`. Publishing, evaluation, fold-in, recommend and similar all work on
+/// fills `genreFactors`; the neural embedder fills the factors (its scores rank, they are not
+/// ratings) and `encoder`. Publishing, evaluation, fold-in, recommend and similar all work on
 /// this type, whichever trainer made it.
 public struct FactorModel: Sendable {
-    /// "baseline", "mf" or "als".
+    /// "baseline", "mf", "als" or "neural".
     public var kind: String
     /// Number of latent dimensions (0 for the baseline).
     public var k: Int
@@ -26,6 +27,9 @@ public struct FactorModel: Sendable {
     public var ratingScale: ClosedRange<Float>
     /// Hyper-parameters as trained, for run metadata and the saved file.
     public var parameters: [String: String]
+    /// The neural embedder's input layers (nil for other kinds): embeds a new user from their
+    /// liked movies into this model's user-factor space.
+    public var encoder: NeuralEncoder?
 
     public init(
         kind: String, k: Int, globalMean: Float,
@@ -33,7 +37,7 @@ public struct FactorModel: Sendable {
         userFactors: [Float], movieFactors: [Float], genreFactors: [Float] = [],
         users: IDIndex, movies: IDIndex, genreNames: [String] = [],
         ratingScale: ClosedRange<Float> = 0.5...5.0,
-        parameters: [String: String] = [:]
+        parameters: [String: String] = [:], encoder: NeuralEncoder? = nil
     ) {
         self.kind = kind
         self.k = k
@@ -48,6 +52,7 @@ public struct FactorModel: Sendable {
         self.genreNames = genreNames
         self.ratingScale = ratingScale
         self.parameters = parameters
+        self.encoder = encoder
     }
 
     /// Prediction for dense indices, clipped to the rating scale.

@@ -100,6 +100,9 @@ extension FactorModel {
     /// With a missing-data term in the model (``FoldInRegularization/missingWeight`` > 0) the
     /// unrated movies count as in training; pass a ``FoldInContext`` made once per model to
     /// keep each call fast (without one it is computed on the spot, `O(movies * k^2)`).
+    ///
+    /// A neural model (one with an ``encoder``) embeds the user instead: bias 0 and the
+    /// encoder's output for the movies rated at or above its liked threshold.
     public func foldIn(
         ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil,
         context: FoldInContext? = nil
@@ -131,6 +134,10 @@ extension FactorModel {
     ) throws -> (bias: Float, vector: [Float]) {
         guard movieIndices.count == ratings.count else {
             throw ModelError.invalidParameter(name: "ratings", value: "\(ratings.count) values for \(movieIndices.count) movies", requirement: "one rating per movie")
+        }
+        if let encoder {
+            let liked = zip(movieIndices, ratings).filter { $0.1 >= encoder.likedThreshold }.map(\.0)
+            return (0, encoder.embed(movies: liked))
         }
         let reg = regularization ?? FoldInRegularization(model: self)
         let n = ratings.count

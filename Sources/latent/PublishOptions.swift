@@ -103,6 +103,11 @@ struct PublishOptions: ParsableArguments {
             if let k { c.k = k }
             if let threads = threads ?? defaultThreads { c.threads = threads }
             return .als(c)
+        case .neural(var c):
+            c.seed = seed
+            if let k { c.dimension = k }
+            if let threads = threads ?? defaultThreads { c.threads = threads }
+            return .neural(c)
         }
     }
 

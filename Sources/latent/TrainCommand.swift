@@ -18,10 +18,10 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case baseline, mf, als
+        case baseline, mf, als, neural
     }
 
-    @Argument(help: "The model: baseline (biases only), mf (biased MF by SGD) or als (ALS with biases and genres).")
+    @Argument(help: "The model: baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -29,13 +29,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the trained model.", valueName: "file"))
     var out: String
 
-    @Option(help: "Latent dimensions (mf, als).")
+    @Option(help: "Latent dimensions (mf, als; neural: the embedding width).")
     var k: Int?
 
     @Option(help: "ALS iterations.")
     var iterations: Int?
 
-    @Option(help: "Maximum SGD epochs (early stopping may end sooner).")
+    @Option(help: "Maximum SGD epochs, mf and neural (early stopping may end sooner).")
     var epochs: Int?
 
     @Option(help: "Random seed: same data and seed, same model.")
@@ -59,7 +59,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("missing-rating"), help: "ALS: the rating the missing-data term imputes for unrated pairs.")
     var missingRating: Float?
 
-    @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate.")
+    @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate; neural: Adam's step size.")
     var learningRate: Float?
 
     @Option(help: "MF: factor L2 penalty; baseline: bias shrinkage (both sides).")
@@ -68,7 +68,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("bias-regularisation"), help: "MF: bias L2 penalty.")
     var biasRegularisation: Float?
 
-    @Option(name: .customLong("validation-fraction"), help: "MF: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
+    @Option(name: .customLong("validation-fraction"), help: "MF, neural: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
     var validationFraction: Double?
 
     @Option(help: "MF: weight of the gravity term (seed 003); 0 disables it.")
@@ -76,6 +76,12 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the baseline residuals, seed 004).")
     var initialisation: String?
+
+    @Option(help: "Neural: width of a hidden layer between the bag of movies and the embedding (0: none).")
+    var hidden: Int?
+
+    @Option(help: "Neural: probability of dropping each input movie while training.")
+    var dropout: Float?
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -96,13 +102,14 @@ struct TrainCommand: ParsableCommand {
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
         if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
-        if model != .mf, epochs != nil { throw ValidationError("--epochs is for mf; als takes --iterations") }
+        if model != .mf, model != .neural, epochs != nil { throw ValidationError("--epochs is for mf and neural; als takes --iterations") }
+        if model != .neural, hidden != nil || dropout != nil { throw ValidationError("--hidden and --dropout are for neural") }
         if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
             throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
         }
-        if model != .mf, learningRate != nil || biasRegularisation != nil || gravity != nil || initialisation != nil
-            || validationFraction != nil {
-            throw ValidationError("--learning-rate, --bias-regularisation, --gravity, --initialisation and --validation-fraction are for mf")
+        if model != .mf, biasRegularisation != nil || gravity != nil || initialisation != nil
+            || (model != .neural && (learningRate != nil || validationFraction != nil)) {
+            throw ValidationError("--bias-regularisation, --gravity and --initialisation are for mf; --learning-rate and --validation-fraction for mf and neural")
         }
         if let initialisation, !["gaussian", "svd"].contains(initialisation) {
             throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
@@ -153,6 +160,17 @@ struct TrainCommand: ParsableCommand {
             if let missingRating { c.missingRating = missingRating }
             if let threads { c.threads = threads }
             return .als(c)
+        case .neural:
+            var c = NeuralEmbedder.Configuration()
+            if let k { c.dimension = k }
+            if let hidden { c.hidden = hidden }
+            if let dropout { c.dropout = dropout }
+            if let epochs { c.epochs = epochs }
+            if let seed { c.seed = seed }
+            if let learningRate { c.learningRate = learningRate }
+            if let validationFraction { c.validationFraction = validationFraction }
+            if let threads { c.threads = threads }
+            return .neural(c)
         }
     }
 

@@ -38,13 +38,25 @@ public enum BLAS {
         m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
+        gemm(m: m, n: n, k: k, alpha: alpha, a: a, b: b, transposeB: true, beta: beta, c: c)
+    }
+
+    /// `C = alpha * op(A) op(B) + beta * C`, all row-major, where `op(X)` is `X` or its
+    /// transpose: `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`. The general form the
+    /// neural layers need (forward `H W`, backward `H^T G` and `G W^T`).
+    @inlinable
+    public static func gemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, transposeA: Bool = false,
+        b: UnsafePointer<Float>, transposeB: Bool = false, beta: Float = 0, c: UnsafeMutablePointer<Float>
+    ) {
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 { for i in 0..<(m * n) { c[i] *= beta } }
             return
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(k), b, Int32(k), beta, c, Int32(n))
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k),
+                    b, Int32(transposeB ? k : n), beta, c, Int32(n))
     }
 
     /// Gram matrix of `n` row vectors of length `k` stored row-major in `x` (`n x k`):

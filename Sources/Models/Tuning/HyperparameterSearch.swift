@@ -84,6 +84,11 @@ public struct HyperparameterSearch: Sendable {
             c.gamma = pick([1, 2, 5, 10, 20])
             c.regularizationExponent = pick([0.5, 0.75, 1])
             return .als(c)
+        case .neural(var c):
+            c.dimension = pick([64, 128, 200])
+            c.dropout = pick([0.3, 0.5, 0.7])
+            c.learningRate = pick([0.0005, 0.001, 0.002])
+            return .neural(c)
         }
     }
 
@@ -95,6 +100,7 @@ public struct HyperparameterSearch: Sendable {
         case .baseline: keys = ["userRegularisation", "movieRegularisation"]
         case .mf: keys = ["k", "learningRate", "regularisation", "biasRegularisation"]
         case .als: keys = ["k", "lambda", "gamma", "regularizationExponent"]
+        case .neural: keys = ["k", "dropout", "learningRate"]
         }
         let parameters = configuration.parameters
         return keys.map { "\($0)=\(parameters[$0] ?? "?")" }.joined(separator: ",")

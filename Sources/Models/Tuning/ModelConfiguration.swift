@@ -5,22 +5,24 @@ public enum ModelConfiguration: Sendable, Equatable {
     case baseline(BiasBaseline.Configuration)
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
+    case neural(NeuralEmbedder.Configuration)
 
-    /// "popularity", "baseline", "mf" or "als" (the `FactorModel.kind` it produces).
+    /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     public var kind: String {
         switch self {
         case .popularity: return "popularity"
         case .baseline: return "baseline"
         case .mf: return "mf"
         case .als: return "als"
+        case .neural: return "neural"
         }
     }
 
     /// Whether the model predicts ratings (its scores are clipped to the rating scale for
-    /// readers, and RMSE measures it); popularity only ranks.
+    /// readers, and RMSE measures it); popularity and the neural embedder only rank.
     public var predictsRatings: Bool {
         switch self {
-        case .popularity: return false
+        case .popularity, .neural: return false
         case .baseline, .mf, .als: return true
         }
     }
@@ -31,6 +33,7 @@ public enum ModelConfiguration: Sendable, Equatable {
         case .baseline(let c): return c.parameters
         case .mf(let c): return c.parameters
         case .als(let c): return c.parameters
+        case .neural(let c): return c.parameters
         }
     }
 
@@ -40,6 +43,7 @@ public enum ModelConfiguration: Sendable, Equatable {
         case .baseline(let c): try c.validate()
         case .mf(let c): try c.validate()
         case .als(let c): try c.validate()
+        case .neural(let c): try c.validate()
         }
     }
 
@@ -59,6 +63,9 @@ public enum ModelConfiguration: Sendable, Equatable {
             // ALS logs each iteration (loss, RMSE, ETA) itself.
             return try AlternatingLeastSquares(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
+        case .neural(let c):
+            return try NeuralEmbedder(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         }
     }
 }

@@ -9,6 +9,9 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case mf
     /// ALS with biases and genre features.
     case als
+    /// The multinomial softmax embedder (Liang et al., "Variational autoencoders for
+    /// collaborative filtering", 2018: Mult-DAE); lists and vectors, no ratings.
+    case neural
 
     /// The configuration with every default (what a user who passes nothing gets).
     public var defaultConfiguration: ModelConfiguration {
@@ -17,6 +20,7 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .baseline: return .baseline(.init())
         case .mf: return .mf(.init())
         case .als: return .als(.init())
+        case .neural: return .neural(.init())
         }
     }
 }

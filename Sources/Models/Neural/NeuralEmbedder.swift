@@ -1,0 +1,163 @@
+import Foundation
+
+/// A multinomial softmax recommender (Liang, Krishnan, Hoffman and Jebara 2018, "Variational
+/// Autoencoders for Collaborative Filtering", the Mult-DAE model; also the softmax model of
+/// Google's recommendation systems course): a user is the bag of movies they liked, a small
+/// network maps the bag to an embedding `e`, and the scores `e V^T + b` over the whole catalogue
+/// go through a softmax trained by cross-entropy against the bag.
+///
+/// Because the last layer is linear, the result is a ``FactorModel`` of kind "neural": the user
+/// factors are the users' embeddings (one forward pass over their whole training bag), the
+/// movie factors are `V` and the movie biases `b`; user biases and the global mean are 0. Top-N,
+/// similar movies, ranking evaluation and publishing work on it unchanged. Its scores rank
+/// movies; they are not ratings, so RMSE means nothing for it. ``FactorModel/encoder`` holds
+/// the input layers, so a new user is embedded from their first ratings without retraining.
+/// Given the movies' genres, each genre's vector is the mean of its movies' vectors (for
+/// publishing; training does not use genres).
+public struct NeuralEmbedder: Sendable {
+    public var configuration: Configuration
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    /// Trains on all ratings of `dataset`.
+    public func fit(_ dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
+        try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
+    }
+
+    /// Trains on `ratings`, whose indices refer to `users` and `movies`; every movie of
+    /// `movies` gets a vector and a bias (a movie nobody liked is pushed down by the softmax).
+    /// `genres`, when given, must be indexed like `movies`.
+    public func fit(
+        ratings: RatingTriples, users: IDIndex, movies: IDIndex, genres: GenreIncidence? = nil,
+        progress: ProgressReporter = .silent
+    ) throws -> FactorModel {
+        try configuration.validate()
+        try Self.checkIndices(ratings, userCount: users.count, movieCount: movies.count, movies: movies)
+        let configuration = self.configuration
+        guard ratings.ratings.contains(where: { $0 >= configuration.likedThreshold }) else {
+            throw ModelError.emptyData("no rating reaches the liked threshold \(configuration.likedThreshold): every user's bag is empty")
+        }
+        let started = Date()
+        return try BLAS.withThreadCount(configuration.threads) {
+            let (network, report) = try train(ratings, users: users, movies: movies, progress: progress)
+            let bags = LikedMovies(ratings, userCount: users.count, movieCount: movies.count, threshold: configuration.likedThreshold)
+            var parameters = configuration.parameters
+            parameters.merge(report) { _, new in new }
+            parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
+            var model = Self.model(
+                network, bags: bags, users: users, movies: movies, configuration: configuration,
+                encoder: try network.encoder(likedThreshold: configuration.likedThreshold), parameters: parameters)
+            if let genres, genres.genreCount > 0 {
+                model.genreFactors = Self.genreMeans(genres, movieFactors: model.movieFactors, k: model.k)
+                model.genreNames = genres.names
+            }
+            return model
+        }
+    }
+
+    /// Row-major `genres x k`: the mean vector of each genre's movies (zero for an empty genre).
+    static func genreMeans(_ genres: GenreIncidence, movieFactors: [Float], k: Int) -> [Float] {
+        var sums = [Float](repeating: 0, count: genres.genreCount * k)
+        var counts = [Float](repeating: 0, count: genres.genreCount)
+        for m in 0..<min(genres.movieCount, movieFactors.count / max(k, 1)) {
+            for g in genres.genres(ofMovie: m).map(Int.init) {
+                counts[g] += 1
+                for f in 0..<k { sums[g * k + f] += movieFactors[m * k + f] }
+            }
+        }
+        for g in 0..<genres.genreCount where counts[g] > 0 {
+            for f in 0..<k { sums[g * k + f] /= counts[g] }
+        }
+        return sums
+    }
+
+    private static func checkIndices(_ ratings: RatingTriples, userCount: Int, movieCount: Int, movies: IDIndex) throws {
+        guard !ratings.isEmpty else { throw ModelError.emptyData("no ratings to train on") }
+        for i in 0..<ratings.count {
+            let u = ratings.users[i], m = ratings.movies[i]
+            guard u >= 0, Int(u) < userCount, m >= 0, Int(m) < movieCount else {
+                throw ModelError.emptyData("rating \(i) refers to user index \(u) / movie index \(m) outside the id indices")
+            }
+            guard ratings.ratings[i].isFinite else { throw ModelError.invalidRating(movieID: movies.ids[Int(m)], rating: ratings.ratings[i]) }
+        }
+    }
+
+    /// The trained network and what to record about the run (epochs, validation NDCG).
+    private func train(
+        _ ratings: RatingTriples, users: IDIndex, movies: IDIndex, progress: ProgressReporter
+    ) throws -> (NeuralNetwork, [String: String]) {
+        let c = configuration
+        let userCount = users.count, movieCount = movies.count
+        guard c.validationFraction > 0 else {
+            let bags = LikedMovies(ratings, userCount: userCount, movieCount: movieCount, threshold: c.likedThreshold)
+            let network = try trainFixed(bags: bags, movieCount: movieCount, epochs: c.epochs, progress: progress)
+            return (network, ["epochsTrained": "\(c.epochs)"])
+        }
+        let split = try Splits.validation(from: ratings, fraction: c.validationFraction, seed: c.seed)
+        let (network, best) = try trainWithEarlyStopping(split, users: users, movies: movies, progress: progress)
+        var report = ["epochsTrained": "\(best.epoch)", "validationNDCG": String(format: "%.4f", best.ndcg)]
+        guard c.refit else { return (network, report) }
+        let bags = LikedMovies(ratings, userCount: userCount, movieCount: movieCount, threshold: c.likedThreshold)
+        report["refit"] = "true"
+        return (try trainFixed(bags: bags, movieCount: movieCount, epochs: best.epoch, progress: progress), report)
+    }
+
+    private func trainFixed(bags: LikedMovies, movieCount: Int, epochs: Int, progress: ProgressReporter) throws -> NeuralNetwork {
+        var training = NeuralTraining(bags: bags, movieCount: movieCount, configuration: configuration)
+        for epoch in 1...epochs {
+            let loss = training.runEpoch()
+            guard loss.isFinite else { throw ModelError.numerical("neural training diverged (loss is not finite) at epoch \(epoch)") }
+            progress.step("training neural", ["epoch": "\(epoch)/\(epochs)", "loss": MetricText.fixed(loss)])
+        }
+        return training.network
+    }
+
+    /// Trains on `split.train`, measures NDCG on `split.test` every few epochs and returns the
+    /// network restored to its best measurement.
+    private func trainWithEarlyStopping(
+        _ split: RatingSplit, users: IDIndex, movies: IDIndex, progress: ProgressReporter
+    ) throws -> (NeuralNetwork, (epoch: Int, ndcg: Double)) {
+        let c = configuration
+        let bags = LikedMovies(split.train, userCount: users.count, movieCount: movies.count, threshold: c.likedThreshold)
+        var training = NeuralTraining(bags: bags, movieCount: movies.count, configuration: c)
+        var best = (epoch: 0, ndcg: -1.0)
+        var saved = training.network.snapshot()
+        var sinceBest = 0
+        while training.epochs < c.epochs, sinceBest < c.patience {
+            var loss = 0.0
+            for _ in 0..<min(c.evaluationInterval, c.epochs - training.epochs) { loss = training.runEpoch() }
+            guard loss.isFinite else { throw ModelError.numerical("neural training diverged (loss is not finite) at epoch \(training.epochs)") }
+            let model = Self.model(
+                training.network, bags: bags, users: users, movies: movies, configuration: c, encoder: nil, parameters: [:])
+            let ndcg = try Evaluation.ranking(
+                of: model, train: split.train, test: split.test, k: c.validationCutoff, threads: c.threads).ndcg
+            if ndcg > best.ndcg {
+                best = (training.epochs, ndcg)
+                saved = training.network.snapshot()
+                sinceBest = 0
+            } else {
+                sinceBest += 1
+            }
+            progress.step("training neural", [
+                "epoch": "\(training.epochs)/\(c.epochs)", "loss": MetricText.fixed(loss),
+                "validation_ndcg": MetricText.fixed(ndcg), "best_epoch": "\(best.epoch)",
+            ])
+        }
+        training.network.restore(saved)
+        return (training.network, best)
+    }
+
+    /// The network as a ``FactorModel``: users' embeddings from `bags`, `V`, `b`.
+    static func model(
+        _ network: NeuralNetwork, bags: LikedMovies, users: IDIndex, movies: IDIndex, configuration: Configuration,
+        encoder: NeuralEncoder?, parameters: [String: String]
+    ) -> FactorModel {
+        FactorModel(
+            kind: "neural", k: network.dimension, globalMean: 0,
+            userBias: [Float](repeating: 0, count: bags.userCount), movieBias: network.movieBias.values,
+            userFactors: network.embedAll(bags), movieFactors: network.movieFactors.values,
+            users: users, movies: movies, ratingScale: configuration.ratingScale, parameters: parameters, encoder: encoder)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// The element-wise and sparse loops of the neural embedder (the dense products go through
+/// ``BLAS``). Pointer based and allocation free: they run once per row of every batch.
+enum NeuralKernels {
+    /// `out[0..<width] += scale * Σ weights[movie, 0..<width]` over `movies`: the first layer
+    /// applied to an L2-normalised bag without ever forming the dense users x movies input.
+    @inline(__always)
+    static func gatherSum(
+        weights: UnsafePointer<Float>, width: Int, movies: UnsafeBufferPointer<Int32>, scale: Float,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        for movie in movies {
+            let row = weights + Int(movie) * width
+            for f in 0..<width { out[f] += scale * row[f] }
+        }
+    }
+
+    /// `gradient[movie, columns] += scale * delta[columns]` for every movie of one bag: the
+    /// first layer's weight gradient, restricted to a column range so that workers owning
+    /// disjoint ranges never write the same float.
+    @inline(__always)
+    static func scatterSum(
+        delta: UnsafePointer<Float>, width: Int, columns: Range<Int>, movies: UnsafeBufferPointer<Int32>, scale: Float,
+        into gradient: UnsafeMutablePointer<Float>
+    ) {
+        for movie in movies {
+            let row = gradient + Int(movie) * width
+            for f in columns { row[f] += scale * delta[f] }
+        }
+    }
+
+    /// Runs `body` over `0..<count` cut into blocks of `grain` elements, on `threads` workers.
+    /// The cut depends only on `count` and `grain`, so results do not depend on scheduling.
+    static func parallelRanges(count: Int, grain: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let blocks = (count + grain - 1) / grain
+        let chunks = ParallelChunks(rowCount: blocks, chunkCount: min(blocks, threads * 4)) { _ in 1 }
+        chunks.run(workers: threads, makeScratch: {}) { _, _, range in
+            body(range.lowerBound * grain ..< min(range.upperBound * grain, count))
+        }
+    }
+
+    static func tanhInPlace(_ values: inout [Float]) {
+        for i in values.indices { values[i] = tanh(values[i]) }
+    }
+
+    static func tanhInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { values[i] = tanh(values[i]) }
+    }
+
+    /// Turns `delta = dL/dh` into `dL/da` for `h = tanh(a)`: multiplies by `1 - h^2`.
+    static func tanhBackward(activation h: UnsafePointer<Float>, delta: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { delta[i] *= 1 - h[i] * h[i] }
+    }
+
+    /// Multinomial log-likelihood of one user's bag under the softmax of `scores` (length
+    /// `count`), then, in place, its gradient with respect to the scores times `weight`:
+    /// `weight * (n * softmax - y)` for the `n` movies of `targets`. Returns the negative
+    /// log-likelihood `n * logsumexp(scores) - Σ scores[targets]`. One `exp` per movie.
+    static func softmaxCrossEntropy(
+        scores: UnsafeMutablePointer<Float>, count: Int, targets: UnsafeBufferPointer<Int32>, weight: Float
+    ) -> Double {
+        var targetSum: Float = 0
+        for movie in targets { targetSum += scores[Int(movie)] }
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, scores[i]) }
+        var sum: Float = 0
+        for i in 0..<count {
+            let e = exp(scores[i] - maximum)
+            scores[i] = e
+            sum += e
+        }
+        let n = Float(targets.count)
+        let logSumExp = maximum + log(sum)
+        let factor = weight * n / sum
+        for i in 0..<count { scores[i] *= factor }
+        for movie in targets { scores[Int(movie)] -= weight }
+        return Double(n) * Double(logSumExp) - Double(targetSum)
+    }
+}
