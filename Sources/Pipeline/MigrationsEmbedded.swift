@@ -277,5 +277,17 @@ create index retrain_requests_pending_idx on latent.retrain_requests (request_id
 comment on table latent.retrain_requests is 'Retraining asked for outside the schedule; taken by one latent serve instance.';
 
 """##),
+        ("004_model_files.sql", ##"""
+-- 004: the trained model itself, for runs whose users cannot be folded in from the published
+-- vectors alone (the neural embedder embeds a user through its encoder). The live path of any
+-- `latent serve` instance loads it from here, so every instance refreshes lists the same way.
+
+create table latent.model_files (
+    run_id bigint primary key references latent.model_runs (run_id) on delete cascade,
+    bytes bytea not null
+);
+comment on table latent.model_files is 'Model files (Latent format) of published runs that need more than their vectors to fold users in.';
+
+"""##),
     ]
 }

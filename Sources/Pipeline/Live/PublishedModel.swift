@@ -3,10 +3,16 @@ import Models
 import Postgres
 
 extension FactorModel {
-    /// The movie side of published run `runID`, read back from its tables: kind, global mean,
-    /// movie biases and vectors, training parameters (for fold-in). It has no users: the live
-    /// path folds each user in from their ratings.
+    /// Published run `runID` as the live path needs it: the stored model file when the run has
+    /// one (models with an encoder), else the movie side read back from its tables (kind,
+    /// global mean, movie biases and vectors, training parameters for fold-in) with no users:
+    /// the live path folds each user in from their ratings.
     public static func published(runID: Int64, from connection: PostgresConnection) throws -> FactorModel {
+        var file: [UInt8]?
+        try connection.copyOut("copy (select bytes from latent.model_files where run_id = \(runID)) to stdout (format binary)") { row in
+            file = try row.bytes(0)
+        }
+        if let file { return try FactorModel.deserialize(bytes: file) }
         let run = try connection.query(
             "select model, coalesce(global_mean, 0), coalesce(dimensions, 0), parameters::text from latent.model_runs where run_id = $1::bigint",
             [String(runID)])

@@ -20,6 +20,14 @@ package struct RunWriter {
     @discardableResult
     package func write(_ content: RunContent, runID: Int64) throws -> Int {
         var rows = 0
+        if content.model.encoder != nil {
+            // The live path needs the encoder to embed a user; the vectors alone cannot.
+            try connection.copyIn("copy latent.model_files (run_id, bytes) from stdin (format binary)") { writer in
+                try writer.beginRow(fieldCount: 2)
+                writer.append(runID)
+                writer.append(bytes: content.model.serialized())
+            }
+        }
         for table in content.tables {
             try create(table, runID: runID)
             rows += try connection.copyIn(
@@ -114,6 +122,7 @@ package struct RunWriter {
     /// Drops every partition of run `runID`, detaching attached ones first (concurrently, so
     /// readers of the parent are never queued behind it).
     package func drop(runID: Int64) throws {
+        try connection.query("delete from latent.model_files where run_id = $1::bigint", [String(runID)])
         try VectorIndex.drop(runID: runID, connection: connection, logger: logger)  // first: hasRows then still sees the run
         for table in RunTable.allCases { try drop(table, runID: runID) }
     }
