@@ -66,6 +66,31 @@ final class LiveRefreshTests: XCTestCase {
         XCTAssertFalse(relisted.contains(mostPopular == 2 ? 3 : 2), "excluded movies stay out of live lists")
     }
 
+    func testANeuralRunEmbedsANewUserThroughItsEncoder() throws {
+        var configuration = NeuralEmbedder.Configuration()
+        configuration.dimension = 16
+        configuration.epochs = 20
+        configuration.threads = 2
+        let connection = try publishedDatabase(.neural(configuration))
+        XCTAssertEqual(try connection.execute("select count(*) from latent.model_files")[0, 0], "1", "the run keeps its encoder")
+        let refresher = LiveRefresher(connection: connection, listLength: 20)
+        try connection.execute("insert into latent.ratings values (9002, 3, 5, now()), (9002, 6, 4.5, now()), (9002, 9, 5, now())")
+        try refresher.refresh(users: [9002])
+        let fresh = try list(connection, user: 9002)
+        XCTAssertEqual(fresh.count, 20)
+        XCTAssertTrue(Set(fresh).isDisjoint(with: [3, 6, 9]))
+
+        // The published vector is the encoder's embedding of the liked movies.
+        let run = try XCTUnwrap(try connection.execute("select run_id from latent.current_runs where model = 'neural'")[0, 0].flatMap { Int64($0) })
+        let model = try FactorModel.published(runID: run, from: connection)
+        let encoder = try XCTUnwrap(model.encoder)
+        let expected = encoder.embed(movies: [3, 6, 9].compactMap { model.movies[$0] })
+        let stored = try connection.execute("select vector::text from latent.user_embeddings where user_id = 9002")[0, 0] ?? ""
+        let vector = stored.dropFirst().dropLast().split(separator: ",").compactMap { Float($0) }
+        XCTAssertEqual(vector.count, expected.count)
+        for (a, b) in zip(vector, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
     func testNothingServesYetIsANoOp() throws {
         let connection = try LatentScratchDatabase(self).migrated()
         let report = try LiveRefresher(connection: connection).refresh(users: [1, 2])

@@ -174,8 +174,10 @@ final class PublishTests: XCTestCase {
             XCTAssertEqual(error as? PublishError, .trainingInProgress)
         }
         XCTAssertEqual(try connection.execute("select count(*) from latent.model_runs")[0, 0], "0", "no run was started")
-        // Its session ends (a crash, a closed connection): the lock goes with it.
-        other.close()
+        // Its session ends (a crash): the lock goes with it. pg_terminate_backend with a
+        // timeout returns once the backend has exited.
+        let pid = try XCTUnwrap(try other.execute("select pg_backend_pid()")[0, 0])
+        XCTAssertEqual(try connection.execute("select pg_terminate_backend(\(pid), 10000)")[0, 0], "t")
         XCTAssertEqual(try Publisher(connection: connection).publish(.popularity, settings: Self.settings()).status, .current)
     }
 
