@@ -64,7 +64,7 @@ public struct TrainingScheduler: Service {
     }
 
     private func runCycle(_ connection: SchedulerConnection, queue: DispatchQueue, reason: String, stopping: ShutdownFlag) async {
-        logger.info("training cycle starting", metadata: ["reason": "\(reason)", "models": "\(cycle.models.map(\.kind))"])
+        logger.info("training cycle starting", metadata: ["reason": "\(reason)", "models": "\(cycle.models.map(\.kind.rawValue))"])
         let cycle = self.cycle, logger = self.logger
         do {
             let results = try await BlockingWork.run(on: queue) {

@@ -52,7 +52,7 @@ public struct BiasBaseline: Sendable {
         try TrainingInput.validate(ratings, users: users, movies: movies)
         let (mu, bu, bi) = Self.biases(ratings, userCount: users.count, movieCount: movies.count, configuration: configuration)
         return FactorModel(
-            kind: "baseline", k: 0, globalMean: mu, userBias: bu, movieBias: bi,
+            kind: .baseline, k: 0, globalMean: mu, userBias: bu, movieBias: bi,
             userFactors: [], movieFactors: [], users: users, movies: movies,
             parameters: configuration.parameters)
     }

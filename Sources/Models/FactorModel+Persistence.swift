@@ -80,7 +80,7 @@ extension FactorModel {
         w.f32(ratingScale.lowerBound)
         w.f32(ratingScale.upperBound)
         w.u32((hasGenres ? 1 : 0) | (encoder == nil ? 0 : 2))
-        w.string(kind)
+        w.string(kind.rawValue)
         w.u32(UInt32(parameters.count))
         for key in parameters.keys.sorted() {
             w.string(key)
@@ -128,7 +128,8 @@ extension FactorModel {
         guard lower.isFinite, upper.isFinite, lower <= upper else { throw FormatProblem("invalid rating scale \(lower)...\(upper)") }
         let flags = try r.u32()
         guard flags & ~3 == 0, version >= 2 || flags & 2 == 0 else { throw FormatProblem("unknown flags \(flags) for format version \(version)") }
-        let kind = try r.string()
+        let kindName = try r.string()
+        guard let kind = ModelKind(rawValue: kindName) else { throw FormatProblem("unknown model kind \"\(kindName)\"") }
         let parameterCount = Int(try r.u32())
         guard parameterCount <= r.remaining / 8 else { throw FormatProblem("parameter count \(parameterCount) does not fit in the file") }
         var parameters: [String: String] = [:]

@@ -6,8 +6,8 @@
 /// ratings) and `encoder`. Publishing, evaluation, fold-in, recommend and similar all work on
 /// this type, whichever trainer made it.
 public struct FactorModel: Sendable {
-    /// "baseline", "mf", "als" or "neural".
-    public var kind: String
+    /// Which trainer made it.
+    public var kind: ModelKind
     /// Number of latent dimensions (0 for the baseline).
     public var k: Int
     public var globalMean: Float
@@ -32,7 +32,7 @@ public struct FactorModel: Sendable {
     public var encoder: NeuralEncoder?
 
     public init(
-        kind: String, k: Int, globalMean: Float,
+        kind: ModelKind, k: Int, globalMean: Float,
         userBias: [Float], movieBias: [Float],
         userFactors: [Float], movieFactors: [Float], genreFactors: [Float] = [],
         users: IDIndex, movies: IDIndex, genreNames: [String] = [],

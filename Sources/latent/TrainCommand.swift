@@ -194,7 +194,7 @@ struct TrainCommand: ParsableCommand {
 
         let runs = connection.map(ModelRunStore.init(connection:))
         let runID = try runs?.start(
-            model: configuration.kind, parameters: configuration.parameters, snapshot: SnapshotSize(dataset))
+            model: configuration.kind.rawValue, parameters: configuration.parameters, snapshot: SnapshotSize(dataset))
         do {
             var durations = ["load": loadSeconds]
             var metrics: [String: Double] = [:]
@@ -230,7 +230,7 @@ struct TrainCommand: ParsableCommand {
 
             let trainErrors = Evaluation.errors(of: trained, on: train)
             metrics["train_rmse"] = trainErrors.rmse
-            var summary = "model=\(configuration.kind) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(fitSeconds)) train_rmse=\(MetricText.fixed(trainErrors.rmse))"
+            var summary = "model=\(configuration.kind.rawValue) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(fitSeconds)) train_rmse=\(MetricText.fixed(trainErrors.rmse))"
             if let test {
                 let errors = Evaluation.errors(of: trained, on: test, train: train)
                 metrics["test_rmse"] = errors.rmse

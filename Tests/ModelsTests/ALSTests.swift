@@ -66,7 +66,7 @@ final class ALSTests: XCTestCase {
         let held = rmse(model, problem.hidden, clip: false)
         XCTAssertLessThan(train, 0.01, "training RMSE \(train)")
         XCTAssertLessThan(held, 0.01, "held-out RMSE \(held)")
-        XCTAssertEqual(model.kind, "als")
+        XCTAssertEqual(model.kind, .als)
         XCTAssertEqual(model.k, 3)
     }
 

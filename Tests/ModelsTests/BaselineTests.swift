@@ -11,7 +11,7 @@ final class BaselineTests: XCTestCase {
         b.add(MovieRecord(movieID: 30, title: "Unrated", genres: []))
         let data = b.build()
         let model = try BiasBaseline(configuration: .init(userRegularisation: 0.1, movieRegularisation: 0.1)).fit(data)
-        XCTAssertEqual(model.kind, "baseline")
+        XCTAssertEqual(model.kind, .baseline)
         XCTAssertEqual(model.k, 0)
         XCTAssertEqual(model.globalMean, 3.4, accuracy: 1e-5)
         let u1 = Int(data.users[1]!), u2 = Int(data.users[2]!)

@@ -5,7 +5,7 @@ final class EvaluationTests: XCTestCase {
     /// Two users, three movies, k = 1, hand-set parameters.
     private func tinyModel() -> FactorModel {
         FactorModel(
-            kind: "mf", k: 1, globalMean: 3, userBias: [0.5, -0.5], movieBias: [0, 1, -1],
+            kind: .mf, k: 1, globalMean: 3, userBias: [0.5, -0.5], movieBias: [0, 1, -1],
             userFactors: [1, -1], movieFactors: [1, 0, 0.5],
             users: IDIndex(ids: [10, 20]), movies: IDIndex(ids: [100, 200, 300]))
     }

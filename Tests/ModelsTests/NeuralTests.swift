@@ -68,7 +68,7 @@ final class NeuralTests: XCTestCase {
     func testModelShapeAndEncoderReproducesUserFactors() throws {
         let problem = LowRankProblem(users: 50, movies: 30, rank: 3, density: 0.4, seed: 12)
         let model = try NeuralEmbedder(configuration: smallConfiguration(hidden: 8)).fit(problem.dataset)
-        XCTAssertEqual(model.kind, "neural")
+        XCTAssertEqual(model.kind, .neural)
         XCTAssertEqual(model.k, 16)
         XCTAssertEqual(model.globalMean, 0)
         XCTAssertEqual(model.userBias, [Float](repeating: 0, count: 50))

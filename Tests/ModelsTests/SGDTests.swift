@@ -31,7 +31,7 @@ final class SGDTests: XCTestCase {
         let model = try MatrixFactorizationSGD(configuration: c).fit(ratings: split.train, users: data.users, movies: data.movies)
         let errors = Evaluation.errors(of: model, on: split.test, train: split.train)
         XCTAssertLessThan(errors.rmse, 0.01, "\(errors)")
-        XCTAssertEqual(model.kind, "mf")
+        XCTAssertEqual(model.kind, .mf)
         XCTAssertEqual(model.k, 3)
     }
 

@@ -10,7 +10,7 @@ final class LiveRefreshTests: XCTestCase {
         let connection = try LatentScratchDatabase(self).migrated()
         try PublishTests.seed(connection)
         var settings = PublishTests.settings()
-        settings.serveModel = model.kind
+        settings.serveModel = model.kind.rawValue
         _ = try Publisher(connection: connection).publish(model, settings: settings)
         return connection
     }

@@ -179,7 +179,7 @@ public struct AlternatingLeastSquares: Sendable {
         parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
         let genresUsed = configuration.useGenres && configuration.k > 0 && genres.genreCount > 0
         return FactorModel(
-            kind: "als", k: configuration.k, globalMean: trainer.globalMean,
+            kind: .als, k: configuration.k, globalMean: trainer.globalMean,
             userBias: trainer.userBias, movieBias: trainer.movieBias,
             userFactors: trainer.userFactors, movieFactors: trainer.movieFactors,
             genreFactors: genresUsed ? trainer.genreFactors : [],

@@ -155,7 +155,7 @@ public struct NeuralEmbedder: Sendable {
         encoder: NeuralEncoder?, parameters: [String: String]
     ) -> FactorModel {
         FactorModel(
-            kind: "neural", k: network.dimension, globalMean: 0,
+            kind: .neural, k: network.dimension, globalMean: 0,
             userBias: [Float](repeating: 0, count: bags.userCount), movieBias: network.movieBias.values,
             userFactors: network.embedAll(bags), movieFactors: network.movieFactors.values,
             users: users, movies: movies, ratingScale: configuration.ratingScale, parameters: parameters, encoder: encoder)

@@ -15,7 +15,7 @@ public struct Popularity: Sendable {
         var counts = [Float](repeating: 0, count: movies.count)
         for m in ratings.movies { counts[Int(m)] += 1 }
         return FactorModel(
-            kind: "popularity", k: 0, globalMean: 0, userBias: [Float](repeating: 0, count: users.count),
+            kind: .popularity, k: 0, globalMean: 0, userBias: [Float](repeating: 0, count: users.count),
             movieBias: counts, userFactors: [], movieFactors: [], users: users, movies: movies)
     }
 }

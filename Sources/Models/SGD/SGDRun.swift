@@ -272,7 +272,7 @@ struct SGDRun {
             if blocks.movieCounts[m] > 0 { bm[m] = parameters.movieBias(m) } else { for f in 0..<k { q[m * k + f] = 0 } }
         }
         return FactorModel(
-            kind: "mf", k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
+            kind: .mf, k: k, globalMean: mean, userBias: bu, movieBias: bm, userFactors: p, movieFactors: q,
             users: users, movies: movies, ratingScale: configuration.ratingScale, parameters: extra)
     }
 

@@ -40,7 +40,7 @@ public struct HyperparameterSearch: Sendable {
             let metrics = Evaluation.errors(of: model, on: split.test, train: split.train)
             let trial = Trial(configuration: candidate, validation: metrics, seconds: Date().timeIntervalSince(started))
             results.append(trial)
-            progress.step("tuning \(candidate.kind)", [
+            progress.step("tuning \(candidate.kind.rawValue)", [
                 "trial": "\(number + 1)/\(trials)", "validation_rmse": MetricText.fixed(metrics.rmse),
                 "best": MetricText.fixed(results.map(\.validation.rmse).min() ?? .nan),
                 "params": Self.describe(candidate),

@@ -8,13 +8,13 @@ public enum ModelConfiguration: Sendable, Equatable {
     case neural(NeuralEmbedder.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
-    public var kind: String {
+    public var kind: ModelKind {
         switch self {
-        case .popularity: return "popularity"
-        case .baseline: return "baseline"
-        case .mf: return "mf"
-        case .als: return "als"
-        case .neural: return "neural"
+        case .popularity: return .popularity
+        case .baseline: return .baseline
+        case .mf: return .mf
+        case .als: return .als
+        case .neural: return .neural
         }
     }
 

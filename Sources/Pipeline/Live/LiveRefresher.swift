@@ -55,7 +55,7 @@ public final class LiveRefresher {
             let list = try model.model.recommend(bias: bias, vector: vector, count: listLength, excluding: exclude)
             lists.append((user, bias, vector, list))
         }
-        let rows = try write(lists, runID: runID, clips: model.model.kind != ModelKind.popularity.rawValue, scale: model.model.ratingScale)
+        let rows = try write(lists, runID: runID, clips: model.model.kind != .popularity && model.model.kind != .neural, scale: model.model.ratingScale)
         return Report(runID: runID, users: userIDs.count, rows: rows)
     }
 
@@ -80,7 +80,7 @@ public final class LiveRefresher {
     private func foldIn(
         _ ratings: [(movieID: Int64, rating: Float)], model: FactorModel, context: FoldInContext?
     ) throws -> (Float, [Float]) {
-        guard model.kind != ModelKind.popularity.rawValue else { return (0, []) }
+        guard model.kind != .popularity else { return (0, []) }
         let known = ratings.filter { model.movies[$0.movieID] != nil }
         return try model.foldIn(ratings: known, context: context)
     }

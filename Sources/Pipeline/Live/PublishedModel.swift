@@ -16,7 +16,7 @@ extension FactorModel {
         let run = try connection.query(
             "select model, coalesce(global_mean, 0), coalesce(dimensions, 0), parameters::text from latent.model_runs where run_id = $1::bigint",
             [String(runID)])
-        guard run.rowCount == 1, let kind = run[0, 0], let mean = run[0, 1].flatMap({ Float($0) }),
+        guard run.rowCount == 1, let kind = run[0, 0].flatMap(ModelKind.init(rawValue:)), let mean = run[0, 1].flatMap({ Float($0) }),
               let k = run[0, 2].flatMap({ Int($0) }) else { throw PublishError.unknownRun(runID) }
         var parameters: [String: String] = [:]
         if let text = run[0, 3] {

@@ -42,12 +42,12 @@ public struct Publisher {
         let dataset = snapshot.dataset
         guard !dataset.ratings.isEmpty else { throw PublishError.noRatings }
         logger.info("snapshot loaded", metadata: [
-            "model": "\(configuration.kind)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
+            "model": "\(configuration.kind.rawValue)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
             "movies": "\(dataset.movies.count)", "seconds": "\(MetricText.fixed(clock.seconds["snapshot"] ?? 0))",
         ])
         let runs = ModelRunStore(connection: connection)
         let runID = try runs.start(
-            model: configuration.kind, parameters: configuration.parameters, snapshot: SnapshotSize(dataset),
+            model: configuration.kind.rawValue, parameters: configuration.parameters, snapshot: SnapshotSize(dataset),
             newestRatedAt: snapshot.newestRatedAt)
         do {
             return try run(configuration, runID: runID, dataset: dataset, settings: settings, clock: clock, isCancelled: isCancelled)
@@ -70,7 +70,7 @@ public struct Publisher {
         var metrics = try clock.time("eval") {
             try Self.validationMetrics(of: validated, configuration: configuration, split: split, dataset: dataset, threads: settings.threads)
         }
-        logger.info("validated", metadata: Self.describe(metrics, model: configuration.kind))
+        logger.info("validated", metadata: Self.describe(metrics, model: configuration.kind.rawValue))
         try checkpoint()
 
         let model = settings.refit
@@ -96,15 +96,15 @@ public struct Publisher {
 
         let outcome = try clock.time("switch") {
             try RunSwitch(connection: connection, logger: logger).switchIn(
-                runID: runID, model: configuration.kind, metrics: metrics, guardrail: settings.guardrail,
+                runID: runID, model: configuration.kind.rawValue, metrics: metrics, guardrail: settings.guardrail,
                 force: settings.force, preferredServing: settings.serveModel)
         }
-        let result = finalStatus(outcome, runID: runID, model: configuration.kind)
+        let result = finalStatus(outcome, runID: runID, model: configuration.kind.rawValue)
         try ModelRunStore(connection: connection).finish(
             runID, status: result.status, metrics: metrics, durations: clock.seconds)
         try RunRetention(connection: connection, logger: logger).keepNewest(settings.keepRuns)
         return PublishOutcome(
-            runID: runID, model: configuration.kind, status: result.status, reason: result.reason, metrics: metrics,
+            runID: runID, model: configuration.kind.rawValue, status: result.status, reason: result.reason, metrics: metrics,
             durations: clock.seconds, rows: rows, serving: result.serving)
     }
 

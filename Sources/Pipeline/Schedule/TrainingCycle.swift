@@ -35,9 +35,9 @@ public struct TrainingCycle: Sendable {
                 PublishMetrics.record(outcome)
                 results.append(.published(outcome))
             } catch {
-                Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind), ("status", "failed")]).increment()
-                logger.error("publishing failed", metadata: ["model": "\(configuration.kind)", "error": "\(error)"])
-                results.append(.failed(model: configuration.kind, error: "\(error)"))
+                Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind.rawValue), ("status", "failed")]).increment()
+                logger.error("publishing failed", metadata: ["model": "\(configuration.kind.rawValue)", "error": "\(error)"])
+                results.append(.failed(model: configuration.kind.rawValue, error: "\(error)"))
             }
         }
         return results
