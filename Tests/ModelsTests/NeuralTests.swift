@@ -134,7 +134,7 @@ final class NeuralTests: XCTestCase {
         XCTAssertEqual(loaded.userFactors, model.userFactors)
         XCTAssertEqual(loaded.movieFactors, model.movieFactors)
         XCTAssertEqual(loaded.movieBias, model.movieBias)
-        XCTAssertEqual(loaded.kind, "neural")
+        XCTAssertEqual(loaded.kind, .neural)
         XCTAssertThrowsError(try FactorModel.deserialize(bytes: Array(bytes.prefix(bytes.count - 9)) + bytes.suffix(8)))
 
         var plain = model
