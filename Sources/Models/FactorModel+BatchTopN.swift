@@ -76,7 +76,7 @@ extension FactorModel {
         let banned = movieMask(excludedMovies)
         let problem = BlockTopN(
             queries: vectors, queryCount: movies.count, items: vectors, itemCount: movies.count, k: k,
-            itemBias: nil, queryOffset: nil, itemIDs: movies.ids, count: count)
+            itemBias: [], queryOffset: nil, itemIDs: movies.ids, count: count)
         return try problem.run(threads: threads, blockSize: blockSize) { m, scores in
             scores[m] = -.infinity
             for b in banned { scores[b] = -.infinity }
@@ -97,7 +97,8 @@ struct BlockTopN: Sendable {
     let items: [Float]
     let itemCount: Int
     let k: Int
-    let itemBias: [Float]?
+    /// Empty: no bias.
+    let itemBias: [Float]
     let queryOffset: [Float]?
     let itemIDs: [Int64]
     let count: Int
@@ -171,10 +172,17 @@ struct BlockTopN: Sendable {
     ) {
         let offset = queryOffset?[query] ?? 0
         top.reset()
-        if let itemBias {
-            for i in 0..<itemCount where row[i] != -.infinity { top.offer(index: Int32(i), score: row[i] + itemBias[i] + offset) }
-        } else {
-            for i in 0..<itemCount where row[i] != -.infinity { top.offer(index: Int32(i), score: row[i] + offset) }
+        // Most items score below the current N-th best: one comparison rejects them without
+        // touching the heap. Items come in index order, so an equal score loses (ties keep the
+        // lower index), and excluded items (-infinity) and NaN never pass.
+        var threshold = -Float.infinity
+        itemBias.withUnsafeBufferPointer { bias in
+            for i in 0..<itemCount {
+                let score = row[i] + (bias.isEmpty ? 0 : bias[i]) + offset
+                guard score > threshold else { continue }
+                top.offer(index: Int32(i), score: score)
+                if top.isFull { threshold = top.minimumScore }
+            }
         }
         let best = top.sorted()
         for (slot, entry) in best.enumerated() {

@@ -11,6 +11,12 @@ struct TopNSelector {
         scores.reserveCapacity(self.capacity)
     }
 
+    /// Whether `capacity` entries are kept (a new one must beat ``minimumScore``).
+    var isFull: Bool { indices.count >= capacity }
+
+    /// The lowest kept score (the heap's root); only meaningful when non-empty.
+    var minimumScore: Float { scores.first ?? -.infinity }
+
     mutating func reset() {
         indices.removeAll(keepingCapacity: true)
         scores.removeAll(keepingCapacity: true)
