@@ -65,6 +65,7 @@ let package = Package(
                 "Pipeline", "Postgres", "Models", logging, metrics,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -85,8 +86,11 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models"]),
-        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka"]),
-        .testTarget(name: "LatentTests", dependencies: ["latent"]),
+        // Helpers shared by test targets: the built `latent` executable run as a user runs it,
+        // scratch databases, loopback sockets.
+        .target(name: "LatentTestSupport", dependencies: ["Postgres"], path: "Tests/LatentTestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", "LatentTestSupport"]),
+        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
+        .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport"]),
     ]
 )
