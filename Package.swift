@@ -91,6 +91,6 @@ let package = Package(
         .target(name: "LatentTestSupport", dependencies: ["Postgres"], path: "Tests/LatentTestSupport"),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", "LatentTestSupport"]),
         .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
-        .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport"]),
+        .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport", "Postgres"]),
     ]
 )
