@@ -54,8 +54,12 @@ let package = Package(
         // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
         .target(name: "Models", dependencies: ["COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
 
-        // Ingest, migrations, import, database snapshots, publishing.
-        .target(name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics]),
+        // Ingest, migrations, import, database snapshots, publishing. `Migrations` is a symlink to
+        // sql/migrations (the canonical, human-facing folder): SwiftPM compiles every file in it
+        // into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
+        .target(
+            name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics],
+            resources: [.embedInCode("Migrations")]),
 
         // `latent serve`: ingest, the training schedule, the live refresh and HTTP, as services
         // of one ServiceGroup.
