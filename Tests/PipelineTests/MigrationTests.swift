@@ -145,6 +145,10 @@ final class MigrationTests: XCTestCase {
             "current_runs": ["model text NO", "run_id bigint NO", "switched_at timestamp with time zone NO"],
             "serving": ["purpose text NO", "model text NO", "reason text NO", "chosen_at timestamp with time zone NO"],
             "excluded_movies": ["movie_id bigint NO", "reason text NO", "excluded_at timestamp with time zone NO"],
+            "retrain_requests": [
+                "request_id bigint NO", "requested_at timestamp with time zone NO", "requested_by text NO",
+                "taken_at timestamp with time zone YES", "taken_by text YES",
+            ],
             "user_recommendations": ["run_id bigint NO", "user_id bigint NO", "rank integer NO", "movie_id bigint NO", "score real NO"],
             "similar_movies": [
                 "run_id bigint NO", "movie_id bigint NO", "measure text NO", "rank integer NO", "similar_movie_id bigint NO",
@@ -202,6 +206,7 @@ final class MigrationTests: XCTestCase {
             "latent.ratings p user_id,movie_id",
             "latent.rejected_events p id",
             "latent.rejected_events u topic,partition,offset",
+            "latent.retrain_requests p request_id",
             "latent.schema_migrations p version",
             "latent.serving p purpose",
         ])
