@@ -24,27 +24,27 @@ public enum EventParser {
         var movieID: Int64 = 0
         var rating: Float? = nil
         var micros: Int64 = 0
-        var seen: UInt8 = 0
+        var seen: EventFields = []
         var problem: EventRejection? = nil
 
         try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: UInt8
-            if key.matches("user_id", in: s) { field = 1 }
-            else if key.matches("movie_id", in: s) { field = 2 }
-            else if key.matches("rating", in: s) { field = 4 }
-            else if key.matches("ts", in: s) { field = 8 }
+            let field: EventFields
+            if key.matches("user_id", in: s) { field = .userID }
+            else if key.matches("movie_id", in: s) { field = .movieID }
+            else if key.matches("rating", in: s) { field = .rating }
+            else if key.matches("ts", in: s) { field = .timestamp }
             else { try s.skipValue(); return }
-            if seen & field != 0 {
+            if seen.contains(field) {
                 if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
                 try s.skipValue()
                 return
             }
-            seen |= field
+            seen.insert(field)
             do throws(EventRejection) {
                 switch field {
-                case 1: userID = try readID(&s, "user_id")
-                case 2: movieID = try readID(&s, "movie_id")
-                case 4: rating = try readRating(&s)
+                case .userID: userID = try readID(&s, "user_id")
+                case .movieID: movieID = try readID(&s, "movie_id")
+                case .rating: rating = try readRating(&s)
                 default: micros = try readTimestamp(&s)
                 }
             } catch where error.reason == .malformedJSON {
@@ -55,10 +55,10 @@ public enum EventParser {
         }
         try scanner.expectEnd()
         if let problem { throw problem }
-        if seen & 1 == 0 { throw missing("user_id", "a positive integer") }
-        if seen & 2 == 0 { throw missing("movie_id", "a positive integer") }
-        if seen & 4 == 0 { throw missing("rating", "a multiple of 0.5 in [0.5, 5.0], or null to retract") }
-        if seen & 8 == 0 { throw missing("ts", "epoch seconds or an RFC 3339 date-time") }
+        if !seen.contains(.userID) { throw missing("user_id", "a positive integer") }
+        if !seen.contains(.movieID) { throw missing("movie_id", "a positive integer") }
+        if !seen.contains(.rating) { throw missing("rating", "a multiple of 0.5 in [0.5, 5.0], or null to retract") }
+        if !seen.contains(.timestamp) { throw missing("ts", "epoch seconds or an RFC 3339 date-time") }
         return RatingEvent(userID: userID, movieID: movieID, rating: rating, timestampMicros: micros)
     }
 
@@ -70,26 +70,26 @@ public enum EventParser {
         var movieID: Int64 = 0
         var title = ""
         var genres: [String] = []
-        var seen: UInt8 = 0
+        var seen: EventFields = []
         var problem: EventRejection? = nil
         var scratch: [UInt8] = []
 
         try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: UInt8
-            if key.matches("movie_id", in: s) { field = 1 }
-            else if key.matches("title", in: s) { field = 2 }
-            else if key.matches("genres", in: s) { field = 4 }
+            let field: EventFields
+            if key.matches("movie_id", in: s) { field = .movieID }
+            else if key.matches("title", in: s) { field = .title }
+            else if key.matches("genres", in: s) { field = .genres }
             else { try s.skipValue(); return }
-            if seen & field != 0 {
+            if seen.contains(field) {
                 if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
                 try s.skipValue()
                 return
             }
-            seen |= field
+            seen.insert(field)
             do throws(EventRejection) {
                 switch field {
-                case 1: movieID = try readID(&s, "movie_id")
-                case 2:
+                case .movieID: movieID = try readID(&s, "movie_id")
+                case .title:
                     guard s.peek() == UInt8(ascii: "\"") else { throw try wrongType(&s, "title", "a non-empty string") }
                     try s.decodeString(into: &scratch)
                     title = try text(scratch, "title")
@@ -122,8 +122,8 @@ public enum EventParser {
         }
         try scanner.expectEnd()
         if let problem { throw problem }
-        if seen & 1 == 0 { throw missing("movie_id", "a positive integer") }
-        if seen & 2 == 0 { throw missing("title", "a non-empty string") }
+        if !seen.contains(.movieID) { throw missing("movie_id", "a positive integer") }
+        if !seen.contains(.title) { throw missing("title", "a non-empty string") }
         return MovieRecord(movieID: movieID, title: title, genres: genres)
     }
 
@@ -287,4 +287,17 @@ extension JSONKey {
 extension JSONScanner {
     /// The key's text, for messages.
     func keyText(_ key: JSONKey) -> String { text(key.start, key.start + key.count) }
+}
+
+/// The known fields of an event the parser has read so far: a field seen twice is refused as
+/// ambiguous, and a required field never seen is reported missing.
+struct EventFields: OptionSet {
+    let rawValue: UInt8
+
+    static let userID = EventFields(rawValue: 1 << 0)
+    static let movieID = EventFields(rawValue: 1 << 1)
+    static let rating = EventFields(rawValue: 1 << 2)
+    static let timestamp = EventFields(rawValue: 1 << 3)
+    static let title = EventFields(rawValue: 1 << 4)
+    static let genres = EventFields(rawValue: 1 << 5)
 }

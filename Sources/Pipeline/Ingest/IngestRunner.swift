@@ -43,11 +43,6 @@ public struct CommittedRatings: Sendable {
     public var committedAt: UInt64
 }
 
-/// The clock ingest stamps commits with (CLOCK_MONOTONIC), for latencies measured elsewhere.
-public enum MonotonicClock {
-    public static func nanoseconds() -> UInt64 { DispatchClock.now() }
-}
-
 /// What a run did, counted over committed batches only.
 public struct IngestSummary: Sendable, CustomStringConvertible {
     public var consumed = 0
@@ -71,14 +66,21 @@ public struct IngestSummary: Sendable, CustomStringConvertible {
     }
 }
 
+/// Why an ingest run, or one step of it, did not go ahead.
 public enum IngestError: Error, CustomStringConvertible {
+    /// A second stop request gave up a batch that could not be written.
     case stopForced
+    /// The settings cannot work (e.g. the same topic for ratings and movies).
     case invalidConfiguration(String)
+    /// A partition assignment arrived while a batch was still being written: the consumer keeps
+    /// the partitions pending and asks again later, so the start offsets include that batch.
+    case assignmentDeferred
 
     public var description: String {
         switch self {
         case .stopForced: return "stop forced before the last batch could be written; it will be ingested by the next run"
         case .invalidConfiguration(let message): return message
+        case .assignmentDeferred: return "a batch is still being written; assignment deferred"
         }
     }
 }
@@ -151,7 +153,7 @@ public final class IngestRunner {
     ///   or ``IngestError/stopForced``. Before it returns or throws, the consumer has left the
     ///   group and every writer thread has ended (see ``tearDown()``).
     public func run() throws -> IngestSummary {
-        let started = DispatchClock.now()
+        let started = MonotonicClock.nanoseconds()
         // Every path out, thrown or returned, goes through the ordered teardown.
         defer { tearDown() }
         // Connect first: a wrong URL fails fast with a clear message instead of retrying forever.
@@ -194,7 +196,7 @@ public final class IngestRunner {
         ])
 
         var lastCaughtUpCheck: UInt64 = 0
-        var lastProgress = DispatchClock.now()
+        var lastProgress = MonotonicClock.nanoseconds()
         var lastProgressConsumed = 0
         let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
         var waitingSince: UInt64 = 0
@@ -215,16 +217,16 @@ public final class IngestRunner {
                 // keep writing). If that takes long (PostgreSQL down), stop fetching but keep
                 // polling so that rebalances are served and the group membership stays alive.
                 collectOutcomes(timeout: 0)
-                submitDueLanes(now: DispatchClock.now(), maxDelay: maxDelay)
-                let waitStarted = DispatchClock.now()
+                submitDueLanes(now: MonotonicClock.nanoseconds(), maxDelay: maxDelay)
+                let waitStarted = MonotonicClock.nanoseconds()
                 let outcome = lane.writer.takeOutcome(timeout: 0.1)
-                summary.waitSeconds += Double(DispatchClock.now() - waitStarted) / 1e9
+                summary.waitSeconds += Double(MonotonicClock.nanoseconds() - waitStarted) / 1e9
                 if let outcome {
                     handle(outcome)
                     continue
                 }
-                if waitingSince == 0 { waitingSince = DispatchClock.now() }
-                if DispatchClock.now() - waitingSince > 10_000_000_000 {
+                if waitingSince == 0 { waitingSince = MonotonicClock.nanoseconds() }
+                if MonotonicClock.nanoseconds() - waitingSince > 10_000_000_000 {
                     if !fetchPaused {
                         try consumer.pause()
                         fetchPaused = true
@@ -241,7 +243,7 @@ public final class IngestRunner {
             for message in messages { route(message) }
             collectOutcomes(timeout: 0)
 
-            let now = DispatchClock.now()
+            let now = MonotonicClock.nanoseconds()
             submitDueLanes(now: now, maxDelay: maxDelay)
             if fetchPaused, lanes.allSatisfy({ $0.batch.consumedCount < configuration.maxBatchEvents }) {
                 try consumer.resume()
@@ -273,7 +275,7 @@ public final class IngestRunner {
             try drain()
         }
         consumer.close()
-        let end = DispatchClock.now()
+        let end = MonotonicClock.nanoseconds()
         summary.seconds = Double(end - started) / 1e9
         summary.activeSeconds = firstMessageAt == 0 ? 0 : Double(end - firstMessageAt) / 1e9
         logger.info("ingest stopped", metadata: ["summary": "\(summary)"])
@@ -301,7 +303,7 @@ public final class IngestRunner {
 
     @inline(__always)
     private func route(_ message: KafkaMessage) {
-        if firstMessageAt == 0 { firstMessageAt = DispatchClock.now() }
+        if firstMessageAt == 0 { firstMessageAt = MonotonicClock.nanoseconds() }
         lanes[Int(message.partition) % lanes.count].batch.add(message)
     }
 
@@ -408,7 +410,7 @@ public final class IngestRunner {
     private func assigned(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
         // Let the batches in flight commit first, so the offsets read below include them.
         guard waitForWriters(timeout: 5) else {
-            throw IngestError.invalidConfiguration("a batch is still being written; assignment deferred")
+            throw IngestError.assignmentDeferred
         }
         fetchPaused = false
         let stored = try readStoredOffsets()
@@ -472,7 +474,7 @@ public final class IngestRunner {
         // librdkafka prefetched, so while some partition has not had a fetch response yet (just
         // after an assignment) ask at most every 3 s: checking every 200 ms there kept the
         // benchmark's consumer from receiving anything for up to 30 s.
-        let now = DispatchClock.now()
+        let now = MonotonicClock.nanoseconds()
         guard !fetchPaused, allCached || now - lastFreshWatermarkCheck >= 3_000_000_000 else { return false }
         lastFreshWatermarkCheck = now
         try consumer.pause()
