@@ -156,7 +156,17 @@ public final class IngestRunner {
         let started = MonotonicClock.nanoseconds()
         // Every path out, thrown or returned, goes through the ordered teardown.
         defer { tearDown() }
-        // Connect first: a wrong URL fails fast with a clear message instead of retrying forever.
+        try openConnections()
+        let consumer = try openConsumer()
+        try consumeUntilStopped(consumer)
+        return try finish(consumer, started: started)
+    }
+
+    // MARK: Phases of a run
+
+    /// Connects every writer and the offset reader first: a wrong URL fails fast with a clear
+    /// message instead of retrying forever.
+    private func openConnections() throws {
         for _ in 0..<configuration.writers {
             let connection = try PostgresConnection(url: configuration.databaseURL)
             let writer = IngestWriterThread(
@@ -165,8 +175,11 @@ public final class IngestRunner {
             lanes.append(Lane(batch: emptyBatch(), writer: writer))
         }
         offsetReader = try PostgresConnection(url: configuration.databaseURL)
+    }
 
-        var options = configuration.kafkaOptions
+    /// `configured` with this consumer's defaults for what it leaves unset.
+    static func consumerOptions(_ configured: [String: String]) -> [String: String] {
+        var options = configured
         // Fetch large chunks: events are small and the loop batches tens of thousands.
         if options["fetch.max.bytes"] == nil { options["fetch.max.bytes"] = "67108864" }
         if options["max.partition.fetch.bytes"] == nil { options["max.partition.fetch.bytes"] = "4194304" }
@@ -179,8 +192,13 @@ public final class IngestRunner {
         // 150 k/s without writing anything, 650 k/s with this). Memory stays bounded by
         // queued.max.messages.kbytes (64 MB by default).
         if options["queued.min.messages"] == nil { options["queued.min.messages"] = "1000000" }
+        return options
+    }
+
+    /// Joins the consumer group; assignments start from the offsets stored in PostgreSQL.
+    private func openConsumer() throws -> KafkaConsumer {
         let consumer = try KafkaConsumer(
-            options: options, groupID: configuration.consumerGroup,
+            options: Self.consumerOptions(configuration.kafkaOptions), groupID: configuration.consumerGroup,
             topics: [configuration.ratingsTopic, configuration.moviesTopic],
             // Weak: the consumer must never keep the runner alive, nor call into one being
             // released (tearDown closes it first, so these normally always find the runner).
@@ -194,49 +212,33 @@ public final class IngestRunner {
             "group": "\(configuration.consumerGroup)", "topics": "\(configuration.ratingsTopic),\(configuration.moviesTopic)",
             "writers": "\(configuration.writers)", "untilCaughtUp": "\(configuration.untilCaughtUp)",
         ])
+        return consumer
+    }
 
+    /// Timestamps the main loop keeps between iterations (``MonotonicClock`` nanoseconds).
+    private struct LoopClock {
         var lastCaughtUpCheck: UInt64 = 0
-        var lastProgress = MonotonicClock.nanoseconds()
+        var lastProgress: UInt64
         var lastProgressConsumed = 0
-        let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
+        /// When the current wait for a full lane's writer began (0: not waiting).
         var waitingSince: UInt64 = 0
+    }
 
+    /// Fetches, routes messages into lanes and submits due batches until a stop is requested
+    /// or, with `untilCaughtUp`, every assigned partition is at its high watermark.
+    private func consumeUntilStopped(_ consumer: KafkaConsumer) throws {
+        var clock = LoopClock(lastProgress: MonotonicClock.nanoseconds())
+        let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
         while !stop.isRequested {
             if needsResynchronization {
-                if allWritersIdle {
-                    resynchronize()
-                } else {
-                    collectOutcomes(timeout: 0.05)
-                    _ = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 10)  // dropped by the resynchronization
-                }
+                try resynchronizeWhenIdle(consumer)
                 continue
             }
-
             if let lane = lanes.first(where: { $0.batch.consumedCount >= configuration.maxBatchEvents && !$0.writer.isIdle }) {
-                // Back-pressure: this lane's next batch is full, wait for its writer (other lanes
-                // keep writing). If that takes long (PostgreSQL down), stop fetching but keep
-                // polling so that rebalances are served and the group membership stays alive.
-                collectOutcomes(timeout: 0)
-                submitDueLanes(now: MonotonicClock.nanoseconds(), maxDelay: maxDelay)
-                let waitStarted = MonotonicClock.nanoseconds()
-                let outcome = lane.writer.takeOutcome(timeout: 0.1)
-                summary.waitSeconds += Double(MonotonicClock.nanoseconds() - waitStarted) / 1e9
-                if let outcome {
-                    handle(outcome)
-                    continue
-                }
-                if waitingSince == 0 { waitingSince = MonotonicClock.nanoseconds() }
-                if MonotonicClock.nanoseconds() - waitingSince > 10_000_000_000 {
-                    if !fetchPaused {
-                        try consumer.pause()
-                        fetchPaused = true
-                        logger.info("waiting for PostgreSQL: fetching paused")
-                    }
-                    for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { route(message) }
-                }
+                try waitForWriter(of: lane, consumer, maxDelay: maxDelay, waitingSince: &clock.waitingSince)
                 continue
             }
-            waitingSince = 0
+            clock.waitingSince = 0
 
             let anyBuffered = lanes.contains { !$0.batch.isEmpty }
             let messages = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: anyBuffered ? 20 : 100)
@@ -250,25 +252,64 @@ public final class IngestRunner {
                 fetchPaused = false
                 logger.info("fetching resumed")
             }
-
             if configuration.untilCaughtUp, messages.isEmpty, !lanes.contains(where: { !$0.batch.isEmpty }), allWritersIdle,
-               !needsResynchronization, now - lastCaughtUpCheck >= 200_000_000 {
-                lastCaughtUpCheck = now
+               !needsResynchronization, now - clock.lastCaughtUpCheck >= 200_000_000 {
+                clock.lastCaughtUpCheck = now
                 if try isCaughtUp(consumer) { break }
             }
-
-            if Double(now - lastProgress) / 1e9 >= configuration.progressInterval {
-                let rate = Double(summary.consumed - lastProgressConsumed) / (Double(now - lastProgress) / 1e9)
-                logger.info("progress", metadata: [
-                    "consumed": "\(summary.consumed)", "accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
-                    "rate": "\(Int(rate)) events/s",
-                ])
-                lastProgress = now
-                lastProgressConsumed = summary.consumed
-            }
+            logProgress(now: now, clock: &clock)
         }
+    }
 
-        // Graceful end: finish the batches in flight, write what is buffered, commit, leave the group.
+    /// Re-reads the stored offsets once every writer is idle; until then collects outcomes and
+    /// keeps polling (the messages are dropped: the resynchronization reads them again).
+    private func resynchronizeWhenIdle(_ consumer: KafkaConsumer) throws {
+        if allWritersIdle {
+            resynchronize()
+        } else {
+            collectOutcomes(timeout: 0.05)
+            _ = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 10)
+        }
+    }
+
+    /// Back-pressure: `lane`'s next batch is full, so wait for its writer (other lanes keep
+    /// writing). If that takes long (PostgreSQL down), stop fetching but keep polling so that
+    /// rebalances are served and the group membership stays alive.
+    private func waitForWriter(of lane: Lane, _ consumer: KafkaConsumer, maxDelay: UInt64, waitingSince: inout UInt64) throws {
+        collectOutcomes(timeout: 0)
+        submitDueLanes(now: MonotonicClock.nanoseconds(), maxDelay: maxDelay)
+        let waitStarted = MonotonicClock.nanoseconds()
+        let outcome = lane.writer.takeOutcome(timeout: 0.1)
+        summary.waitSeconds += Double(MonotonicClock.nanoseconds() - waitStarted) / 1e9
+        if let outcome {
+            handle(outcome)
+            return
+        }
+        if waitingSince == 0 { waitingSince = MonotonicClock.nanoseconds() }
+        guard MonotonicClock.nanoseconds() - waitingSince > 10_000_000_000 else { return }
+        if !fetchPaused {
+            try consumer.pause()
+            fetchPaused = true
+            logger.info("waiting for PostgreSQL: fetching paused")
+        }
+        for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { route(message) }
+    }
+
+    /// A progress line every `progressInterval` seconds.
+    private func logProgress(now: UInt64, clock: inout LoopClock) {
+        guard Double(now - clock.lastProgress) / 1e9 >= configuration.progressInterval else { return }
+        let rate = Double(summary.consumed - clock.lastProgressConsumed) / (Double(now - clock.lastProgress) / 1e9)
+        logger.info("progress", metadata: [
+            "consumed": "\(summary.consumed)", "accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
+            "rate": "\(Int(rate)) events/s",
+        ])
+        clock.lastProgress = now
+        clock.lastProgressConsumed = summary.consumed
+    }
+
+    /// Graceful end: finishes the batches in flight, writes what is buffered, commits, leaves
+    /// the group.
+    private func finish(_ consumer: KafkaConsumer, started: UInt64) throws -> IngestSummary {
         try drain()
         if !needsResynchronization {
             for lane in lanes where !lane.batch.isEmpty { submit(lane) }
