@@ -24,33 +24,13 @@ public enum EventParser {
         var movieID: Int64 = 0
         var rating: Float? = nil
         var micros: Int64 = 0
-        var seen: EventFields = []
         var problem: EventRejection? = nil
-
-        try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: EventFields
-            if key.matches("user_id", in: s) { field = .userID }
-            else if key.matches("movie_id", in: s) { field = .movieID }
-            else if key.matches("rating", in: s) { field = .rating }
-            else if key.matches("ts", in: s) { field = .timestamp }
-            else { try s.skipValue(); return }
-            if seen.contains(field) {
-                if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
-                try s.skipValue()
-                return
-            }
-            seen.insert(field)
-            do throws(EventRejection) {
-                switch field {
-                case .userID: userID = try readID(&s, "user_id")
-                case .movieID: movieID = try readID(&s, "movie_id")
-                case .rating: rating = try readRating(&s)
-                default: micros = try readTimestamp(&s)
-                }
-            } catch where error.reason == .malformedJSON {
-                throw error
-            } catch {
-                if problem == nil { problem = error }
+        let seen = try readKnownMembers(&scanner, ratingFields, problem: &problem) { (s: inout JSONScanner, field) throws(EventRejection) in
+            switch field {
+            case .userID: userID = try readID(&s, "user_id")
+            case .movieID: movieID = try readID(&s, "movie_id")
+            case .rating: rating = try readRating(&s)
+            default: micros = try readTimestamp(&s)
             }
         }
         try scanner.expectEnd()
@@ -70,54 +50,35 @@ public enum EventParser {
         var movieID: Int64 = 0
         var title = ""
         var genres: [String] = []
-        var seen: EventFields = []
         var problem: EventRejection? = nil
         var scratch: [UInt8] = []
-
-        try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: EventFields
-            if key.matches("movie_id", in: s) { field = .movieID }
-            else if key.matches("title", in: s) { field = .title }
-            else if key.matches("genres", in: s) { field = .genres }
-            else { try s.skipValue(); return }
-            if seen.contains(field) {
-                if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
-                try s.skipValue()
-                return
-            }
-            seen.insert(field)
-            do throws(EventRejection) {
-                switch field {
-                case .movieID: movieID = try readID(&s, "movie_id")
-                case .title:
-                    guard s.peek() == UInt8(ascii: "\"") else { throw try wrongType(&s, "title", "a non-empty string") }
-                    try s.decodeString(into: &scratch)
-                    title = try text(scratch, "title")
-                    if title.isEmpty { throw EventRejection(.invalidText, "field \"title\" is empty") }
-                default:
-                    genres = []
-                    if s.peek() == UInt8(ascii: "n") { try s.readLiteral("null"); return }
-                    guard s.peek() == UInt8(ascii: "[") else { throw try wrongType(&s, "genres", "an array of strings") }
-                    var elementProblem: EventRejection? = nil
-                    try s.forEachElement { (s: inout JSONScanner) throws(EventRejection) in
-                        guard s.peek() == UInt8(ascii: "\"") else {
-                            if elementProblem == nil {
-                                elementProblem = EventRejection(.wrongType, "field \"genres\" must be an array of strings, found an element that is \(typeName(&s))")
-                            }
-                            try s.skipValue()
-                            return
+        let seen = try readKnownMembers(&scanner, movieFields, problem: &problem) { (s: inout JSONScanner, field) throws(EventRejection) in
+            switch field {
+            case .movieID: movieID = try readID(&s, "movie_id")
+            case .title:
+                guard s.peek() == UInt8(ascii: "\"") else { throw try wrongType(&s, "title", "a non-empty string") }
+                try s.decodeString(into: &scratch)
+                title = try text(scratch, "title")
+                if title.isEmpty { throw EventRejection(.invalidText, "field \"title\" is empty") }
+            default:
+                genres = []
+                if s.peek() == UInt8(ascii: "n") { try s.readLiteral("null"); return }
+                guard s.peek() == UInt8(ascii: "[") else { throw try wrongType(&s, "genres", "an array of strings") }
+                var elementProblem: EventRejection? = nil
+                try s.forEachElement { (s: inout JSONScanner) throws(EventRejection) in
+                    guard s.peek() == UInt8(ascii: "\"") else {
+                        if elementProblem == nil {
+                            elementProblem = EventRejection(.wrongType, "field \"genres\" must be an array of strings, found an element that is \(typeName(&s))")
                         }
-                        try s.decodeString(into: &scratch)
-                        do throws(EventRejection) { genres.append(try text(scratch, "genres")) } catch {
-                            if elementProblem == nil { elementProblem = error }
-                        }
+                        try s.skipValue()
+                        return
                     }
-                    if let elementProblem { throw elementProblem }
+                    try s.decodeString(into: &scratch)
+                    do throws(EventRejection) { genres.append(try text(scratch, "genres")) } catch {
+                        if elementProblem == nil { elementProblem = error }
+                    }
                 }
-            } catch where error.reason == .malformedJSON {
-                throw error
-            } catch {
-                if problem == nil { problem = error }
+                if let elementProblem { throw elementProblem }
             }
         }
         try scanner.expectEnd()
@@ -125,6 +86,48 @@ public enum EventParser {
         if !seen.contains(.movieID) { throw missing("movie_id", "a positive integer") }
         if !seen.contains(.title) { throw missing("title", "a non-empty string") }
         return MovieRecord(movieID: movieID, title: title, genres: genres)
+    }
+
+    // MARK: Members
+
+    /// The known fields of a rating event, by key.
+    private static let ratingFields: KeyValuePairs<StaticString, EventFields> = [
+        "user_id": .userID, "movie_id": .movieID, "rating": .rating, "ts": .timestamp,
+    ]
+
+    /// The known fields of a movie event, by key.
+    private static let movieFields: KeyValuePairs<StaticString, EventFields> = ["movie_id": .movieID, "title": .title, "genres": .genres]
+
+    /// Reads the members of the object in `scanner`: each known field (a value of `fields`,
+    /// under its key) through `read`, every other member skipped. A known field given twice,
+    /// or one `read` rejects, is kept in `problem` (the first one wins) and reading goes on, so
+    /// that a JSON syntax error later in the payload takes precedence; a syntax error is
+    /// thrown at once. Returns the known fields seen.
+    private static func readKnownMembers(
+        _ scanner: inout JSONScanner, _ fields: KeyValuePairs<StaticString, EventFields>, problem: inout EventRejection?,
+        _ read: (inout JSONScanner, EventFields) throws(EventRejection) -> Void
+    ) throws(EventRejection) -> EventFields {
+        var seen: EventFields = []
+        try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
+            guard let field = fields.first(where: { key.matches($0.key, in: s) })?.value else {
+                try s.skipValue()
+                return
+            }
+            if seen.contains(field) {
+                if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
+                try s.skipValue()
+                return
+            }
+            seen.insert(field)
+            do throws(EventRejection) {
+                try read(&s, field)
+            } catch where error.reason == .malformedJSON {
+                throw error
+            } catch {
+                if problem == nil { problem = error }
+            }
+        }
+        return seen
     }
 
     // MARK: Conveniences
