@@ -64,6 +64,7 @@ struct IngestCommand: AsyncParsableCommand {
         return "127.0.0.1"
     }
 
+    /// The topics are checked by ``KafkaTopicOptions`` (names, and that they differ).
     func validate() throws {
         let port = try resolvedMetricsPort
         guard (0...65_535).contains(port) else {
@@ -75,9 +76,6 @@ struct IngestCommand: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard (1...16).contains(writers) else { throw ValidationError("--writers must be between 1 and 16, got \(writers)") }
         guard batchDelayMilliseconds > 0 else { throw ValidationError("--batch-delay-ms must be positive, got \(batchDelayMilliseconds)") }
-        guard kafka.ratingsTopic != kafka.moviesTopic else {
-            throw ValidationError("the ratings and movies topics must differ (both are \"\(kafka.ratingsTopic)\")")
-        }
     }
 
     func run() async throws {

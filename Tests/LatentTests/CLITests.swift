@@ -41,6 +41,7 @@ final class CLITests: XCTestCase {
         let model = sample.directory.appendingPathComponent("unread.model").path
         let cases: [(arguments: [String], names: String)] = [
             (["ingest", "--brokers", "kafka.invalid:9092", "--no-such-flag"], "--no-such-flag"),
+            (["ingest", "--ratings-topic", "events", "--movies-topic", "events"], "--movies-topic"),
             (["recommend", model, "--user", "1", "--count", "0"], "--count"),
             (["similar", model, "--movie", "1", "--count", "0"], "--count"),
             (["train", "als", "--ratings", sample.ratings, "--k", "-1"] + out, "--k"),
