@@ -54,8 +54,12 @@ let package = Package(
         // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
         .target(name: "Models", dependencies: ["COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
 
-        // Ingest, migrations, import, database snapshots, publishing.
-        .target(name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics]),
+        // Ingest, migrations, import, database snapshots, publishing. `Migrations` is a symlink to
+        // sql/migrations (the canonical, human-facing folder): SwiftPM compiles every file in it
+        // into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
+        .target(
+            name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics],
+            resources: [.embedInCode("Migrations")]),
 
         // `latent serve`: ingest, the training schedule, the live refresh and HTTP, as services
         // of one ServiceGroup.
@@ -65,6 +69,7 @@ let package = Package(
                 "Pipeline", "Postgres", "Models", logging, metrics,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -85,8 +90,11 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", logging]),
-        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka"]),
-        .testTarget(name: "LatentTests", dependencies: ["latent"]),
+        // Helpers shared by test targets: the built `latent` executable run as a user runs it,
+        // scratch databases, loopback sockets.
+        .target(name: "LatentTestSupport", dependencies: ["Postgres"], path: "Tests/LatentTestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", "LatentTestSupport", logging]),
+        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
+        .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport", "Postgres"]),
     ]
 )

@@ -37,11 +37,7 @@ public struct HTTPRoutes: Sendable {
         let router = Router()
         router.get("health") { _, _ in Self.text("ok\n") }
         router.get("ready") { _, _ in try await self.ready() }
-        router.get("metrics") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer())))
-        }
+        router.get("metrics") { _, _ in MetricsServer.metricsResponse(self.registry) }
         router.post("retrain") { _, _ in
             let id = try await self.withDatabase { try RetrainRequests(connection: $0).request(by: "http") }
             return Self.json(["request_id": id], status: .accepted)

@@ -28,7 +28,7 @@ public struct Migration: Sendable, Equatable {
 /// The migrations this build of Latent knows.
 public enum Migrations {
     /// Every embedded migration in version order. The canonical SQL is in `sql/migrations/`;
-    /// it is compiled into the binary (see `sql/embed-migrations`), so no files are read at run time.
+    /// it is compiled into the binary (``embeddedFiles``), so no files are read at run time.
     public static var all: [Migration] {
         get throws(MigrationError) {
             var migrations: [Migration] = []
@@ -38,6 +38,20 @@ public enum Migrations {
             return try ordered(migrations)
         }
     }
+
+    /// The migration files compiled into the binary, (file name, SQL text) in file-name order.
+    ///
+    /// SwiftPM embeds every file of `sql/migrations/` (through the `Sources/Pipeline/Migrations`
+    /// symlink and `.embedInCode` in Package.swift) as a `PackageResources` byte array named
+    /// after the file (`001_schema.sql` becomes `_01_schema_sql`); this list names each one.
+    /// A new migration file needs its line here: MigrationTests fails, naming the file, until
+    /// it has one.
+    public static let embeddedFiles: [(fileName: String, sql: String)] = [
+        ("001_schema.sql", PackageResources._01_schema_sql),
+        ("002_publish.sql", PackageResources._02_publish_sql),
+        ("003_serve.sql", PackageResources._03_serve_sql),
+        ("004_model_files.sql", PackageResources._04_model_files_sql),
+    ].map { ($0, String(decoding: $1, as: UTF8.self)) }
 
     /// `migrations` sorted by version; rejects duplicate versions.
     public static func ordered(_ migrations: [Migration]) throws(MigrationError) -> [Migration] {

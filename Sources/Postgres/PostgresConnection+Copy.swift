@@ -22,6 +22,8 @@ extension PostgresConnection {
     ///   reported when the COPY ends), or the error thrown by `body`.
     @discardableResult
     public func copyIn(_ sql: String, _ body: (inout PostgresBinaryCopyWriter) throws -> Void) throws -> Int {
+        enterCall()
+        defer { leaveCall() }
         let connection = try liveHandle()
         try startCopy(sql, expecting: PGRES_COPY_IN, connection: connection)
         var writer = PostgresBinaryCopyWriter(connection: connection)
@@ -52,6 +54,8 @@ extension PostgresConnection {
     ///   - row: called for every row; the row is valid only during the call. When it throws, the
     ///     statement is cancelled and the error is rethrown.
     public func copyOut(_ sql: String, _ row: (PostgresBinaryRow) throws -> Void) throws {
+        enterCall()
+        defer { leaveCall() }
         let connection = try liveHandle()
         try startCopy(sql, expecting: PGRES_COPY_OUT, connection: connection)
         let parser = BinaryCopyParser()

@@ -1,4 +1,5 @@
 import CLibPQ
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,10 +14,17 @@ private let noticeLogger = Logger(label: "latent.postgres")
 /// The connection owns its `PGconn` handle and closes it when closed explicitly or released.
 ///
 /// - Important: A connection must not be used concurrently: libpq connections are not
-///   thread-safe. Confine each connection to one thread or task at a time. The type is
-///   `@unchecked Sendable` only so that it can be *handed over* between tasks (for example, opened
-///   in one place and then owned by a worker); it performs no locking of its own.
+///   thread-safe. Confine each connection to one thread, serial queue or task at a time (ingest
+///   gives each writer thread its own; `latent serve`'s HTTP handlers reach theirs through one
+///   serial queue). The type is `@unchecked Sendable` only so that it can be *handed over*
+///   (opened in one place, then owned by a worker). It enforces the rule instead of locking:
+///   every call (`execute`, `query`, `copyIn`, `copyOut`, `reconnect`, `close`) marks the
+///   connection busy with an atomic flag, and a call that finds it busy already, from another
+///   thread, stops the process with a message saying so, rather than letting libpq corrupt
+///   its state.
 public final class PostgresConnection: @unchecked Sendable {
+    /// Set while a call is inside libpq; the confinement check.
+    private let busy = Atomic<Bool>(false)
     private var handle: OpaquePointer?
     private let conninfo: String
     private let database: String?
@@ -45,6 +53,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Closes the connection. Later calls fail with a broken-connection error until
     /// ``reconnect()`` is called. Closing twice is harmless.
     public func close() {
+        enterCall()
+        defer { leaveCall() }
+        closeHandle()
+    }
+
+    private func closeHandle() {
         if let handle { PQfinish(handle) }
         handle = nil
         savepointDepth = 0
@@ -61,7 +75,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Drops the current session (if any) and opens a new one with the same parameters.
     /// Session state (temporary tables, settings, an open transaction) is lost.
     public func reconnect() throws(PostgresError) {
-        close()
+        enterCall()
+        defer { leaveCall() }
+        closeHandle()
         try connect()
     }
 
@@ -86,6 +102,8 @@ public final class PostgresConnection: @unchecked Sendable {
     ///   ``copyOut(_:_:)``).
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> PostgresResult {
+        enterCall()
+        defer { leaveCall() }
         let connection = try liveHandle()
         return try check(PQexec(connection, sql), connection: connection)
     }
@@ -95,6 +113,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// server; add casts (`$1::bigint`) where they are ambiguous.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+        enterCall()
+        defer { leaveCall() }
         let connection = try liveHandle()
         guard parameters.count <= Int(Int32.max) else {
             throw .invalidUsage("too many parameters: \(parameters.count)")
@@ -148,6 +168,16 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     // MARK: - Internals shared with COPY
+
+    /// Marks the connection busy for one call; stops the process when another thread is inside
+    /// a call on it (the confinement rule above was broken). Pair with ``leaveCall()``.
+    func enterCall() {
+        let (entered, _) = busy.compareExchange(expected: false, desired: true, ordering: .acquiring)
+        precondition(entered, "PostgresConnection used by two threads at once: confine each connection to one thread or serial queue")
+    }
+
+    /// Ends the call ``enterCall()`` began.
+    func leaveCall() { busy.store(false, ordering: .releasing) }
 
     /// The handle, or a broken-connection error when closed.
     func liveHandle() throws(PostgresError) -> OpaquePointer {

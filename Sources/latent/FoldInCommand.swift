@@ -3,11 +3,11 @@ import Foundation
 import Models
 
 /// `latent experiment fold-in`: error on held-out users against the number of their ratings
-/// folded in, per k (seed 000 Table 2 / Fig. 7), with the movie mean as the reference row.
+/// folded in, per k (Table 2 / Fig. 7 of the latent-spaces study, README reference 1), with the movie mean as the reference row.
 struct FoldInCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fold-in",
-        abstract: "Error of folded-in new users against the number of ratings used, per k (seed 000 Table 2).")
+        abstract: "Error of folded-in new users against the number of ratings used, per k (Table 2 of the latent-spaces study, README reference 1).")
 
     @OptionGroup var source: DataSourceOptions
 
@@ -46,7 +46,7 @@ struct FoldInCommand: ParsableCommand {
         print("plot=\(svg)")
     }
 
-    /// MSE by ratings used (rows) and k (columns), like the seed's Table 2.
+    /// MSE by ratings used (rows) and k (columns), like Table 2 of the latent-spaces study (README reference 1).
     static func table(_ rows: [FoldInCurve.Row]) -> String {
         let columns = Array(Set(rows.map(\.k))).sorted { ($0 ?? -1) < ($1 ?? -1) }
         let counts = Array(Set(rows.map(\.ratingsUsed))).sorted()

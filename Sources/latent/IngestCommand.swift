@@ -1,11 +1,14 @@
 import ArgumentParser
-import Dispatch
 import Foundation
+import LatentServer
 import Logging
+import Metrics
 import Pipeline
+import Prometheus
+import ServiceLifecycle
 
 /// `latent ingest`: consume rating and movie events into PostgreSQL, exactly once.
-struct IngestCommand: ParsableCommand {
+struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Consume rating and movie events from Kafka into PostgreSQL, exactly once.",
@@ -61,61 +64,70 @@ struct IngestCommand: ParsableCommand {
         return "127.0.0.1"
     }
 
+    /// The topics are checked by ``KafkaTopicOptions`` (names, and that they differ).
     func validate() throws {
         let port = try resolvedMetricsPort
         guard (0...65_535).contains(port) else {
             throw ValidationError("--metrics-port / LATENT_METRICS_PORT must be between 0 and 65535, got \(port)")
         }
-        guard MetricsEndpoint.isIPv4Address(resolvedMetricsHost) else {
+        guard Self.isIPv4Address(resolvedMetricsHost) else {
             throw ValidationError("--metrics-host / LATENT_METRICS_HOST must be an IPv4 address such as 0.0.0.0, got \"\(resolvedMetricsHost)\"")
         }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard (1...16).contains(writers) else { throw ValidationError("--writers must be between 1 and 16, got \(writers)") }
         guard batchDelayMilliseconds > 0 else { throw ValidationError("--batch-delay-ms must be positive, got \(batchDelayMilliseconds)") }
-        guard kafka.ratingsTopic != kafka.moviesTopic else {
-            throw ValidationError("the ratings and movies topics must differ (both are \"\(kafka.ratingsTopic)\")")
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "latent.ingest")
+        guard let url = database.url else { throw ValidationError(DatabaseOptions.missingMessage) }
+        let stop = IngestStop()
+        let ingest = IngestService(
+            configuration: ingestConfiguration(databaseURL: url), health: ServerHealth(), logger: logger, stop: stop,
+            onStopped: { summary in print("ingest: \(summary)") })
+        // A group shuts its services down in reverse order: ingest drains first, the metrics
+        // endpoint answers until it has, and the second-signal watch outlives both.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StopEscalation(stop: stop, logger: logger))]
+        if let metrics = try metricsService(logger: logger) { services.append(.init(service: metrics)) }
+        services.append(.init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup))
+        logger.info("connecting", metadata: ["kafka": "\(kafka.redactedDescription)"])
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch where "\(error)".contains("Address already in use") {
+            throw CommandFailure("cannot serve metrics on \(resolvedMetricsHost):\(try resolvedMetricsPort): the address is already in use "
+                                 + "(set --metrics-port or LATENT_METRICS_PORT)")
         }
     }
 
-    func run() throws {
-        let logger = Logger(label: "latent.ingest")
-        let stop = IngestStop()
-        // Ignore the default handlers so that the dispatch sources receive the signals.
-        let signalQueue = DispatchQueue(label: "latent.ingest.signals")
-        let sources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler {
-                let first = !stop.isRequested
-                stop.request()
-                if first {
-                    logger.info("stop requested: finishing the batch in flight (signal again to give it up)")
-                } else {
-                    logger.warning("stop forced")
-                }
-            }
-            source.resume()
-            return source
-        }
-        defer { withExtendedLifetime(sources) {} }
-
-        let port = try resolvedMetricsPort
-        if port > 0 {
-            let registry = MetricsEndpoint.bootstrap()
-            try MetricsEndpoint.serve(registry, host: resolvedMetricsHost, port: port, logger: logger)
-        }
-
-        guard let url = database.url else { throw ValidationError("no database given: pass --database-url or set LATENT_DATABASE_URL") }
+    /// What the runner needs, from the flags and the environment.
+    func ingestConfiguration(databaseURL: String) -> IngestConfiguration {
         var configuration = IngestConfiguration(
             kafkaOptions: kafka.librdkafkaOptions(), ratingsTopic: kafka.ratingsTopic, moviesTopic: kafka.moviesTopic,
-            consumerGroup: kafka.consumerGroup, databaseURL: url)
+            consumerGroup: kafka.consumerGroup, databaseURL: databaseURL)
         configuration.maxBatchEvents = batchSize
         configuration.maxBatchDelay = Double(batchDelayMilliseconds) / 1000
         configuration.untilCaughtUp = untilCaughtUp
         configuration.writers = writers
-        logger.info("connecting", metadata: ["kafka": "\(kafka.redactedDescription)"])
+        return configuration
+    }
 
-        let summary = try IngestRunner(configuration: configuration, stop: stop, logger: logger).run()
-        print("ingest: \(summary)")
+    /// The Prometheus endpoint, or nil when the port is 0. Bootstraps swift-metrics with the
+    /// registry it serves, before the runner makes its metrics.
+    func metricsService(logger: Logger) throws -> (any Service)? {
+        let port = try resolvedMetricsPort, host = resolvedMetricsHost
+        guard port > 0 else { return nil }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return MetricsServer.service(registry: registry, host: host, port: port, logger: logger) { channel in
+            let address = channel.localAddress.map { "\($0)" } ?? "\(host):\(port)"
+            logger.info("serving Prometheus metrics", metadata: ["address": "\(address)", "paths": "/metrics /health"])
+        }
+    }
+
+    /// Whether `host` is a dotted IPv4 address, the form `--metrics-host` takes.
+    static func isIPv4Address(_ host: String) -> Bool {
+        var address = in_addr()
+        return inet_pton(AF_INET, host, &address) == 1
     }
 }

@@ -3,11 +3,11 @@ import Foundation
 import Models
 
 /// `latent experiment k-sweep`: test error against the number of latent dimensions
-/// (seed 000, Figure 8), MF-SGD on a seeded random holdout.
+/// (Figure 8 of the latent-spaces study, README reference 1), MF-SGD on a seeded random holdout.
 struct KSweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "k-sweep",
-        abstract: "Test error of MF-SGD against k (seed 000 Fig. 8).")
+        abstract: "Test error of MF-SGD against k (Figure 8 of the latent-spaces study, README reference 1).")
 
     @OptionGroup var source: DataSourceOptions
 

@@ -20,7 +20,7 @@ struct KafkaTopicOptions: ParsableArguments {
         try Self.validateTopicName(ratingsTopic, source: "--ratings-topic / LATENT_RATINGS_TOPIC")
         try Self.validateTopicName(moviesTopic, source: "--movies-topic / LATENT_MOVIES_TOPIC")
         guard ratingsTopic != moviesTopic else {
-            throw ValidationError("the ratings and movies topics must differ, both are \"\(ratingsTopic)\"")
+            throw ValidationError("--ratings-topic and --movies-topic (or LATENT_RATINGS_TOPIC and LATENT_MOVIES_TOPIC) must differ, both are \"\(ratingsTopic)\"")
         }
     }
 

@@ -18,7 +18,7 @@ struct SimilarCommand: ParsableCommand {
     @Option(help: "How many movies.")
     var count = 10
 
-    @Option(help: "cosine (direction only) or dot (also rewards popular, long vectors; seed 003).")
+    @Option(help: "cosine (direction only) or dot (also rewards popular movies, whose vectors are long).")
     var measure: SimilarityMeasure = .cosine
 
     @OptionGroup var seen: SeenRatingsOptions

@@ -41,19 +41,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed: same data and seed, same model.")
     var seed: UInt64?
 
-    @Option(help: "ALS: factor regularisation (seed 001's tau').")
+    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features).")
     var lambda: Float?
 
-    @Option(help: "ALS: bias regularisation (seed 001's gamma').")
+    @Option(help: "ALS: bias regularisation (gamma' in Razafindrakoto's ALS with genre features).")
     var gamma: Float?
 
     @Option(help: "ALS: genre vector regularisation.")
     var tau: Float?
 
-    @Flag(name: .customLong("no-genres"), help: "ALS: leave out the genre prior (seed 001 Algorithm 1 only).")
+    @Flag(name: .customLong("no-genres"), help: "ALS: leave out the genre prior (ALS with biases only, Razafindrakoto's Algorithm 1).")
     var noGenres = false
 
-    @Option(name: .customLong("missing-weight"), help: "ALS: weight of the missing-data term (unrated pairs as weak ratings, Steck 2010; 0 gives seed 001's model exactly).")
+    @Option(name: .customLong("missing-weight"), help: "ALS: weight of the missing-data term (unrated pairs as weak ratings, Steck 2010; 0 gives Razafindrakoto's ALS with genre features exactly).")
     var missingWeight: Float?
 
     @Option(name: .customLong("missing-rating"), help: "ALS: the rating the missing-data term imputes for unrated pairs.")
@@ -71,10 +71,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("validation-fraction"), help: "MF, neural: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
     var validationFraction: Double?
 
-    @Option(help: "MF: weight of the gravity term (seed 003); 0 disables it.")
+    @Option(help: "MF: weight of the gravity regulariser (Google's recommendation systems course), which pulls every predicted score towards 0; 0 disables it.")
     var gravity: Float?
 
-    @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the baseline residuals, seed 004).")
+    @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the ratings minus the baseline's biases).")
     var initialisation: String?
 
     @Option(help: "Neural: width of a hidden layer between the bag of movies and the embedding (0: none).")

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Hummingbird
 import LatentServer
+import LatentTestSupport
 import Logging
 import Models
 import NIOCore
@@ -17,7 +18,7 @@ import XCTest
 /// migrated scratch database.
 final class HTTPRoutesTests: XCTestCase {
     func testHealthReadinessMetricsRetrainAndRuns() async throws {
-        let database = try ScratchDatabase(self)
+        let database = try ScratchDatabase(self, prefix: "latent_server")
         let connection = try database.migrated()
         let registry = PrometheusCollectorRegistry()
         registry.makeCounter(name: "latent_test_total").increment()
@@ -114,41 +115,11 @@ enum HTTP {
     }
 }
 
-/// A migrated database of its own on the test server (`LATENT_TEST_DATABASE_URL`), dropped
-/// when the test ends.
-final class ScratchDatabase {
-    let url: String
-    private static let counter = Counter()
-
-    init(_ test: XCTestCase) throws {
-        guard let server = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !server.isEmpty else {
-            XCTFail("LATENT_TEST_DATABASE_URL is not set: run ops/dev/postgres and export the line it prints")
-            throw PostgresError(kind: .connectionFailed, message: "LATENT_TEST_DATABASE_URL is not set")
-        }
-        let name = "latent_server_\(getpid())_\(Self.counter.next())"
-        let admin = try PostgresConnection(url: server)
-        try admin.execute("drop database if exists \(name) with (force)")
-        try admin.execute("create database \(name)")
-        admin.close()
-        guard var components = URLComponents(string: server) else { throw URLError(.badURL) }
-        components.path = "/" + name
-        guard let url = components.string else { throw URLError(.badURL) }
-        self.url = url
-        test.addTeardownBlock {
-            let admin = try PostgresConnection(url: server)
-            try admin.execute("drop database if exists \(name) with (force)")
-        }
-    }
-
+extension ScratchDatabase {
+    /// A connection to the database, migrated.
     func migrated() throws -> PostgresConnection {
         let connection = try PostgresConnection(url: url)
         try MigrationRunner(connection: connection).migrate()
         return connection
-    }
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int { lock.withLock { value += 1; return value } }
     }
 }

@@ -1,9 +1,20 @@
 import Foundation
+import Kafka
+import LatentTestSupport
 import XCTest
 
-/// `latent dev-broker` as ops/demo runs it: in the background, stopped with SIGTERM.
+/// `latent dev-broker` as ops/demo runs it: in the background, stopped with SIGTERM (or SIGINT
+/// from a terminal) through its ServiceGroup's graceful shutdown.
 final class DevBrokerCommandTests: XCTestCase {
     func testSIGTERMStopsTheBrokerOnceItServes() throws {
+        try assertSignalStopsTheBroker(SIGTERM)
+    }
+
+    func testSIGINTStopsTheBrokerWhileAClientIsConnected() throws {
+        try assertSignalStopsTheBroker(SIGINT, connectClient: true)
+    }
+
+    private func assertSignalStopsTheBroker(_ signal: Int32, connectClient: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
         let output = FileManager.default.temporaryDirectory
             .appendingPathComponent("latent-dev-broker-\(getpid())-\(UUID().uuidString.prefix(8)).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -22,12 +33,25 @@ final class DevBrokerCommandTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.05)
             served = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         }
-        XCTAssertTrue(served.hasPrefix("bootstrap=127.0.0.1:"), "no bootstrap line: \(served)")
+        XCTAssertTrue(served.hasPrefix("bootstrap=127.0.0.1:"), "no bootstrap line: \(served)", file: file, line: line)
 
-        kill(process.processIdentifier, SIGTERM)
+        var producer: KafkaProducer?
+        if connectClient {
+            let bootstrap = served.dropFirst("bootstrap=".count).trimmingCharacters(in: .whitespacesAndNewlines)
+            let client = try KafkaProducer(options: ["bootstrap.servers": bootstrap])
+            try client.send(topic: "ratings", key: nil, value: Array("{}".utf8))
+            try client.flush(timeoutMilliseconds: 10_000)
+            producer = client
+        }
+
+        kill(process.processIdentifier, signal)
         let stopped = Date(timeIntervalSinceNow: 5)
         while process.isRunning, Date() < stopped { Thread.sleep(forTimeInterval: 0.05) }
-        XCTAssertFalse(process.isRunning, "the broker ignored SIGTERM")
-        if !process.isRunning { XCTAssertEqual(process.terminationStatus, 0) }
+        XCTAssertFalse(process.isRunning, "the broker ignored the signal", file: file, line: line)
+        if !process.isRunning {
+            XCTAssertEqual(process.terminationReason, .exit, "killed by the signal instead of shutting down", file: file, line: line)
+            XCTAssertEqual(process.terminationStatus, 0, file: file, line: line)
+        }
+        withExtendedLifetime(producer) {}
     }
 }

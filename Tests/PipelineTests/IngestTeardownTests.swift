@@ -112,13 +112,8 @@ final class IngestTeardownTests: XCTestCase {
         reader.close()
 
         // The database goes away under the running consumer: no new connections, sessions killed.
-        let admin = try PostgresConnection(url: database.serverURL)
-        defer {
-            _ = try? admin.execute("alter database \(database.name) with allow_connections true")
-            admin.close()
-        }
-        try admin.execute("alter database \(database.name) with allow_connections false")
-        _ = try admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = '\(database.name)'")
+        let outage = try DatabaseOutage(database)
+        defer { withExtendedLifetime(outage) {} }
         try sendRatings(broker, users: 51...60)
         XCTAssertTrue(waitUntil(seconds: 60) { log.contains("batch not written") }, log.text)
 

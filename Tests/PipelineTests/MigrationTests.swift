@@ -227,14 +227,15 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try connection.execute("select id from latent.rejected_events")[0, 0], "1")
     }
 
-    /// `sql/migrations/` is the canonical copy; the binary embeds it (sql/embed-migrations).
+    /// `sql/migrations/` is the canonical copy; the binary embeds it (`.embedInCode`) and
+    /// `Migrations.embeddedFiles` names every file.
     func testEmbeddedMigrationsMatchTheSQLFolder() throws {
         let folder = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sql/migrations")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { $0.hasSuffix(".sql") }.sorted()
-        let hint = "sql/migrations/ and Sources/Pipeline/MigrationsEmbedded.swift differ: run sql/embed-migrations"
+        let hint = "sql/migrations/ and Migrations.embeddedFiles (Sources/Pipeline/Migrations.swift) differ: add a line for each new file"
         XCTAssertEqual(files, Migrations.embeddedFiles.map(\.fileName), hint)
         for (name, sql) in Migrations.embeddedFiles where files.contains(name) {
             let onDisk = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)

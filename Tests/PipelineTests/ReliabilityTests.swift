@@ -64,16 +64,6 @@ final class ReliabilityTests: XCTestCase {
         return group
     }
 
-    private func waitForLog(_ child: IngestChild, containing text: String, timeout: Double) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        while Date() < deadline {
-            if child.log.contains(text) { return true }
-            if !child.process.isRunning { return false }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
-    }
-
     /// Waits until the stored offsets of `group` add up to `total` messages.
     private func waitForStoredOffsets(_ database: IngestTestDatabase, group: String, total: Int, timeout: Double) throws -> Bool {
         let connection = try database.connect()
@@ -162,7 +152,7 @@ final class ReliabilityTests: XCTestCase {
         var killsWhileFlowing = 0
         for round in 0..<4 {
             let child = try IngestChild(database: database, broker: broker, group: "crash", arguments: arguments, label: "crash-\(round)")
-            XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
+            XCTAssertTrue(child.waitForLog(containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
             // Wait until this process has committed at least one batch, then kill it at an arbitrary instant.
             let before = try connection.integer(storedSQL)
             let deadline = Date(timeIntervalSinceNow: 20)
@@ -224,7 +214,7 @@ final class ReliabilityTests: XCTestCase {
         let child = try IngestChild(
             database: database, broker: broker, group: group, arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
             label: group)
-        XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
+        XCTAssertTrue(child.waitForLog(containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
         Thread.sleep(forTimeInterval: 0.7)
 
         try fault(database)
@@ -246,7 +236,7 @@ final class ReliabilityTests: XCTestCase {
         let child = try IngestChild(
             database: database, broker: broker, group: "broker-outage", arguments: ["--batch-size", "2000", "--batch-delay-ms", "50"],
             label: "broker-outage")
-        XCTAssertTrue(waitForLog(child, containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
+        XCTAssertTrue(child.waitForLog(containing: "partitions assigned", timeout: 30), "no assignment; log:\n\(child.log)")
         Thread.sleep(forTimeInterval: 1)
         try broker.cluster.setBrokerDown(1)
         Thread.sleep(forTimeInterval: 4)

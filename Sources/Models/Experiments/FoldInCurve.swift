@@ -62,6 +62,30 @@ public enum FoldInCurve {
         train: ((_ k: Int, _ ratings: RatingTriples) throws -> FactorModel)? = nil
     ) throws -> [Row] {
         let logger = Logger(label: "latent.experiment.fold-in")
+        try validate(configuration)
+        let split = try HeldOutUsers(dataset, configuration: configuration)
+        var rows = movieMeanRows(split, ratings: dataset.ratings, movieCount: dataset.movies.count)
+        for k in configuration.ks {
+            let model: FactorModel
+            if let train {
+                model = try train(k, split.trainRatings)
+            } else {
+                var training = configuration.training
+                training.k = k
+                model = try AlternatingLeastSquares(configuration: training).fit(
+                    ratings: split.trainRatings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
+            }
+            let curve = try foldInRows(model, k: k, split, ratings: dataset.ratings)
+            rows += curve
+            logger.info("fold-in curve", metadata: [
+                "k": "\(k)",
+                "rmse_by_n": "\(curve.map { String(format: "%d:%.4f", $0.ratingsUsed, $0.rmse) }.joined(separator: " "))",
+            ])
+        }
+        return rows
+    }
+
+    private static func validate(_ configuration: Configuration) throws {
         guard !configuration.ks.isEmpty, configuration.ks.allSatisfy({ $0 >= 0 }) else {
             throw ModelError.invalidParameter(name: "ks", value: "\(configuration.ks)", requirement: "a non-empty list of k >= 0")
         }
@@ -71,48 +95,64 @@ public enum FoldInCurve {
         guard configuration.heldOutUserFraction > 0, configuration.heldOutUserFraction < 1 else {
             throw ModelError.invalidParameter(name: "heldOutUserFraction", value: "\(configuration.heldOutUserFraction)", requirement: "in (0, 1)")
         }
-        let counts = configuration.ratingCounts.sorted()
-        let pool = counts[counts.count - 1]
-        let needed = pool + max(1, configuration.minimumTestRatings)
-        let ratings = dataset.ratings
+    }
 
-        // Positions of each user's ratings.
-        var byUser = [[Int]](repeating: [], count: dataset.users.count)
-        for p in 0..<ratings.count { byUser[Int(ratings.users[p])].append(p) }
-        var rng = SplitMix64(seed: configuration.seed)
-        var eligible = byUser.indices.filter { byUser[$0].count >= needed }
-        shuffle(&eligible, &rng)
-        let usersWithRatings = byUser.filter { !$0.isEmpty }.count
-        let heldCount = min(eligible.count, Int((Double(usersWithRatings) * configuration.heldOutUserFraction).rounded()))
-        guard heldCount > 0 else {
-            throw ModelError.emptyData("no user has the \(needed) ratings the fold-in experiment needs (\(pool) to fold in + \(configuration.minimumTestRatings) to test)")
-        }
-        let heldUsers = eligible[0..<heldCount].sorted()
-        var isHeld = [Bool](repeating: false, count: dataset.users.count)
-        for u in heldUsers { isHeld[u] = true }
-        var trainPositions: [Int] = []
-        trainPositions.reserveCapacity(ratings.count)
-        for p in 0..<ratings.count where !isHeld[Int(ratings.users[p])] { trainPositions.append(p) }
-        let trainRatings = ratings.subset(trainPositions)
-        // Each held-out user's ratings in a seeded random order.
-        let orders: [[Int]] = heldUsers.map { u in
-            var positions = byUser[u]
-            shuffle(&positions, &rng)
-            return positions
-        }
+    /// The experiment's split: a seeded share of the users with enough ratings is held out of
+    /// training; each held-out user's ratings in a seeded random order, whose first `n` are
+    /// folded in and whose ratings from position `pool` on are predicted.
+    struct HeldOutUsers {
+        /// The numbers of ratings folded in, ascending.
+        let counts: [Int]
+        /// The largest count: ratings from this position on are the test ratings.
+        let pool: Int
+        let heldCount: Int
+        let trainRatings: RatingTriples
+        /// Positions in the dataset's ratings of each held-out user's ratings, shuffled.
+        let orders: [[Int]]
 
-        var rows: [Row] = []
-        // Movie-mean reference.
-        var sums = [Double](repeating: 0, count: dataset.movies.count)
-        var seen = [Int](repeating: 0, count: dataset.movies.count)
-        for p in 0..<trainRatings.count {
-            sums[Int(trainRatings.movies[p])] += Double(trainRatings.ratings[p])
-            seen[Int(trainRatings.movies[p])] += 1
+        init(_ dataset: Dataset, configuration: Configuration) throws {
+            counts = configuration.ratingCounts.sorted()
+            pool = counts[counts.count - 1]
+            let needed = pool + max(1, configuration.minimumTestRatings)
+            let ratings = dataset.ratings
+            var byUser = [[Int]](repeating: [], count: dataset.users.count)
+            for p in 0..<ratings.count { byUser[Int(ratings.users[p])].append(p) }
+            var rng = SplitMix64(seed: configuration.seed)
+            var eligible = byUser.indices.filter { byUser[$0].count >= needed }
+            FoldInCurve.shuffle(&eligible, &rng)
+            let usersWithRatings = byUser.filter { !$0.isEmpty }.count
+            heldCount = min(eligible.count, Int((Double(usersWithRatings) * configuration.heldOutUserFraction).rounded()))
+            guard heldCount > 0 else {
+                throw ModelError.emptyData("no user has the \(needed) ratings the fold-in experiment needs (\(pool) to fold in + \(configuration.minimumTestRatings) to test)")
+            }
+            let heldUsers = eligible[0..<heldCount].sorted()
+            var isHeld = [Bool](repeating: false, count: dataset.users.count)
+            for u in heldUsers { isHeld[u] = true }
+            var trainPositions: [Int] = []
+            trainPositions.reserveCapacity(ratings.count)
+            for p in 0..<ratings.count where !isHeld[Int(ratings.users[p])] { trainPositions.append(p) }
+            trainRatings = ratings.subset(trainPositions)
+            orders = heldUsers.map { u in
+                var positions = byUser[u]
+                FoldInCurve.shuffle(&positions, &rng)
+                return positions
+            }
         }
-        let globalMean = Double(trainRatings.mean ?? 0)
+    }
+
+    /// The reference rows (`k` nil): each test rating predicted by its movie's training mean
+    /// (the global mean for a movie without training ratings), the same for every count.
+    private static func movieMeanRows(_ split: HeldOutUsers, ratings: RatingTriples, movieCount: Int) -> [Row] {
+        var sums = [Double](repeating: 0, count: movieCount)
+        var seen = [Int](repeating: 0, count: movieCount)
+        for p in 0..<split.trainRatings.count {
+            sums[Int(split.trainRatings.movies[p])] += Double(split.trainRatings.ratings[p])
+            seen[Int(split.trainRatings.movies[p])] += 1
+        }
+        let globalMean = Double(split.trainRatings.mean ?? 0)
         var referenceError = 0.0, predictions = 0
-        for order in orders {
-            for p in order[pool...] {
+        for order in split.orders {
+            for p in order[split.pool...] {
                 let m = Int(ratings.movies[p])
                 let prediction = seen[m] > 0 ? sums[m] / Double(seen[m]) : globalMean
                 let e = Double(ratings.ratings[p]) - prediction
@@ -120,49 +160,37 @@ public enum FoldInCurve {
                 predictions += 1
             }
         }
-        for n in counts {
-            let mse = referenceError / Double(predictions)
-            rows.append(Row(k: nil, ratingsUsed: n, mse: mse, rmse: mse.squareRoot(), users: heldCount, predictions: predictions))
+        let mse = referenceError / Double(predictions)
+        return split.counts.map { n in
+            Row(k: nil, ratingsUsed: n, mse: mse, rmse: mse.squareRoot(), users: split.heldCount, predictions: predictions)
         }
+    }
 
-        for k in configuration.ks {
-            let model: FactorModel
-            if let train {
-                model = try train(k, trainRatings)
-            } else {
-                var training = configuration.training
-                training.k = k
-                model = try AlternatingLeastSquares(configuration: training).fit(
-                    ratings: trainRatings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
-            }
-            let regularization = FoldInRegularization(model: model)
-            let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
-            for n in counts {
-                var squared = 0.0, count = 0
-                for order in orders {
-                    let used = order[0..<n]
-                    let folded = try model.foldIn(
-                        movieIndices: used.map { ratings.movies[$0] }, ratings: used.map { ratings.ratings[$0] },
-                        regularization: regularization, context: context)
-                    for p in order[pool...] {
-                        let m = Int(ratings.movies[p])
-                        var prediction = model.globalMean + folded.bias + model.movieBias[m]
-                        for d in 0..<model.k { prediction += folded.vector[d] * model.movieFactors[m * model.k + d] }
-                        prediction = min(max(prediction, model.ratingScale.lowerBound), model.ratingScale.upperBound)
-                        let e = Double(ratings.ratings[p] - prediction)
-                        squared += e * e
-                        count += 1
-                    }
+    /// One row per count: each held-out user folded into `model` from their first `n` ratings,
+    /// then their test ratings predicted (clipped to the rating scale).
+    private static func foldInRows(_ model: FactorModel, k: Int, _ split: HeldOutUsers, ratings: RatingTriples) throws -> [Row] {
+        let regularization = FoldInRegularization(model: model)
+        let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
+        return try split.counts.map { n in
+            var squared = 0.0, count = 0
+            for order in split.orders {
+                let used = order[0..<n]
+                let folded = try model.foldIn(
+                    movieIndices: used.map { ratings.movies[$0] }, ratings: used.map { ratings.ratings[$0] },
+                    regularization: regularization, context: context)
+                for p in order[split.pool...] {
+                    let m = Int(ratings.movies[p])
+                    var prediction = model.globalMean + folded.bias + model.movieBias[m]
+                    for d in 0..<model.k { prediction += folded.vector[d] * model.movieFactors[m * model.k + d] }
+                    prediction = min(max(prediction, model.ratingScale.lowerBound), model.ratingScale.upperBound)
+                    let e = Double(ratings.ratings[p] - prediction)
+                    squared += e * e
+                    count += 1
                 }
-                let mse = squared / Double(max(count, 1))
-                rows.append(Row(k: k, ratingsUsed: n, mse: mse, rmse: mse.squareRoot(), users: heldCount, predictions: count))
             }
-            logger.info("fold-in curve", metadata: [
-                "k": "\(k)",
-                "rmse_by_n": "\(rows.suffix(counts.count).map { String(format: "%d:%.4f", $0.ratingsUsed, $0.rmse) }.joined(separator: " "))",
-            ])
+            let mse = squared / Double(max(count, 1))
+            return Row(k: k, ratingsUsed: n, mse: mse, rmse: mse.squareRoot(), users: split.heldCount, predictions: count)
         }
-        return rows
     }
 
     private static func shuffle(_ a: inout [Int], _ rng: inout SplitMix64) {

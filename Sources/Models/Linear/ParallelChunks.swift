@@ -7,16 +7,16 @@ import Foundation
 ///
 /// Chunk boundaries depend only on the costs and `chunkCount`, never on the worker count or
 /// on scheduling, so per-chunk results (for example partial sums) combine deterministically.
-public struct ParallelChunks: Sendable {
+package struct ParallelChunks: Sendable {
     /// Chunk `c` covers rows `boundaries[c] ..< boundaries[c + 1]`.
-    public let boundaries: [Int]
+    package let boundaries: [Int]
 
-    public var chunkCount: Int { boundaries.count - 1 }
+    package var chunkCount: Int { boundaries.count - 1 }
 
-    public func range(_ chunk: Int) -> Range<Int> { boundaries[chunk] ..< boundaries[chunk + 1] }
+    package func range(_ chunk: Int) -> Range<Int> { boundaries[chunk] ..< boundaries[chunk + 1] }
 
     /// Balances chunks by `cost(row)` (any non-negative weight, e.g. `n * k^2 + k^3`).
-    public init(rowCount: Int, chunkCount requested: Int = 128, cost: (Int) -> Double) {
+    package init(rowCount: Int, chunkCount requested: Int = 128, cost: (Int) -> Double) {
         guard rowCount > 0 else {
             boundaries = [0, 0]
             return
@@ -41,7 +41,7 @@ public struct ParallelChunks: Sendable {
 
     /// Runs `body(worker, chunk)` for every chunk, on `workers` threads pulling chunks from a
     /// shared counter. `makeScratch` runs once per worker.
-    public func run<Scratch>(
+    package func run<Scratch>(
         workers: Int,
         makeScratch: @Sendable () -> Scratch,
         _ body: @Sendable (inout Scratch, _ chunk: Int, _ rows: Range<Int>) -> Void
@@ -82,7 +82,7 @@ private final class ChunkCounter: @unchecked Sendable {
 /// A raw pointer shared by parallel workers that write disjoint parts of one buffer.
 /// `@unchecked Sendable`: callers guarantee the writes do not overlap and the buffer outlives
 /// the parallel section.
-public struct SharedPointer<T>: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<T>
-    public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+package struct SharedPointer<T>: @unchecked Sendable {
+    package let base: UnsafeMutablePointer<T>
+    package init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }

@@ -24,41 +24,21 @@ public enum EventParser {
         var movieID: Int64 = 0
         var rating: Float? = nil
         var micros: Int64 = 0
-        var seen: UInt8 = 0
         var problem: EventRejection? = nil
-
-        try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: UInt8
-            if key.matches("user_id", in: s) { field = 1 }
-            else if key.matches("movie_id", in: s) { field = 2 }
-            else if key.matches("rating", in: s) { field = 4 }
-            else if key.matches("ts", in: s) { field = 8 }
-            else { try s.skipValue(); return }
-            if seen & field != 0 {
-                if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
-                try s.skipValue()
-                return
-            }
-            seen |= field
-            do throws(EventRejection) {
-                switch field {
-                case 1: userID = try readID(&s, "user_id")
-                case 2: movieID = try readID(&s, "movie_id")
-                case 4: rating = try readRating(&s)
-                default: micros = try readTimestamp(&s)
-                }
-            } catch where error.reason == .malformedJSON {
-                throw error
-            } catch {
-                if problem == nil { problem = error }
+        let seen = try readKnownMembers(&scanner, ratingFields, problem: &problem) { (s: inout JSONScanner, field) throws(EventRejection) in
+            switch field {
+            case .userID: userID = try readID(&s, "user_id")
+            case .movieID: movieID = try readID(&s, "movie_id")
+            case .rating: rating = try readRating(&s)
+            default: micros = try readTimestamp(&s)
             }
         }
         try scanner.expectEnd()
         if let problem { throw problem }
-        if seen & 1 == 0 { throw missing("user_id", "a positive integer") }
-        if seen & 2 == 0 { throw missing("movie_id", "a positive integer") }
-        if seen & 4 == 0 { throw missing("rating", "a multiple of 0.5 in [0.5, 5.0], or null to retract") }
-        if seen & 8 == 0 { throw missing("ts", "epoch seconds or an RFC 3339 date-time") }
+        if !seen.contains(.userID) { throw missing("user_id", "a positive integer") }
+        if !seen.contains(.movieID) { throw missing("movie_id", "a positive integer") }
+        if !seen.contains(.rating) { throw missing("rating", "a multiple of 0.5 in [0.5, 5.0], or null to retract") }
+        if !seen.contains(.timestamp) { throw missing("ts", "epoch seconds or an RFC 3339 date-time") }
         return RatingEvent(userID: userID, movieID: movieID, rating: rating, timestampMicros: micros)
     }
 
@@ -70,61 +50,84 @@ public enum EventParser {
         var movieID: Int64 = 0
         var title = ""
         var genres: [String] = []
-        var seen: UInt8 = 0
         var problem: EventRejection? = nil
         var scratch: [UInt8] = []
+        let seen = try readKnownMembers(&scanner, movieFields, problem: &problem) { (s: inout JSONScanner, field) throws(EventRejection) in
+            switch field {
+            case .movieID: movieID = try readID(&s, "movie_id")
+            case .title:
+                guard s.peek() == UInt8(ascii: "\"") else { throw try wrongType(&s, "title", "a non-empty string") }
+                try s.decodeString(into: &scratch)
+                title = try text(scratch, "title")
+                if title.isEmpty { throw EventRejection(.invalidText, "field \"title\" is empty") }
+            default:
+                genres = []
+                if s.peek() == UInt8(ascii: "n") { try s.readLiteral("null"); return }
+                guard s.peek() == UInt8(ascii: "[") else { throw try wrongType(&s, "genres", "an array of strings") }
+                var elementProblem: EventRejection? = nil
+                try s.forEachElement { (s: inout JSONScanner) throws(EventRejection) in
+                    guard s.peek() == UInt8(ascii: "\"") else {
+                        if elementProblem == nil {
+                            elementProblem = EventRejection(.wrongType, "field \"genres\" must be an array of strings, found an element that is \(typeName(&s))")
+                        }
+                        try s.skipValue()
+                        return
+                    }
+                    try s.decodeString(into: &scratch)
+                    do throws(EventRejection) { genres.append(try text(scratch, "genres")) } catch {
+                        if elementProblem == nil { elementProblem = error }
+                    }
+                }
+                if let elementProblem { throw elementProblem }
+            }
+        }
+        try scanner.expectEnd()
+        if let problem { throw problem }
+        if !seen.contains(.movieID) { throw missing("movie_id", "a positive integer") }
+        if !seen.contains(.title) { throw missing("title", "a non-empty string") }
+        return MovieRecord(movieID: movieID, title: title, genres: genres)
+    }
 
+    // MARK: Members
+
+    /// The known fields of a rating event, by key.
+    private static let ratingFields: KeyValuePairs<StaticString, EventFields> = [
+        "user_id": .userID, "movie_id": .movieID, "rating": .rating, "ts": .timestamp,
+    ]
+
+    /// The known fields of a movie event, by key.
+    private static let movieFields: KeyValuePairs<StaticString, EventFields> = ["movie_id": .movieID, "title": .title, "genres": .genres]
+
+    /// Reads the members of the object in `scanner`: each known field (a value of `fields`,
+    /// under its key) through `read`, every other member skipped. A known field given twice,
+    /// or one `read` rejects, is kept in `problem` (the first one wins) and reading goes on, so
+    /// that a JSON syntax error later in the payload takes precedence; a syntax error is
+    /// thrown at once. Returns the known fields seen.
+    private static func readKnownMembers(
+        _ scanner: inout JSONScanner, _ fields: KeyValuePairs<StaticString, EventFields>, problem: inout EventRejection?,
+        _ read: (inout JSONScanner, EventFields) throws(EventRejection) -> Void
+    ) throws(EventRejection) -> EventFields {
+        var seen: EventFields = []
         try scanner.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(EventRejection) in
-            let field: UInt8
-            if key.matches("movie_id", in: s) { field = 1 }
-            else if key.matches("title", in: s) { field = 2 }
-            else if key.matches("genres", in: s) { field = 4 }
-            else { try s.skipValue(); return }
-            if seen & field != 0 {
+            guard let field = fields.first(where: { key.matches($0.key, in: s) })?.value else {
+                try s.skipValue()
+                return
+            }
+            if seen.contains(field) {
                 if problem == nil { problem = EventRejection(.duplicateField, "field \"\(s.keyText(key))\" appears more than once") }
                 try s.skipValue()
                 return
             }
-            seen |= field
+            seen.insert(field)
             do throws(EventRejection) {
-                switch field {
-                case 1: movieID = try readID(&s, "movie_id")
-                case 2:
-                    guard s.peek() == UInt8(ascii: "\"") else { throw try wrongType(&s, "title", "a non-empty string") }
-                    try s.decodeString(into: &scratch)
-                    title = try text(scratch, "title")
-                    if title.isEmpty { throw EventRejection(.invalidText, "field \"title\" is empty") }
-                default:
-                    genres = []
-                    if s.peek() == UInt8(ascii: "n") { try s.readLiteral("null"); return }
-                    guard s.peek() == UInt8(ascii: "[") else { throw try wrongType(&s, "genres", "an array of strings") }
-                    var elementProblem: EventRejection? = nil
-                    try s.forEachElement { (s: inout JSONScanner) throws(EventRejection) in
-                        guard s.peek() == UInt8(ascii: "\"") else {
-                            if elementProblem == nil {
-                                elementProblem = EventRejection(.wrongType, "field \"genres\" must be an array of strings, found an element that is \(typeName(&s))")
-                            }
-                            try s.skipValue()
-                            return
-                        }
-                        try s.decodeString(into: &scratch)
-                        do throws(EventRejection) { genres.append(try text(scratch, "genres")) } catch {
-                            if elementProblem == nil { elementProblem = error }
-                        }
-                    }
-                    if let elementProblem { throw elementProblem }
-                }
+                try read(&s, field)
             } catch where error.reason == .malformedJSON {
                 throw error
             } catch {
                 if problem == nil { problem = error }
             }
         }
-        try scanner.expectEnd()
-        if let problem { throw problem }
-        if seen & 1 == 0 { throw missing("movie_id", "a positive integer") }
-        if seen & 2 == 0 { throw missing("title", "a non-empty string") }
-        return MovieRecord(movieID: movieID, title: title, genres: genres)
+        return seen
     }
 
     // MARK: Conveniences
@@ -287,4 +290,17 @@ extension JSONKey {
 extension JSONScanner {
     /// The key's text, for messages.
     func keyText(_ key: JSONKey) -> String { text(key.start, key.start + key.count) }
+}
+
+/// The known fields of an event the parser has read so far: a field seen twice is refused as
+/// ambiguous, and a required field never seen is reported missing.
+struct EventFields: OptionSet {
+    let rawValue: UInt8
+
+    static let userID = EventFields(rawValue: 1 << 0)
+    static let movieID = EventFields(rawValue: 1 << 1)
+    static let rating = EventFields(rawValue: 1 << 2)
+    static let timestamp = EventFields(rawValue: 1 << 3)
+    static let title = EventFields(rawValue: 1 << 4)
+    static let genres = EventFields(rawValue: 1 << 5)
 }

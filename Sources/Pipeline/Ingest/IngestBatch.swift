@@ -61,7 +61,7 @@ public struct IngestBatch: Sendable {
 
     /// Parses and adds one consumed message.
     public mutating func add(_ message: KafkaMessage) {
-        if consumedCount == 0 { startedAt = DispatchClock.now() }
+        if consumedCount == 0 { startedAt = MonotonicClock.nanoseconds() }
         consumedCount += 1
         notePosition(topic: message.topic, partition: message.partition, offset: message.offset)
         let outcome: EventRejection?
@@ -155,14 +155,5 @@ public struct IngestBatch: Sendable {
     public mutating func seal() {
         flushPosition()
         lastPartition = nil
-    }
-}
-
-/// Monotonic time in nanoseconds.
-enum DispatchClock {
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

@@ -43,11 +43,6 @@ public struct CommittedRatings: Sendable {
     public var committedAt: UInt64
 }
 
-/// The clock ingest stamps commits with (CLOCK_MONOTONIC), for latencies measured elsewhere.
-public enum MonotonicClock {
-    public static func nanoseconds() -> UInt64 { DispatchClock.now() }
-}
-
 /// What a run did, counted over committed batches only.
 public struct IngestSummary: Sendable, CustomStringConvertible {
     public var consumed = 0
@@ -71,14 +66,21 @@ public struct IngestSummary: Sendable, CustomStringConvertible {
     }
 }
 
+/// Why an ingest run, or one step of it, did not go ahead.
 public enum IngestError: Error, CustomStringConvertible {
+    /// A second stop request gave up a batch that could not be written.
     case stopForced
+    /// The settings cannot work (e.g. the same topic for ratings and movies).
     case invalidConfiguration(String)
+    /// A partition assignment arrived while a batch was still being written: the consumer keeps
+    /// the partitions pending and asks again later, so the start offsets include that batch.
+    case assignmentDeferred
 
     public var description: String {
         switch self {
         case .stopForced: return "stop forced before the last batch could be written; it will be ingested by the next run"
         case .invalidConfiguration(let message): return message
+        case .assignmentDeferred: return "a batch is still being written; assignment deferred"
         }
     }
 }
@@ -151,10 +153,20 @@ public final class IngestRunner {
     ///   or ``IngestError/stopForced``. Before it returns or throws, the consumer has left the
     ///   group and every writer thread has ended (see ``tearDown()``).
     public func run() throws -> IngestSummary {
-        let started = DispatchClock.now()
+        let started = MonotonicClock.nanoseconds()
         // Every path out, thrown or returned, goes through the ordered teardown.
         defer { tearDown() }
-        // Connect first: a wrong URL fails fast with a clear message instead of retrying forever.
+        try openConnections()
+        let consumer = try openConsumer()
+        try consumeUntilStopped(consumer)
+        return try finish(consumer, started: started)
+    }
+
+    // MARK: Phases of a run
+
+    /// Connects every writer and the offset reader first: a wrong URL fails fast with a clear
+    /// message instead of retrying forever.
+    private func openConnections() throws {
         for _ in 0..<configuration.writers {
             let connection = try PostgresConnection(url: configuration.databaseURL)
             let writer = IngestWriterThread(
@@ -163,8 +175,11 @@ public final class IngestRunner {
             lanes.append(Lane(batch: emptyBatch(), writer: writer))
         }
         offsetReader = try PostgresConnection(url: configuration.databaseURL)
+    }
 
-        var options = configuration.kafkaOptions
+    /// `configured` with this consumer's defaults for what it leaves unset.
+    static func consumerOptions(_ configured: [String: String]) -> [String: String] {
+        var options = configured
         // Fetch large chunks: events are small and the loop batches tens of thousands.
         if options["fetch.max.bytes"] == nil { options["fetch.max.bytes"] = "67108864" }
         if options["max.partition.fetch.bytes"] == nil { options["max.partition.fetch.bytes"] = "4194304" }
@@ -177,8 +192,13 @@ public final class IngestRunner {
         // 150 k/s without writing anything, 650 k/s with this). Memory stays bounded by
         // queued.max.messages.kbytes (64 MB by default).
         if options["queued.min.messages"] == nil { options["queued.min.messages"] = "1000000" }
+        return options
+    }
+
+    /// Joins the consumer group; assignments start from the offsets stored in PostgreSQL.
+    private func openConsumer() throws -> KafkaConsumer {
         let consumer = try KafkaConsumer(
-            options: options, groupID: configuration.consumerGroup,
+            options: Self.consumerOptions(configuration.kafkaOptions), groupID: configuration.consumerGroup,
             topics: [configuration.ratingsTopic, configuration.moviesTopic],
             // Weak: the consumer must never keep the runner alive, nor call into one being
             // released (tearDown closes it first, so these normally always find the runner).
@@ -192,88 +212,111 @@ public final class IngestRunner {
             "group": "\(configuration.consumerGroup)", "topics": "\(configuration.ratingsTopic),\(configuration.moviesTopic)",
             "writers": "\(configuration.writers)", "untilCaughtUp": "\(configuration.untilCaughtUp)",
         ])
+        return consumer
+    }
 
+    /// Timestamps the main loop keeps between iterations (``MonotonicClock`` nanoseconds).
+    private struct LoopClock {
         var lastCaughtUpCheck: UInt64 = 0
-        var lastProgress = DispatchClock.now()
+        var lastProgress: UInt64
         var lastProgressConsumed = 0
-        let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
+        /// When the current wait for a full lane's writer began (0: not waiting).
         var waitingSince: UInt64 = 0
+    }
 
+    /// Fetches, routes messages into lanes and submits due batches until a stop is requested
+    /// or, with `untilCaughtUp`, every assigned partition is at its high watermark.
+    private func consumeUntilStopped(_ consumer: KafkaConsumer) throws {
+        var clock = LoopClock(lastProgress: MonotonicClock.nanoseconds())
+        let maxDelay = UInt64(configuration.maxBatchDelay * 1e9)
         while !stop.isRequested {
             if needsResynchronization {
-                if allWritersIdle {
-                    resynchronize()
-                } else {
-                    collectOutcomes(timeout: 0.05)
-                    _ = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 10)  // dropped by the resynchronization
-                }
+                try resynchronizeWhenIdle(consumer)
                 continue
             }
-
             if let lane = lanes.first(where: { $0.batch.consumedCount >= configuration.maxBatchEvents && !$0.writer.isIdle }) {
-                // Back-pressure: this lane's next batch is full, wait for its writer (other lanes
-                // keep writing). If that takes long (PostgreSQL down), stop fetching but keep
-                // polling so that rebalances are served and the group membership stays alive.
-                collectOutcomes(timeout: 0)
-                submitDueLanes(now: DispatchClock.now(), maxDelay: maxDelay)
-                let waitStarted = DispatchClock.now()
-                let outcome = lane.writer.takeOutcome(timeout: 0.1)
-                summary.waitSeconds += Double(DispatchClock.now() - waitStarted) / 1e9
-                if let outcome {
-                    handle(outcome)
-                    continue
-                }
-                if waitingSince == 0 { waitingSince = DispatchClock.now() }
-                if DispatchClock.now() - waitingSince > 10_000_000_000 {
-                    if !fetchPaused {
-                        try consumer.pause()
-                        fetchPaused = true
-                        logger.info("waiting for PostgreSQL: fetching paused")
-                    }
-                    for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { route(message) }
-                }
+                try waitForWriter(of: lane, consumer, maxDelay: maxDelay, waitingSince: &clock.waitingSince)
                 continue
             }
-            waitingSince = 0
+            clock.waitingSince = 0
 
             let anyBuffered = lanes.contains { !$0.batch.isEmpty }
             let messages = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: anyBuffered ? 20 : 100)
             for message in messages { route(message) }
             collectOutcomes(timeout: 0)
 
-            let now = DispatchClock.now()
+            let now = MonotonicClock.nanoseconds()
             submitDueLanes(now: now, maxDelay: maxDelay)
             if fetchPaused, lanes.allSatisfy({ $0.batch.consumedCount < configuration.maxBatchEvents }) {
                 try consumer.resume()
                 fetchPaused = false
                 logger.info("fetching resumed")
             }
-
             if configuration.untilCaughtUp, messages.isEmpty, !lanes.contains(where: { !$0.batch.isEmpty }), allWritersIdle,
-               !needsResynchronization, now - lastCaughtUpCheck >= 200_000_000 {
-                lastCaughtUpCheck = now
+               !needsResynchronization, now - clock.lastCaughtUpCheck >= 200_000_000 {
+                clock.lastCaughtUpCheck = now
                 if try isCaughtUp(consumer) { break }
             }
-
-            if Double(now - lastProgress) / 1e9 >= configuration.progressInterval {
-                let rate = Double(summary.consumed - lastProgressConsumed) / (Double(now - lastProgress) / 1e9)
-                logger.info("progress", metadata: [
-                    "consumed": "\(summary.consumed)", "accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
-                    "rate": "\(Int(rate)) events/s",
-                ])
-                lastProgress = now
-                lastProgressConsumed = summary.consumed
-            }
+            logProgress(now: now, clock: &clock)
         }
+    }
 
-        // Graceful end: finish the batches in flight, write what is buffered, commit, leave the group.
+    /// Re-reads the stored offsets once every writer is idle; until then collects outcomes and
+    /// keeps polling (the messages are dropped: the resynchronization reads them again).
+    private func resynchronizeWhenIdle(_ consumer: KafkaConsumer) throws {
+        if allWritersIdle {
+            resynchronize()
+        } else {
+            collectOutcomes(timeout: 0.05)
+            _ = try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 10)
+        }
+    }
+
+    /// Back-pressure: `lane`'s next batch is full, so wait for its writer (other lanes keep
+    /// writing). If that takes long (PostgreSQL down), stop fetching but keep polling so that
+    /// rebalances are served and the group membership stays alive.
+    private func waitForWriter(of lane: Lane, _ consumer: KafkaConsumer, maxDelay: UInt64, waitingSince: inout UInt64) throws {
+        collectOutcomes(timeout: 0)
+        submitDueLanes(now: MonotonicClock.nanoseconds(), maxDelay: maxDelay)
+        let waitStarted = MonotonicClock.nanoseconds()
+        let outcome = lane.writer.takeOutcome(timeout: 0.1)
+        summary.waitSeconds += Double(MonotonicClock.nanoseconds() - waitStarted) / 1e9
+        if let outcome {
+            handle(outcome)
+            return
+        }
+        if waitingSince == 0 { waitingSince = MonotonicClock.nanoseconds() }
+        guard MonotonicClock.nanoseconds() - waitingSince > 10_000_000_000 else { return }
+        if !fetchPaused {
+            try consumer.pause()
+            fetchPaused = true
+            logger.info("waiting for PostgreSQL: fetching paused")
+        }
+        for message in try consumer.poll(maxMessages: 10_000, timeoutMilliseconds: 100) { route(message) }
+    }
+
+    /// A progress line every `progressInterval` seconds.
+    private func logProgress(now: UInt64, clock: inout LoopClock) {
+        guard Double(now - clock.lastProgress) / 1e9 >= configuration.progressInterval else { return }
+        let rate = Double(summary.consumed - clock.lastProgressConsumed) / (Double(now - clock.lastProgress) / 1e9)
+        logger.info("progress", metadata: [
+            "consumed": "\(summary.consumed)", "accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
+            "rate": "\(Int(rate)) events/s",
+        ])
+        clock.lastProgress = now
+        clock.lastProgressConsumed = summary.consumed
+    }
+
+    /// Graceful end: finishes the batches in flight, writes what is buffered, commits, leaves
+    /// the group.
+    private func finish(_ consumer: KafkaConsumer, started: UInt64) throws -> IngestSummary {
         try drain()
         if !needsResynchronization {
             for lane in lanes where !lane.batch.isEmpty { submit(lane) }
             try drain()
         }
         consumer.close()
-        let end = DispatchClock.now()
+        let end = MonotonicClock.nanoseconds()
         summary.seconds = Double(end - started) / 1e9
         summary.activeSeconds = firstMessageAt == 0 ? 0 : Double(end - firstMessageAt) / 1e9
         logger.info("ingest stopped", metadata: ["summary": "\(summary)"])
@@ -301,7 +344,7 @@ public final class IngestRunner {
 
     @inline(__always)
     private func route(_ message: KafkaMessage) {
-        if firstMessageAt == 0 { firstMessageAt = DispatchClock.now() }
+        if firstMessageAt == 0 { firstMessageAt = MonotonicClock.nanoseconds() }
         lanes[Int(message.partition) % lanes.count].batch.add(message)
     }
 
@@ -408,7 +451,7 @@ public final class IngestRunner {
     private func assigned(_ partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
         // Let the batches in flight commit first, so the offsets read below include them.
         guard waitForWriters(timeout: 5) else {
-            throw IngestError.invalidConfiguration("a batch is still being written; assignment deferred")
+            throw IngestError.assignmentDeferred
         }
         fetchPaused = false
         let stored = try readStoredOffsets()
@@ -472,7 +515,7 @@ public final class IngestRunner {
         // librdkafka prefetched, so while some partition has not had a fetch response yet (just
         // after an assignment) ask at most every 3 s: checking every 200 ms there kept the
         // benchmark's consumer from receiving anything for up to 30 s.
-        let now = DispatchClock.now()
+        let now = MonotonicClock.nanoseconds()
         guard !fetchPaused, allCached || now - lastFreshWatermarkCheck >= 3_000_000_000 else { return false }
         lastFreshWatermarkCheck = now
         try consumer.pause()

@@ -20,6 +20,13 @@ public final class IngestStop: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Forces the stop, whatever was requested before (a second signal, a cancelled task).
+    public func force() {
+        lock.lock()
+        requests = max(requests + 1, 2)
+        lock.unlock()
+    }
+
     public var isRequested: Bool {
         lock.lock()
         defer { lock.unlock() }

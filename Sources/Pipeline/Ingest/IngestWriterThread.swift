@@ -124,18 +124,18 @@ final class IngestWriterThread: @unchecked Sendable {
     }
 
     private func write(_ job: Job) -> Outcome {
-        let started = DispatchClock.now()
+        let started = MonotonicClock.nanoseconds()
         var attempt = 0
         while true {
             do {
                 try writer.write(job.batch, expectedOffsets: job.expected)
                 if let onCommitted, !job.batch.ratings.isEmpty {
-                    onCommitted(CommittedRatings(userIDs: Array(Set(job.batch.ratings.map(\.userID))), committedAt: DispatchClock.now()))
+                    onCommitted(CommittedRatings(userIDs: Array(Set(job.batch.ratings.map(\.userID))), committedAt: MonotonicClock.nanoseconds()))
                 }
                 if attempt > 0 {
                     logger.info("PostgreSQL is back: batch written", metadata: ["attempts": "\(attempt + 1)", "events": "\(job.batch.consumedCount)"])
                 }
-                return .written(job.batch, nanoseconds: DispatchClock.now() - started)
+                return .written(job.batch, nanoseconds: MonotonicClock.nanoseconds() - started)
             } catch let IngestWriteError.fenced(moved) {
                 return .fenced(job.batch, moved)
             } catch {

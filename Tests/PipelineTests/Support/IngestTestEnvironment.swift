@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import LatentTestSupport
 import Pipeline
 import Postgres
 import XCTest
@@ -28,6 +29,28 @@ final class IngestTestDatabase {
             return server + (server.contains("?") ? "&" : "?") + "dbname=\(database)"
         }
         return server + " dbname=\(database)"
+    }
+}
+
+/// An outage of one test database: new connections are refused and every session of it is
+/// killed, until ``end()`` (called at the latest when the outage is released).
+final class DatabaseOutage {
+    private let admin: PostgresConnection
+    private let name: String
+
+    init(_ database: IngestTestDatabase) throws {
+        admin = try PostgresConnection(url: database.serverURL)
+        name = database.name
+        try admin.execute("alter database \(name) with allow_connections false")
+        _ = try admin.query("select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '\(name)'")
+    }
+
+    /// Accepts connections again.
+    func end() throws { try admin.execute("alter database \(name) with allow_connections true") }
+
+    deinit {
+        _ = try? end()
+        admin.close()
     }
 }
 
@@ -119,34 +142,17 @@ final class IngestChild {
     }
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
-}
 
-/// Finds the `latent` executable built next to the test bundle.
-enum LatentBinary {
-    static func url() throws -> URL {
-        var candidates: [URL] = []
-        if let explicit = ProcessInfo.processInfo.environment["LATENT_BINARY"] { candidates.append(URL(fileURLWithPath: explicit)) }
-        let bundle = Bundle.main.bundleURL
-        candidates.append(bundle.appendingPathComponent("latent"))
-        candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("latent"))
-        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("latent"))
+    /// Whether the log comes to contain `text` within `timeout` seconds (false as soon as the
+    /// process has exited without writing it).
+    func waitForLog(containing text: String, timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            if !process.isRunning { return log.contains(text) }
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
-        for _ in 0..<4 {
-            candidates.append(directory.appendingPathComponent("latent"))
-            directory = directory.deletingLastPathComponent()
-        }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                return candidate
-            }
-        }
-        let message = "the latent executable was not found next to the test bundle (looked in \(candidates.map(\.path))); "
-            + "build it first (swift build) or set LATENT_BINARY"
-        XCTFail(message)
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: message])
+        return false
     }
 }
 
