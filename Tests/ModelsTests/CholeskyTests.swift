@@ -87,17 +87,11 @@ final class CholeskyTests: XCTestCase {
     }
 }
 
-/// A tiny seeded generator for test fixtures (SplitMix64 + Box-Muller).
+/// Seeded draws for test fixtures: Models' SplitMix64 with the shapes the tests use.
 struct TestRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
     mutating func nextInt(below n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func nextGaussian() -> Double {

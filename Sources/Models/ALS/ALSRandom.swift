@@ -1,13 +1,14 @@
 import Foundation
 
 /// SplitMix64: a small, fast, seedable generator so training is reproducible across
-/// platforms (the standard library's generator is not seedable).
-struct SplitMix64: RandomNumberGenerator {
+/// platforms (the standard library's generator is not seedable). The package's one copy:
+/// the tests draw their fixtures from it too.
+package struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,12 +17,12 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// Uniform in (0, 1].
-    mutating func nextUnit() -> Double {
+    package mutating func nextUnit() -> Double {
         Double((next() >> 11) + 1) * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// Standard normal (Box-Muller).
-    mutating func nextNormal() -> Double {
+    package mutating func nextNormal() -> Double {
         let u = nextUnit(), v = nextUnit()
         return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
     }

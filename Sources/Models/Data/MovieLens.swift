@@ -7,34 +7,100 @@ public enum MovieLens {
     /// line for a missing field, a value that is not a number, or a NaN/infinite rating.
     public static func forEachRating(in path: String, _ body: (RatingRecord) throws -> Void) throws {
         let format = try MovieLensFormat.detect(path: path)
-        let separator: UInt8
-        switch format {
-        case .csv: separator = UInt8(ascii: ",")
-        case .dat: separator = UInt8(ascii: ":")
-        case .ml100k, .recBole: separator = UInt8(ascii: "\t")
-        }
-        let doubled = format == .dat
-        let maxFields = 16
-        let starts = UnsafeMutablePointer<Int>.allocate(capacity: maxFields)
-        let ends = UnsafeMutablePointer<Int>.allocate(capacity: maxFields)
-        defer { starts.deallocate(); ends.deallocate() }
+        var fields = LineFields(format: format)
+        defer { fields.deallocate() }
         // Column positions of user, movie, rating, timestamp (-1: absent).
         var columns = (user: 0, movie: 1, rating: 2, time: 3)
         var sawFirstLine = false
 
         try MovieLensLines.forEachLine(in: path) { line, lineNumber in
             guard let base = line.baseAddress, line.count > 0 else { return }
-            // Split into fields.
+            fields.split(base, count: line.count)
+            if !sawFirstLine {
+                sawFirstLine = true
+                let first = base[0]
+                let isHeader = format == .recBole || !(first &- 48 < 10 || first == UInt8(ascii: "-"))
+                if isHeader {
+                    columns = try ratingColumns(
+                        header: (0..<fields.stored).map { fields.text($0, of: base) }, path: path, line: lineNumber)
+                    return
+                }
+            }
+            try body(try rating(fields, of: base, columns: columns, path: path, line: lineNumber))
+        }
+    }
+
+    /// The rating on one split line: user, movie and rating required, the timestamp when the
+    /// file has that column (0 otherwise).
+    private static func rating(
+        _ fields: LineFields, of base: UnsafePointer<UInt8>, columns: (user: Int, movie: Int, rating: Int, time: Int),
+        path: String, line: Int
+    ) throws -> RatingRecord {
+        func field(_ c: Int, _ name: String) throws -> (UnsafePointer<UInt8>, Int) {
+            guard c < fields.stored else {
+                throw MovieLensError.malformed(file: path, line: line, reason: "missing field \(name) (found \(fields.count) fields)")
+            }
+            return fields.bytes(c, of: base)
+        }
+        let (up, un) = try field(columns.user, "user id")
+        guard let user = MovieLensBytes.parseInt(up, un) else { throw bad(path, line, "user id", up, un) }
+        let (mp, mn) = try field(columns.movie, "movie id")
+        guard let movie = MovieLensBytes.parseInt(mp, mn) else { throw bad(path, line, "movie id", mp, mn) }
+        let (rp, rn) = try field(columns.rating, "rating")
+        guard let rating = MovieLensBytes.parseFloat(rp, rn) else { throw bad(path, line, "rating", rp, rn) }
+        guard rating.isFinite else {
+            throw MovieLensError.malformed(file: path, line: line, reason: "rating is not a finite number: '\(MovieLensBytes.text(rp, rn))'")
+        }
+        var timestamp: Int64 = 0
+        if columns.time >= 0 {
+            let (tp, tn) = try field(columns.time, "timestamp")
+            guard let t = MovieLensBytes.parseInt(tp, tn) else { throw bad(path, line, "timestamp", tp, tn) }
+            timestamp = t
+        }
+        return RatingRecord(userID: user, movieID: movie, rating: rating, timestamp: timestamp)
+    }
+
+    /// The field boundaries of one line, split at the format's separator (`::` for `.dat`);
+    /// the first 16 fields are kept, all are counted. Reused line after line: no allocation
+    /// per line. Call ``deallocate()`` when done.
+    private struct LineFields {
+        static let capacity = 16
+        let separator: UInt8
+        /// `.dat` separates fields with two separator bytes.
+        let doubled: Bool
+        let starts = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+        let ends = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+        /// Fields on the line.
+        private(set) var count = 0
+
+        init(format: MovieLensFormat) {
+            switch format {
+            case .csv: separator = UInt8(ascii: ",")
+            case .dat: separator = UInt8(ascii: ":")
+            case .ml100k, .recBole: separator = UInt8(ascii: "\t")
+            }
+            doubled = format == .dat
+        }
+
+        /// Fields whose boundaries are kept.
+        var stored: Int { min(count, Self.capacity) }
+
+        func deallocate() {
+            starts.deallocate()
+            ends.deallocate()
+        }
+
+        /// Finds the fields of the `n` bytes at `base`.
+        mutating func split(_ base: UnsafePointer<UInt8>, count n: Int) {
             var fieldCount = 0
             var fieldStart = 0
             var i = 0
-            let n = line.count
             while i < n {
                 if base[i] == separator {
                     if doubled {
                         guard i + 1 < n, base[i + 1] == separator else { i += 1; continue }
                     }
-                    if fieldCount < maxFields {
+                    if fieldCount < Self.capacity {
                         starts[fieldCount] = fieldStart
                         ends[fieldCount] = i
                     }
@@ -45,58 +111,21 @@ public enum MovieLens {
                     i += 1
                 }
             }
-            if fieldCount < maxFields {
+            if fieldCount < Self.capacity {
                 starts[fieldCount] = fieldStart
                 ends[fieldCount] = n
             }
-            fieldCount += 1
-            let stored = min(fieldCount, maxFields)
+            count = fieldCount + 1
+        }
 
-            if !sawFirstLine {
-                sawFirstLine = true
-                let first = base[0]
-                let isHeader = format == .recBole || !(first &- 48 < 10 || first == UInt8(ascii: "-"))
-                if isHeader {
-                    columns = try ratingColumns(
-                        header: (0..<stored).map { MovieLensBytes.text(base + starts[$0], ends[$0] - starts[$0]) },
-                        path: path, line: lineNumber)
-                    return
-                }
-            }
+        /// Field `c`'s bytes on the line at `base`.
+        func bytes(_ c: Int, of base: UnsafePointer<UInt8>) -> (UnsafePointer<UInt8>, Int) {
+            (base + starts[c], ends[c] - starts[c])
+        }
 
-            func field(_ c: Int, _ name: String) throws -> (UnsafePointer<UInt8>, Int) {
-                guard c < stored else {
-                    throw MovieLensError.malformed(
-                        file: path, line: lineNumber, reason: "missing field \(name) (found \(fieldCount) fields)")
-                }
-                return (UnsafePointer(base + starts[c]), ends[c] - starts[c])
-            }
-            let (up, un) = try field(columns.user, "user id")
-            guard let user = MovieLensBytes.parseInt(up, un) else {
-                throw bad(path, lineNumber, "user id", up, un)
-            }
-            let (mp, mn) = try field(columns.movie, "movie id")
-            guard let movie = MovieLensBytes.parseInt(mp, mn) else {
-                throw bad(path, lineNumber, "movie id", mp, mn)
-            }
-            let (rp, rn) = try field(columns.rating, "rating")
-            guard let rating = MovieLensBytes.parseFloat(rp, rn) else {
-                throw bad(path, lineNumber, "rating", rp, rn)
-            }
-            guard rating.isFinite else {
-                throw MovieLensError.malformed(
-                    file: path, line: lineNumber,
-                    reason: "rating is not a finite number: '\(MovieLensBytes.text(rp, rn))'")
-            }
-            var timestamp: Int64 = 0
-            if columns.time >= 0 {
-                let (tp, tn) = try field(columns.time, "timestamp")
-                guard let t = MovieLensBytes.parseInt(tp, tn) else {
-                    throw bad(path, lineNumber, "timestamp", tp, tn)
-                }
-                timestamp = t
-            }
-            try body(RatingRecord(userID: user, movieID: movie, rating: rating, timestamp: timestamp))
+        /// Field `c` as text.
+        func text(_ c: Int, of base: UnsafePointer<UInt8>) -> String {
+            MovieLensBytes.text(base + starts[c], ends[c] - starts[c])
         }
     }
 

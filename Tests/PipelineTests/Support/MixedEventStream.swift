@@ -1,18 +1,9 @@
 import Foundation
+import Models
 import Pipeline
 
-/// A deterministic pseudo-random generator (SplitMix64) for reproducible test streams.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A deterministic pseudo-random generator for reproducible test streams.
+typealias SeededGenerator = SplitMix64
 
 /// The expected end state of (user, movie) pairs under the ingest rule "newest ts wins"
 /// (ts values are unique per pair in the generated streams, so arrival order does not matter).
