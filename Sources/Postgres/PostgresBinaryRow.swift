@@ -97,62 +97,36 @@ public struct PostgresBinaryRow {
 
     /// A one-dimensional `text[]` (or `varchar[]`) field. NULL elements are rejected.
     public func textArray(_ index: Int) throws(PostgresError) -> [String] {
-        let (start, length) = try nonNullField(index, "text[]")
-        var cursor = start
-        let end = start + length
-        func readInt32() throws(PostgresError) -> Int32 {
-            guard cursor + 4 <= end else { throw .decoding("field \(index): truncated array") }
-            defer { cursor += 4 }
-            return Int32(bigEndian: base.loadUnaligned(fromByteOffset: cursor, as: Int32.self))
-        }
-        let dimensions = try readInt32()
-        _ = try readInt32()  // has-null flag
-        _ = try readInt32()  // element type
-        if dimensions == 0 { return [] }
-        guard dimensions == 1 else {
-            throw .decoding("field \(index): a \(dimensions)-dimensional array where a one-dimensional text[] was expected")
-        }
-        let count = Int(try readInt32())
-        _ = try readInt32()  // lower bound
-        guard count >= 0, count <= length else { throw .decoding("field \(index): invalid array size \(count)") }
+        var reader = try arrayReader(index, "text[]")
+        let (count, _) = try reader.header(maximumCount: reader.remaining)
         var elements: [String] = []
         elements.reserveCapacity(count)
         for position in 0..<count {
-            let elementLength = Int(try readInt32())
+            let elementLength = Int(try reader.int32())
             guard elementLength >= 0 else { throw .decoding("field \(index): array element \(position + 1) is NULL") }
-            guard cursor + elementLength <= end else { throw .decoding("field \(index): truncated array element") }
-            elements.append(String(decoding: UnsafeRawBufferPointer(start: base + cursor, count: elementLength), as: UTF8.self))
-            cursor += elementLength
+            elements.append(String(decoding: try reader.bytes(elementLength), as: UTF8.self))
         }
         return elements
     }
 
     /// A one-dimensional `real[]` field (empty for an empty array). NULL elements are rejected.
     public func floatArray(_ index: Int) throws(PostgresError) -> [Float] {
-        let (start, length) = try nonNullField(index, "real[]")
-        var cursor = start
-        let end = start + length
-        func readInt32() throws(PostgresError) -> Int32 {
-            guard cursor + 4 <= end else { throw .decoding("field \(index): truncated array") }
-            defer { cursor += 4 }
-            return Int32(bigEndian: base.loadUnaligned(fromByteOffset: cursor, as: Int32.self))
+        var reader = try arrayReader(index, "real[]")
+        let (count, elementType) = try reader.header(maximumCount: reader.remaining / 8)
+        guard count == 0 || elementType == PostgresBinaryFormat.float4OID else {
+            throw .decoding("field \(index): an array of type \(elementType) where real[] was expected")
         }
-        let dimensions = try readInt32()
-        _ = try readInt32()  // has-null flag
-        let elementType = try readInt32()
-        if dimensions == 0 { return [] }
-        guard dimensions == 1, elementType == PostgresBinaryFormat.float4OID else {
-            throw .decoding("field \(index): a \(dimensions)-dimensional array of type \(elementType) where real[] was expected")
-        }
-        let count = Int(try readInt32())
-        _ = try readInt32()  // lower bound
-        guard count >= 0, count * 8 <= length else { throw .decoding("field \(index): invalid array size \(count)") }
         var elements = [Float](repeating: 0, count: count)
         for position in 0..<count {
-            guard try readInt32() == 4 else { throw .decoding("field \(index): array element \(position + 1) is NULL or not a real") }
-            elements[position] = Float(bitPattern: UInt32(bitPattern: try readInt32()))
+            guard try reader.int32() == 4 else { throw .decoding("field \(index): array element \(position + 1) is NULL or not a real") }
+            elements[position] = Float(bitPattern: UInt32(bitPattern: try reader.int32()))
         }
         return elements
+    }
+
+    private func arrayReader(_ index: Int, _ type: String) throws(PostgresError) -> ArrayFieldReader {
+        let (start, length) = try nonNullField(index, type)
+        return ArrayFieldReader(base: base, cursor: start, end: start + length, index: index, type: type)
     }
 
     // MARK: - Internals
@@ -174,5 +148,43 @@ public struct PostgresBinaryRow {
 
     private func mismatch(_ index: Int, _ expected: String, _ length: Int) -> PostgresError {
         .decoding("field \(index) holds \(length) bytes, which is not \(expected); check the COPY column types")
+    }
+}
+
+/// Walks one array field of a binary COPY row: the header, then its elements, never past the field.
+private struct ArrayFieldReader {
+    let base: UnsafeRawPointer
+    var cursor: Int
+    let end: Int
+    let index: Int
+    let type: String
+
+    var remaining: Int { end - cursor }
+
+    mutating func int32() throws(PostgresError) -> Int32 {
+        guard cursor + 4 <= end else { throw .decoding("field \(index): truncated array") }
+        defer { cursor += 4 }
+        return Int32(bigEndian: base.loadUnaligned(fromByteOffset: cursor, as: Int32.self))
+    }
+
+    mutating func bytes(_ count: Int) throws(PostgresError) -> UnsafeRawBufferPointer {
+        guard cursor + count <= end else { throw .decoding("field \(index): truncated array element") }
+        defer { cursor += count }
+        return UnsafeRawBufferPointer(start: base + cursor, count: count)
+    }
+
+    /// Element count and element type of a one-dimensional array (count 0 for an empty one).
+    mutating func header(maximumCount: Int) throws(PostgresError) -> (count: Int, elementType: Int32) {
+        let dimensions = try int32()
+        _ = try int32()  // has-null flag
+        let elementType = try int32()
+        if dimensions == 0 { return (0, elementType) }
+        guard dimensions == 1 else {
+            throw .decoding("field \(index): a \(dimensions)-dimensional array where a one-dimensional \(type) was expected")
+        }
+        let count = Int(try int32())
+        _ = try int32()  // lower bound
+        guard count >= 0, count <= maximumCount else { throw .decoding("field \(index): invalid array size \(count)") }
+        return (count, elementType)
     }
 }
