@@ -35,8 +35,7 @@ package struct RunSwitch {
                 """, [model])
             let previous = current.rowCount > 0 ? current[0, 0].flatMap { Int64($0) } : nil
             if previous == runID { return .current(previous: nil, serving: try chooseServing(preferred: preferredServing)) }
-            if !force, current.rowCount > 0, let text = current[0, 1],
-               let old = try? JSONDecoder().decode(RunMetrics.self, from: Data(text.utf8)),
+            if !force, current.rowCount > 0, let old = currentMetrics(current[0, 1], runID: previous),
                let reason = guardrail.rejection(of: metrics, against: old) {
                 try ModelRunStore(connection: connection).setStatus(runID, .rejected, reason: reason)
                 return .rejected(reason: reason)
@@ -52,6 +51,20 @@ package struct RunSwitch {
                 "update latent.model_runs set status = 'current', published_at = coalesce(published_at, now()) where run_id = $1::bigint",
                 [String(runID)])
             return .current(previous: previous, serving: try chooseServing(preferred: preferredServing))
+        }
+    }
+
+    /// The current run's validation metrics; nil (and a warning: the guardrail then cannot
+    /// compare) when they are missing or unreadable.
+    private func currentMetrics(_ text: String?, runID: Int64?) -> RunMetrics? {
+        do {
+            guard let text else { throw PublishError.unknownRun(runID ?? -1) }
+            return try JSONDecoder().decode(RunMetrics.self, from: Data(text.utf8))
+        } catch {
+            logger.warning("the current run has no readable validation metrics; the guardrail lets the new run through", metadata: [
+                "run_id": "\(runID.map(String.init) ?? "none")", "error": "\(error)",
+            ])
+            return nil
         }
     }
 
