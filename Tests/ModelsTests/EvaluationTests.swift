@@ -72,4 +72,52 @@ final class EvaluationTests: XCTestCase {
         XCTAssertGreaterThan(one.coverage, 0)
         print("latest-small ranking: mf \(one) | popularity \(popular)")
     }
+
+    func testSeveralCutoffsInOnePassEqualOnePassEachAndASampleIsDeterministic() throws {
+        let data = try MovieLens.loadDataset(ratings: MovieLensTestFiles.latestSmallRatings, movies: nil)
+        let split = try Splits.randomHoldout(data.ratings, testFraction: 0.1, seed: 2)
+        let model = try MatrixFactorizationSGD(configuration: .init(k: 16, epochs: 5)).fit(
+            ratings: split.train, users: data.users, movies: data.movies)
+        let together = try Evaluation.ranking(of: model, train: split.train, test: split.test, cutoffs: [20, 5, 10])
+        for metrics in together {
+            let alone = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: metrics.k)
+            XCTAssertEqual(metrics.ndcg, alone.ndcg, accuracy: 1e-12, "k \(metrics.k)")
+            XCTAssertEqual(metrics.recall, alone.recall, accuracy: 1e-12, "k \(metrics.k)")
+            XCTAssertEqual(metrics.map, alone.map, accuracy: 1e-12, "k \(metrics.k)")
+            XCTAssertEqual(metrics.coverage, alone.coverage, accuracy: 1e-12, "k \(metrics.k)")
+        }
+        XCTAssertEqual(together.map(\.k), [20, 5, 10])
+        XCTAssertLessThan(together[1].coverage, together[0].coverage, "a shorter list covers less of the catalogue")
+
+        let sample = RankingSample(maxUsers: 100, seed: 7)
+        let a = try Evaluation.ranking(of: model, train: split.train, test: split.test, cutoffs: [10], sample: sample, threads: 1)
+        let b = try Evaluation.ranking(of: model, train: split.train, test: split.test, cutoffs: [10], sample: sample, threads: 2)
+        let other = try Evaluation.ranking(
+            of: model, train: split.train, test: split.test, cutoffs: [10], sample: RankingSample(maxUsers: 100, seed: 8))
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a[0].users, 100)
+        XCTAssertNotEqual(a[0].ndcg, other[0].ndcg, "another seed draws other users")
+        let everyone = try Evaluation.ranking(
+            of: model, train: split.train, test: split.test, cutoffs: [10], sample: RankingSample(maxUsers: 1_000_000))
+        XCTAssertEqual(everyone[0], together[2])
+        XCTAssertThrowsError(try Evaluation.ranking(of: model, train: split.train, test: split.test, cutoffs: []))
+        XCTAssertThrowsError(try Evaluation.ranking(
+            of: model, train: split.train, test: split.test, cutoffs: [10], sample: RankingSample(maxUsers: 0)))
+    }
+
+    func testPopularityByGlobalOrderEqualsScoringEveryMovie() throws {
+        let data = try MovieLens.loadDataset(ratings: MovieLensTestFiles.latestSmallRatings, movies: nil)
+        let split = try Splits.randomHoldout(data.ratings, testFraction: 0.1, seed: 3)
+        var counts = [Float](repeating: 0, count: data.movies.count)
+        for m in split.train.movies { counts[Int(m)] += 1 }
+        // A k = 0 model whose movie bias is the count scores every movie like popularity.
+        let scored = FactorModel(
+            kind: .baseline, k: 0, globalMean: 0, userBias: [Float](repeating: 0, count: data.users.count), movieBias: counts,
+            userFactors: [], movieFactors: [], users: data.users, movies: data.movies)
+        let byScores = try Evaluation.ranking(of: scored, train: split.train, test: split.test, cutoffs: [10, 50])
+        let byOrder = try Evaluation.popularityRanking(
+            userCount: data.users.count, movieCount: data.movies.count, train: split.train, test: split.test, cutoffs: [10, 50])
+        XCTAssertEqual(byOrder, byScores)
+        XCTAssertGreaterThan(byOrder[0].ndcg, 0.05)
+    }
 }

@@ -14,6 +14,10 @@ public struct PublishSettings: Sendable, Equatable {
     /// Train the published model on every rating after validating on the split (the lists then
     /// know the newest ratings); false publishes the model validated on 90% of them.
     public var refit = true
+    /// Users whose validation lists are scored (a fixed seeded sample when more have held-out
+    /// relevant ratings): ranking every movie for 200k users costs as much as the top-N phase,
+    /// and a 20k-user sample measures NDCG@10 within about 0.002 of the whole.
+    public var validationUsers = 20_000
     /// Runs kept per model (the current one included) for rollback; older ones are dropped.
     public var keepRuns = 2
     public var guardrail = Guardrail()
@@ -35,6 +39,7 @@ public struct PublishSettings: Sendable, Equatable {
         guard listLength >= 1 else { throw bad("count", listLength, "at least 1") }
         guard similarCount >= 1 else { throw bad("similar-count", similarCount, "at least 1") }
         guard validationFraction > 0, validationFraction < 0.5 else { throw bad("validation-fraction", validationFraction, "in (0, 0.5)") }
+        guard validationUsers >= 1 else { throw bad("validation-users", validationUsers, "at least 1") }
         guard keepRuns >= 1 else { throw bad("keep", keepRuns, "at least 1") }
         guard guardrail.maxRMSEIncrease >= 0 else { throw bad("max-rmse-increase", guardrail.maxRMSEIncrease, "zero or positive") }
         guard guardrail.maxNDCGDrop >= 0, guardrail.maxNDCGDrop <= 1 else { throw bad("max-ndcg-drop", guardrail.maxNDCGDrop, "in [0, 1]") }

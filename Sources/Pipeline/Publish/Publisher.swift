@@ -68,13 +68,13 @@ public struct Publisher {
         let validated = try clock.time("fit") { try configuration.fit(split.train, of: dataset, progress: progress) }
         try checkpoint()
         var metrics = try clock.time("eval") {
-            try Self.validationMetrics(of: validated, configuration: configuration, split: split, dataset: dataset, threads: settings.threads)
+            try Self.validationMetrics(of: validated, configuration: configuration, split: split, dataset: dataset, settings: settings)
         }
         logger.info("validated", metadata: Self.describe(metrics, model: configuration.kind.rawValue))
         try checkpoint()
 
         let model = settings.refit
-            ? try clock.time("fit") { try configuration.fit(dataset.ratings, of: dataset, progress: progress) }
+            ? try clock.time("refit") { try configuration.refit(dataset.ratings, of: dataset, from: validated, progress: progress) }
             : validated
         try checkpoint()
         let builder = RunContentBuilder(settings: settings, excludedMovies: try excludedMovies())
@@ -127,19 +127,21 @@ public struct Publisher {
         }
     }
 
-    /// RMSE and MAE (rating models), NDCG@10, Recall@20 and popularity's NDCG@10 on the split.
+    /// RMSE and MAE (rating models), NDCG@10, Recall@20 and popularity's NDCG@10 on the split,
+    /// ranked for one seeded sample of users (the same for every model and run) in one pass.
     static func validationMetrics(
-        of model: FactorModel, configuration: ModelConfiguration, split: RatingSplit, dataset: Dataset, threads: Int
+        of model: FactorModel, configuration: ModelConfiguration, split: RatingSplit, dataset: Dataset, settings: PublishSettings
     ) throws -> RunMetrics {
         let errors = configuration.predictsRatings ? Evaluation.errors(of: model, on: split.test, train: split.train) : nil
-        let at10 = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: 10, threads: threads)
-        let at20 = try Evaluation.ranking(of: model, train: split.train, test: split.test, k: 20, threads: threads)
+        let sample = RankingSample(maxUsers: settings.validationUsers, seed: settings.seed)
+        let ranked = try Evaluation.ranking(
+            of: model, train: split.train, test: split.test, cutoffs: [10, 20], sample: sample, threads: settings.threads)
         let popular = try Evaluation.popularityRanking(
             userCount: dataset.users.count, movieCount: dataset.movies.count, train: split.train, test: split.test,
-            k: 10, threads: threads)
+            cutoffs: [10], sample: sample, threads: settings.threads)
         return RunMetrics(
-            rmse: errors?.rmse, mae: errors?.mae, ndcgAt10: at10.ndcg, recallAt20: at20.recall,
-            popularityNdcgAt10: popular.ndcg)
+            rmse: errors?.rmse, mae: errors?.mae, ndcgAt10: ranked[0].ndcg, recallAt20: ranked[1].recall,
+            popularityNdcgAt10: popular[0].ndcg)
     }
 
     static func describe(_ metrics: RunMetrics, model: String) -> Logger.Metadata {
