@@ -135,6 +135,27 @@ final class ALSTests: XCTestCase {
         XCTAssertTrue(rmse(model, problem.observed).isFinite)
     }
 
+    func testAWarmRefitFromTheValidationFitMatchesAColdFitInAFifthOfTheIterations() throws {
+        let data = try MovieLens.loadDataset(ratings: MovieLensTestFiles.latestSmallRatings, movies: MovieLensTestFiles.latestSmallMovies)
+        let split = try Splits.randomHoldout(data.ratings, testFraction: 0.1, seed: 4)
+        let configuration = AlternatingLeastSquares.Configuration(k: 16, iterations: 15)
+        let als = AlternatingLeastSquares(configuration: configuration)
+        let validated = try als.fit(ratings: split.train, users: data.users, movies: data.movies, genres: data.genres)
+        let cold = try als.fit(ratings: data.ratings, users: data.users, movies: data.movies, genres: data.genres)
+        let warm = try ModelConfiguration.als(configuration).refit(data.ratings, of: data, from: validated)
+        let short = try als.fit(
+            ratings: data.ratings, users: data.users, movies: data.movies, genres: data.genres, iterations: configuration.warmIterations)
+        let (coldError, warmError, shortError) = (rmse(cold, data.ratings), rmse(warm, data.ratings), rmse(short, data.ratings))
+        XCTAssertEqual(configuration.warmIterations, 3)
+        XCTAssertLessThan(warmError, coldError * 1.01, "warm \(warmError) against cold \(coldError)")
+        XCTAssertLessThan(warmError, shortError, "warm \(warmError) against 3 cold iterations \(shortError)")
+        XCTAssertLessThan(rmse(warm, split.test), rmse(validated, split.test), "the refit has seen the held-out ratings")
+        XCTAssertThrowsError(try als.fit(
+            ratings: data.ratings, users: data.users, movies: data.movies, genres: data.genres,
+            startingFrom: try AlternatingLeastSquares(configuration: .init(k: 8, iterations: 1)).fit(
+                ratings: split.train, users: data.users, movies: data.movies, genres: data.genres)))
+    }
+
     func testBadInputIsAClearError() {
         let problem = LowRankProblem(users: 10, movies: 10, rank: 1, density: 0.5, seed: 8)
         XCTAssertThrowsError(try AlternatingLeastSquares(configuration: .init(k: -1)).fit(problem.dataset)) { error in

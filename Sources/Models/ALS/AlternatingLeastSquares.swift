@@ -58,6 +58,9 @@ public struct AlternatingLeastSquares: Sendable {
         /// (`missingWeight` 0.003 towards 2.5 stars) that makes top-N lists beat popularity
         /// (NDCG@10 0.117 vs 0.112 on ML-latest-small; 0.054 without it) at a small RMSE cost
         /// there (0.832 vs 0.817) and none on ML-100K. `tau` is 100 when not given.
+        /// Iterations of a warm refit (``ModelConfiguration/refit(_:of:from:progress:)``).
+        public var warmIterations: Int { max(2, iterations / 5) }
+
         public init(
             k: Int = 64, iterations: Int = 15, lambda: Float = 14, gamma: Float = 3,
             tau: Float? = nil, regularizationExponent: Float = 0, useGenres: Bool = true,
@@ -131,10 +134,18 @@ public struct AlternatingLeastSquares: Sendable {
 
     /// Trains on `ratings`, whose indices refer to `users` and `movies`; every movie of
     /// `movies` gets a vector (its genre prior when it has no training ratings).
+    ///
+    /// - Parameters:
+    ///   - start: a model of the same users, movies and k to continue from (see
+    ///     ``ALSTrainer/warmStart(from:)``); `nil` starts from seeded noise.
+    ///   - iterations: overrides the configuration's count (e.g. fewer when warm).
     public func fit(
         ratings: RatingTriples, users: IDIndex, movies: IDIndex, genres: GenreIncidence,
+        startingFrom start: FactorModel? = nil, iterations: Int? = nil,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) throws -> FactorModel {
+        var configuration = self.configuration
+        if let iterations { configuration.iterations = iterations }
         try configuration.validate()
         guard !ratings.isEmpty else { throw ModelError.emptyData("no ratings to train on") }
         for i in 0..<ratings.count {
@@ -148,12 +159,13 @@ public struct AlternatingLeastSquares: Sendable {
         }
         let sparse = SparseRatings(ratings, userCount: users.count, movieCount: movies.count)
         var trainer = try ALSTrainer(configuration: configuration, ratings: sparse, genres: genres)
+        if let start { try trainer.warmStart(from: start) }
         let started = Date()
         logger.info("ALS training", metadata: [
             "ratings": "\(ratings.count)", "users": "\(users.count)", "movies": "\(movies.count)",
             "k": "\(configuration.k)", "iterations": "\(configuration.iterations)",
             "lambda": "\(configuration.lambda)", "gamma": "\(configuration.gamma)",
-            "genres": "\(configuration.useGenres ? genres.genreCount : 0)",
+            "genres": "\(configuration.useGenres ? genres.genreCount : 0)", "warm": "\(start != nil)",
         ])
         for iteration in 1...configuration.iterations {
             let iterationStart = Date()

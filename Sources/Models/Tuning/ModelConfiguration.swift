@@ -68,4 +68,19 @@ public enum ModelConfiguration: Sendable, Equatable {
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         }
     }
+
+    /// Fits on `ratings` again after a fit on a part of them (`validated`, e.g. the 90% of a
+    /// validation split). ALS continues from the validated movie side for a fifth of its
+    /// iterations (at least 2): every user is solved again on all their ratings first, and at
+    /// 32M ratings this costs a fifth of a cold fit. The other models fit from scratch.
+    public func refit(
+        _ ratings: RatingTriples, of dataset: Dataset, from validated: FactorModel, progress: ProgressReporter = .silent
+    ) throws -> FactorModel {
+        guard case .als(let c) = self, validated.kind == .als, validated.k == c.k, validated.movies.count == dataset.movies.count else {
+            return try fit(ratings, of: dataset, progress: progress)
+        }
+        return try AlternatingLeastSquares(configuration: c).fit(
+            ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres,
+            startingFrom: validated, iterations: c.warmIterations)
+    }
 }
