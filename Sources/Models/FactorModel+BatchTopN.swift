@@ -47,37 +47,46 @@ extension FactorModel {
         let problem = BlockTopN(
             queries: userFactors, queryCount: users.count, items: movieFactors, itemCount: movies.count, k: k,
             itemBias: movieBias, queryOffset: offsets, itemIDs: movies.ids, count: count)
-        return try problem.run(threads: threads, blockSize: blockSize) { u, scores in
+        return try problem.run(threads: threads, blockSize: blockSize, selections: [BlockTopN.Selection()]) { u, scores in
             if let rated { for p in rated.userRange(u) { scores[Int(rated.userMovies[p])] = -.infinity } }
             for m in banned { scores[m] = -.infinity }
-        }
+        }[0]
     }
 
     /// The `count` most similar movies of every movie by `measure` over the movie vectors
     /// (the movie itself and `excludedMovies` left out), computed like
     /// ``topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``: one `sgemm`
-    /// per block of movies, heap selection, both cores. With `.cosine` the vectors are
-    /// normalised first (a zero vector scores 0 against everything).
+    /// per block of movies, heap selection, both cores. Cosine divides the dot products by
+    /// both norms (a zero vector scores 0 against everything).
     public func similarForAllMovies(
         count: Int, measure: SimilarityMeasure, excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
     ) throws -> TopNTable {
+        try similarForAllMovies(
+            count: count, measures: [measure], excludedMovies: excludedMovies, threads: threads, blockSize: blockSize)[0]
+    }
+
+    /// The same for several measures at once, in the order of `measures`: every measure is a
+    /// scaling of the same dot products, so one `sgemm` per block serves them all.
+    public func similarForAllMovies(
+        count: Int, measures: [SimilarityMeasure], excludedMovies: Set<Int64> = [],
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
+    ) throws -> [TopNTable] {
         guard k > 0 else {
             throw ModelError.invalidParameter(name: "k", value: "0", requirement: "positive: a model without movie vectors has no similar movies")
         }
-        var vectors = movieFactors
-        if measure == .cosine {
-            let norms = movieNorms()
-            for m in 0..<movies.count where norms[m] > 0 {
-                let scale = 1 / norms[m]
-                for d in 0..<k { vectors[m * k + d] *= scale }
+        let inverseNorms = movieNorms().map { $0 > 0 ? 1 / $0 : 0 }
+        let selections = measures.map { measure -> BlockTopN.Selection in
+            switch measure {
+            case .dot: return BlockTopN.Selection()
+            case .cosine: return BlockTopN.Selection(queryScale: inverseNorms, itemScale: inverseNorms)
             }
         }
         let banned = movieMask(excludedMovies)
         let problem = BlockTopN(
-            queries: vectors, queryCount: movies.count, items: vectors, itemCount: movies.count, k: k,
+            queries: movieFactors, queryCount: movies.count, items: movieFactors, itemCount: movies.count, k: k,
             itemBias: [], queryOffset: nil, itemIDs: movies.ids, count: count)
-        return try problem.run(threads: threads, blockSize: blockSize) { m, scores in
+        return try problem.run(threads: threads, blockSize: blockSize, selections: selections) { m, scores in
             scores[m] = -.infinity
             for b in banned { scores[b] = -.infinity }
         }
@@ -103,44 +112,81 @@ struct BlockTopN: Sendable {
     let itemIDs: [Int64]
     let count: Int
 
-    /// Runs the blocks on `threads` workers. `exclude(row, scores)` sets the scores of the items
-    /// row `row` must not list to `-infinity`; it runs once per row, after the scores are made.
+    /// One list per row taken from the same products, scaled: `score = raw * queryScale[q] *
+    /// itemScale[i] + itemBias[i] + queryOffset[q]` (an empty scale is 1).
+    struct Selection: Sendable {
+        var queryScale: [Float] = []
+        var itemScale: [Float] = []
+    }
+
+    /// Runs the blocks on `threads` workers, one table per selection. `exclude(row, scores)`
+    /// sets the raw scores of the items row `row` must not list to `-infinity`; it runs once
+    /// per row, after the scores are made.
     func run(
-        threads: Int, blockSize: Int, exclude: @escaping @Sendable (Int, UnsafeMutableBufferPointer<Float>) -> Void
-    ) throws -> TopNTable {
+        threads: Int, blockSize: Int, selections: [Selection],
+        exclude: @escaping @Sendable (Int, UnsafeMutableBufferPointer<Float>) -> Void
+    ) throws -> [TopNTable] {
         guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
         guard blockSize >= 1 else { throw ModelError.invalidParameter(name: "blockSize", value: "\(blockSize)", requirement: "at least 1") }
-        var ids = [Int64](repeating: 0, count: queryCount * count)
-        var scores = [Float](repeating: 0, count: queryCount * count)
-        var filled = [Int32](repeating: 0, count: queryCount)
+        let tables = selections.map { _ in OutputTable(rows: queryCount, count: count) }
+        let outputs = tables.map(\.output)
         let blocks = (queryCount + blockSize - 1) / blockSize
         let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max(blocks, 1)) { _ in 1 }
         let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
-        ids.withUnsafeMutableBufferPointer { idOut in
-            scores.withUnsafeMutableBufferPointer { scoreOut in
-                filled.withUnsafeMutableBufferPointer { filledOut in
-                    guard let idBase = idOut.baseAddress, let scoreBase = scoreOut.baseAddress,
-                          let filledBase = filledOut.baseAddress else { return }
-                    let output = Output(ids: SharedPointer(idBase), scores: SharedPointer(scoreBase), filled: SharedPointer(filledBase))
-                    BLAS.withThreadCount(1) {
-                        chunks.run(workers: threads, makeScratch: {
-                            (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count))
-                        }) { scratch, _, range in
-                            guard !range.isEmpty else { return }
-                            score(range, into: &scratch.buffer)
-                            for (row, q) in range.enumerated() {
-                                scratch.buffer.withUnsafeMutableBufferPointer { all in
-                                    let rowScores = UnsafeMutableBufferPointer(rebasing: all[(row * itemCount) ..< ((row + 1) * itemCount)])
-                                    exclude(q, rowScores)
-                                    select(rowScores, query: q, top: &scratch.top, output: output)
-                                }
-                            }
+        BLAS.withThreadCount(1) {
+            chunks.run(workers: threads, makeScratch: {
+                (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count))
+            }) { scratch, _, range in
+                guard !range.isEmpty else { return }
+                score(range, into: &scratch.buffer)
+                for (row, q) in range.enumerated() {
+                    scratch.buffer.withUnsafeMutableBufferPointer { all in
+                        let rowScores = UnsafeMutableBufferPointer(rebasing: all[(row * itemCount) ..< ((row + 1) * itemCount)])
+                        exclude(q, rowScores)
+                        for (selection, output) in zip(selections, outputs) {
+                            select(rowScores, query: q, selection: selection, top: &scratch.top, output: output)
                         }
                     }
                 }
             }
         }
-        return TopNTable(count: count, userCount: queryCount, movieIDs: ids, scores: scores, filled: filled)
+        return tables.map { $0.table() }
+    }
+
+    /// A table's arrays, written through raw pointers by the workers (each row by exactly one
+    /// worker). `@unchecked Sendable`: the pointers stay valid until ``table()``, and rows are
+    /// disjoint.
+    private final class OutputTable: @unchecked Sendable {
+        let rows: Int, count: Int
+        let ids: UnsafeMutablePointer<Int64>
+        let scores: UnsafeMutablePointer<Float>
+        let filled: UnsafeMutablePointer<Int32>
+
+        init(rows: Int, count: Int) {
+            self.rows = rows
+            self.count = count
+            ids = .allocate(capacity: max(rows * count, 1))
+            scores = .allocate(capacity: max(rows * count, 1))
+            filled = .allocate(capacity: max(rows, 1))
+            ids.initialize(repeating: 0, count: max(rows * count, 1))
+            scores.initialize(repeating: 0, count: max(rows * count, 1))
+            filled.initialize(repeating: 0, count: max(rows, 1))
+        }
+
+        deinit {
+            ids.deallocate()
+            scores.deallocate()
+            filled.deallocate()
+        }
+
+        var output: Output { Output(ids: SharedPointer(ids), scores: SharedPointer(scores), filled: SharedPointer(filled)) }
+
+        func table() -> TopNTable {
+            TopNTable(
+                count: count, userCount: rows, movieIDs: Array(UnsafeBufferPointer(start: ids, count: rows * count)),
+                scores: Array(UnsafeBufferPointer(start: scores, count: rows * count)),
+                filled: Array(UnsafeBufferPointer(start: filled, count: rows)))
+        }
     }
 
     private struct Output: @unchecked Sendable {
@@ -166,22 +212,35 @@ struct BlockTopN: Sendable {
         }
     }
 
-    /// Heap-selects the best of one row and writes it to the output slots of `query`.
+    /// Heap-selects the best of one row under `selection` and writes it to the output slots
+    /// of `query`.
     private func select(
-        _ row: UnsafeMutableBufferPointer<Float>, query: Int, top: inout TopNSelector, output: Output
+        _ row: UnsafeMutableBufferPointer<Float>, query: Int, selection: Selection, top: inout TopNSelector, output: Output
     ) {
         let offset = queryOffset?[query] ?? 0
+        let rowScale = selection.queryScale.isEmpty ? 1 : selection.queryScale[query]
         top.reset()
         // Most items score below the current N-th best: one comparison rejects them without
         // touching the heap. Items come in index order, so an equal score loses (ties keep the
-        // lower index), and excluded items (-infinity) and NaN never pass.
+        // lower index), and excluded items (-infinity, or NaN once scaled by 0) never pass.
         var threshold = -Float.infinity
-        itemBias.withUnsafeBufferPointer { bias in
+        @inline(__always) func scan(_ score: (Int) -> Float) {
             for i in 0..<itemCount {
-                let score = row[i] + (bias.isEmpty ? 0 : bias[i]) + offset
-                guard score > threshold else { continue }
-                top.offer(index: Int32(i), score: score)
+                let s = score(i)
+                guard s > threshold else { continue }
+                top.offer(index: Int32(i), score: s)
                 if top.isFull { threshold = top.minimumScore }
+            }
+        }
+        itemBias.withUnsafeBufferPointer { bias in
+            selection.itemScale.withUnsafeBufferPointer { scale in
+                // One loop per case, so the hot loop tests nothing but the threshold.
+                switch (bias.isEmpty, scale.isEmpty) {
+                case (true, true): scan { row[$0] + offset }
+                case (false, true): scan { row[$0] + bias[$0] + offset }
+                case (true, false): scan { row[$0] * rowScale * scale[$0] + offset }
+                case (false, false): scan { row[$0] * rowScale * scale[$0] + bias[$0] + offset }
+                }
             }
         }
         let best = top.sorted()

@@ -132,6 +132,17 @@ final class FactorModelTests: XCTestCase {
         }
     }
 
+    func testSimilarForSeveralMeasuresInOnePassEqualsOnePassEach() throws {
+        let (model, _) = try trainedModel()
+        let both = try model.similarForAllMovies(count: 5, measures: [.dot, .cosine], threads: 2, blockSize: 3)
+        for (measure, table) in zip([SimilarityMeasure.dot, .cosine], both) {
+            let alone = try model.similarForAllMovies(count: 5, measure: measure, threads: 1, blockSize: 7)
+            XCTAssertEqual(table.movieIDs, alone.movieIDs, "\(measure)")
+            XCTAssertEqual(table.filled, alone.filled, "\(measure)")
+        }
+        XCTAssertNotEqual(both[0].movieIDs, both[1].movieIDs, "dot and cosine rank differently on trained vectors")
+    }
+
     func testSimilarByCosineAndDot() throws {
         let (model, _) = try trainedModel()
         let id = model.movies.ids[2]

@@ -30,11 +30,10 @@ public struct RunContentBuilder: Sendable {
     public func addVectors(to content: inout RunContent, dataset: Dataset) throws {
         let model = content.model
         guard model.k > 0 else { return }
-        for measure in SimilarityMeasure.allCases {
-            let table = try model.similarForAllMovies(
-                count: settings.similarCount, measure: measure, excludedMovies: excludedMovies, threads: settings.threads)
-            content.similar.append((measure, table))
-        }
+        let measures = SimilarityMeasure.allCases
+        let tables = try model.similarForAllMovies(
+            count: settings.similarCount, measures: Array(measures), excludedMovies: excludedMovies, threads: settings.threads)
+        content.similar.append(contentsOf: zip(measures, tables).map { ($0, $1) })
         content.genres = model.genreVectors(genres: dataset.genres)
     }
 }
