@@ -33,12 +33,13 @@ struct Latent: AsyncParsableCommand {
         latent \(release)
         simd: \(BuildInfo.simdTarget)
         openblas: \(BuildInfo.openBLASConfiguration)
-        openblas core: \(BuildInfo.openBLASCore)
+        openblas core: \(BuildInfo.openBLASCore) (\(BLASCoreSelection.origin))
         """
     }
 
     /// Sets up logging before any subcommand runs, then parses and runs as usual.
     static func main() async {
+        BLASCoreSelection.upgradeIfGeneric()
         LogSetup.bootstrap()
         do {
             var command = try parseAsRoot()

@@ -30,6 +30,21 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("openblas core: ") && $0.count > "openblas core: ".count }, run.standardOutput)
     }
 
+    func testOpenBLASGetsTheKernelsOfTheCPUsFeatures() throws {
+        XCTAssertEqual(BLASCoreSelection.coreForThisCPU(cpuinfo: "processor : 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl\n"), "SkylakeX")
+        XCTAssertEqual(BLASCoreSelection.coreForThisCPU(cpuinfo: "flags : fpu sse2 avx avx2 fma\n"), "Haswell")
+        XCTAssertNil(BLASCoreSelection.coreForThisCPU(cpuinfo: "flags : fpu sse2 sse3\n"))
+        XCTAssertNil(BLASCoreSelection.coreForThisCPU(cpuinfo: "no flags here"))
+        // The built binary, run here: a CPU with AVX2 never computes on the generic kernels.
+        let run = try LatentRun.run(
+            ["--version"], environment: ["OPENBLAS_CORETYPE": nil, BLASCoreSelection.marker: nil], timeout: 30)
+        XCTAssertEqual(run.status, 0, run.standardError)
+        let core = run.standardOutput.split(separator: "\n").first { $0.hasPrefix("openblas core: ") } ?? ""
+        if BLASCoreSelection.coreForThisCPU() != nil {
+            XCTAssertFalse(core.hasPrefix("openblas core: Prescott"), run.standardOutput)
+        }
+    }
+
     // MARK: Usage errors and failures
 
     func testBadFlagsAndValuesGiveOneLineNamingTheFlagAndStatus64() throws {
