@@ -42,6 +42,13 @@ struct PublishOptions: ParsableArguments {
     @Option(name: .customLong("serve-model"), help: "The model whose lists the views show, when it ranks at least as well as popularity (default: $LATENT_SERVE_MODEL, else the best validation NDCG@10).")
     var serveModel: String?
 
+    @Option(
+        name: .customLong("tune-budget"),
+        help: ArgumentHelp(
+            "Seconds of hyper-parameter search per model before each run, starting from the current run's tuned values; 0 turns it off (default: $LATENT_TUNE_BUDGET, else 120).",
+            valueName: "seconds"))
+    var tuneBudget: Double?
+
     @Option(help: "Latent dimensions of mf and als (default: each model's own).")
     var k: Int?
 
@@ -66,11 +73,21 @@ struct PublishOptions: ParsableArguments {
         s.seed = seed
         s.serveModel = serveModel ?? ProcessInfo.processInfo.environment["LATENT_SERVE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
         if let threads = threads ?? defaultThreads { s.threads = threads }
+        if let budget = try tuneBudget ?? Self.environmentTuneBudget() { s.tuneBudget = budget }
         if let model = s.serveModel, ModelKind(rawValue: model) == nil {
             throw ValidationError("LATENT_SERVE_MODEL / --serve-model: unknown model '\(model)' (one of \(Self.kindList))")
         }
         do { try s.validate() } catch { throw ValidationError("\(error)") }
         return s
+    }
+
+    /// `LATENT_TUNE_BUDGET` in seconds, when set.
+    private static func environmentTuneBudget() throws -> Double? {
+        guard let text = ProcessInfo.processInfo.environment["LATENT_TUNE_BUDGET"], !text.isEmpty else { return nil }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+            throw ValidationError("LATENT_TUNE_BUDGET: expected zero or a positive number of seconds, got '\(text)'")
+        }
+        return seconds
     }
 
     /// `--model`, else `LATENT_TRAIN_MODELS` (comma-separated), else every kind.

@@ -51,6 +51,9 @@ public struct AlternatingLeastSquares: Sendable {
         /// The rating imputed for unrated pairs when ``missingWeight`` > 0.
         public var missingRating: Float
 
+        /// Iterations of a warm refit (``ModelConfiguration/refit(_:of:from:progress:)``).
+        public var warmIterations: Int { max(2, iterations / 5) }
+
         /// Defaults tuned by grid search on ML-100K (5-fold CV) and ML-latest-small (random
         /// 90/10): constant regularisation as in the seed (`regularizationExponent` 0),
         /// `lambda` 14, `gamma` 3, genre prior on with `tau` 100 (small next to the combined
@@ -58,9 +61,6 @@ public struct AlternatingLeastSquares: Sendable {
         /// (`missingWeight` 0.003 towards 2.5 stars) that makes top-N lists beat popularity
         /// (NDCG@10 0.117 vs 0.112 on ML-latest-small; 0.054 without it) at a small RMSE cost
         /// there (0.832 vs 0.817) and none on ML-100K. `tau` is 100 when not given.
-        /// Iterations of a warm refit (``ModelConfiguration/refit(_:of:from:progress:)``).
-        public var warmIterations: Int { max(2, iterations / 5) }
-
         public init(
             k: Int = 64, iterations: Int = 15, lambda: Float = 14, gamma: Float = 3,
             tau: Float? = nil, regularizationExponent: Float = 0, useGenres: Bool = true,

@@ -1,30 +1,42 @@
 import Foundation
 
-/// Random search over a model's hyper-parameters, scored by RMSE on a validation split carved
-/// from the training ratings (never on the test data).
+/// Random local search over a model's hyper-parameters, scored on a validation split carved
+/// from the training ratings (never on the test data): by RMSE for models that predict
+/// ratings, by NDCG@10 for models that only rank.
 ///
-/// The configuration the caller passes is always tried first, so tuning never returns
-/// something worse on the validation split than the defaults.
+/// Candidates are drawn around the starting configuration (each tuned value multiplied by a
+/// factor between 1/2 and 2, k one step up or down), so a search that starts from the last
+/// run's winners follows the data as it grows. The starting configuration is always tried
+/// first, so tuning never returns something worse on the validation split than where it began.
 public struct HyperparameterSearch: Sendable {
     public struct Trial: Sendable {
         public var configuration: ModelConfiguration
         public var validation: ErrorMetrics
+        /// Validation NDCG@10 (ranking models only).
+        public var ndcg: Double?
         public var seconds: Double
+
+        /// What the search minimises: RMSE, or minus NDCG@10 for ranking models.
+        public var loss: Double { ndcg.map { -$0 } ?? validation.rmse }
     }
 
-    /// Number of configurations tried (the starting one included).
+    /// Number of configurations tried at most (the starting one included).
     public var trials: Int
     /// Fraction of the training ratings held out for scoring.
     public var validationFraction: Double
     public var seed: UInt64
+    /// Wall-clock seconds the search may take: no trial starts when the longest one so far
+    /// would not end in time (the first always runs). `nil`: no limit.
+    public var budget: TimeInterval?
 
-    public init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7) {
+    public init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7, budget: TimeInterval? = nil) {
         self.trials = trials
         self.validationFraction = validationFraction
         self.seed = seed
+        self.budget = budget
     }
 
-    /// Tries `trials` configurations around `start` and returns every trial, best first.
+    /// Tries up to `trials` configurations around `start` and returns every trial, best first.
     public func run(
         from start: ModelConfiguration, ratings: RatingTriples, of dataset: Dataset,
         progress: ProgressReporter = .silent
@@ -33,76 +45,66 @@ public struct HyperparameterSearch: Sendable {
             throw ModelError.invalidParameter(name: "trials", value: "\(trials)", requirement: "at least 1")
         }
         let split = try Splits.validation(from: ratings, fraction: validationFraction, seed: seed)
+        let started = Date()
         var results: [Trial] = []
         for (number, candidate) in candidates(around: start).enumerated() {
-            let started = Date()
-            let model = try candidate.fit(split.train, of: dataset)
-            let metrics = Evaluation.errors(of: model, on: split.test, train: split.train)
-            let trial = Trial(configuration: candidate, validation: metrics, seconds: Date().timeIntervalSince(started))
+            if let budget, let longest = results.map(\.seconds).max(),
+               Date().timeIntervalSince(started) + longest > budget { break }
+            let trial = try evaluate(candidate, on: split, of: dataset)
             results.append(trial)
             progress.step("tuning \(candidate.kind.rawValue)", [
-                "trial": "\(number + 1)/\(trials)", "validation_rmse": MetricText.fixed(metrics.rmse),
-                "best": MetricText.fixed(results.map(\.validation.rmse).min() ?? .nan),
-                "params": Self.describe(candidate),
+                "trial": "\(number + 1)/\(trials)", "loss": MetricText.fixed(trial.loss),
+                "best": MetricText.fixed(results.map(\.loss).min() ?? .nan), "params": Self.describe(candidate),
             ])
         }
-        return results.sorted { $0.validation.rmse < $1.validation.rmse }
+        return results.sorted { $0.loss < $1.loss }
     }
 
-    /// `start`, then distinct random draws from the model's grid (deterministic for the seed).
+    private func evaluate(_ candidate: ModelConfiguration, on split: RatingSplit, of dataset: Dataset) throws -> Trial {
+        let started = Date()
+        let model = try candidate.fit(split.train, of: dataset)
+        let errors = Evaluation.errors(of: model, on: split.test, train: split.train)
+        let ndcg = candidate.predictsRatings
+            ? nil
+            : try Evaluation.ranking(of: model, train: split.train, test: split.test, cutoffs: [10], sample: RankingSample(maxUsers: 20_000))[0].ndcg
+        return Trial(configuration: candidate, validation: errors, ndcg: ndcg, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// `start`, then distinct random draws around it (deterministic for the seed).
     func candidates(around start: ModelConfiguration) -> [ModelConfiguration] {
         var random = SeededRandom(seed: seed)
         var out = [start]
         var attempts = 0
         while out.count < trials, attempts < trials * 50 {
             attempts += 1
-            let candidate = draw(around: start, using: &random)
+            let candidate = start.applying(draw(around: start.tunedValues, using: &random))
             if !out.contains(candidate) { out.append(candidate) }
         }
         return out
     }
 
-    private func draw(around start: ModelConfiguration, using random: inout SeededRandom) -> ModelConfiguration {
-        func pick<T>(_ values: [T]) -> T { values[random.nextInt(below: values.count)] }
-        switch start {
-        case .popularity:
-            return .popularity
-        case .baseline(var c):
-            c.userRegularisation = pick([1, 2, 5, 10, 15, 25])
-            c.movieRegularisation = pick([1, 2, 5, 10, 15, 25])
-            return .baseline(c)
-        case .mf(var c):
-            c.k = pick([16, 32, 64, 128])
-            c.learningRate = pick([0.005, 0.01, 0.02])
-            c.regularisation = pick([0.02, 0.035, 0.05, 0.08, 0.12])
-            c.biasRegularisation = pick([0.005, 0.01, 0.02, 0.05])
-            return .mf(c)
-        case .als(var c):
-            c.k = pick([16, 32, 64])
-            c.lambda = pick([0.03, 0.05, 0.08, 0.1, 0.15, 0.25])
-            c.tau = c.lambda
-            c.gamma = pick([1, 2, 5, 10, 20])
-            c.regularizationExponent = pick([0.5, 0.75, 1])
-            return .als(c)
-        case .neural(var c):
-            c.dimension = pick([64, 128, 200])
-            c.dropout = pick([0.3, 0.5, 0.7])
-            c.learningRate = pick([0.0005, 0.001, 0.002])
-            return .neural(c)
+    private func draw(around values: [TunedParameter: Double], using random: inout SeededRandom) -> [TunedParameter: Double] {
+        let factors = [0.5, 0.7, 1, 1.4, 2]
+        let dimensions = [16, 32, 64, 128, 200]
+        var out = values
+        for (parameter, value) in values {
+            switch parameter {
+            case .k, .dimension:
+                let here = dimensions.firstIndex { Double($0) >= value } ?? (dimensions.count - 1)
+                let step = random.nextInt(below: 3) - 1
+                out[parameter] = Double(dimensions[min(max(here + step, 0), dimensions.count - 1)])
+            case .dropout:
+                out[parameter] = min(0.9, max(0.1, value + [-0.2, 0, 0.2][random.nextInt(below: 3)]))
+            default:
+                out[parameter] = value * factors[random.nextInt(below: factors.count)]
+            }
         }
+        return out
     }
 
     /// The tuned parameters of `configuration`, as `name=value,...`.
     public static func describe(_ configuration: ModelConfiguration) -> String {
-        let keys: [String]
-        switch configuration {
-        case .popularity: keys = []
-        case .baseline: keys = ["userRegularisation", "movieRegularisation"]
-        case .mf: keys = ["k", "learningRate", "regularisation", "biasRegularisation"]
-        case .als: keys = ["k", "lambda", "gamma", "regularizationExponent"]
-        case .neural: keys = ["k", "dropout", "learningRate"]
-        }
-        let parameters = configuration.parameters
-        return keys.map { "\($0)=\(parameters[$0] ?? "?")" }.joined(separator: ",")
+        configuration.tunedValues.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\($0.key.rawValue)=\(MetricText.fixed($0.value))" }.joined(separator: ",")
     }
 }

@@ -14,6 +14,9 @@ public struct PublishSettings: Sendable, Equatable {
     /// Train the published model on every rating after validating on the split (the lists then
     /// know the newest ratings); false publishes the model validated on 90% of them.
     public var refit = true
+    /// Seconds of hyper-parameter search per model before the run's fit (`LATENT_TUNE_BUDGET`),
+    /// starting from the tuned values of the model's current run; 0 turns it off.
+    public var tuneBudget: TimeInterval = 120
     /// Users whose validation lists are scored (a fixed seeded sample when more have held-out
     /// relevant ratings): ranking every movie for 200k users costs as much as the top-N phase,
     /// and a 20k-user sample measures NDCG@10 within about 0.002 of the whole.
@@ -39,6 +42,7 @@ public struct PublishSettings: Sendable, Equatable {
         guard listLength >= 1 else { throw bad("count", listLength, "at least 1") }
         guard similarCount >= 1 else { throw bad("similar-count", similarCount, "at least 1") }
         guard validationFraction > 0, validationFraction < 0.5 else { throw bad("validation-fraction", validationFraction, "in (0, 0.5)") }
+        guard tuneBudget >= 0, tuneBudget.isFinite else { throw bad("tune-budget", tuneBudget, "zero or a positive number of seconds") }
         guard validationUsers >= 1 else { throw bad("validation-users", validationUsers, "at least 1") }
         guard keepRuns >= 1 else { throw bad("keep", keepRuns, "at least 1") }
         guard guardrail.maxRMSEIncrease >= 0 else { throw bad("max-rmse-increase", guardrail.maxRMSEIncrease, "zero or positive") }

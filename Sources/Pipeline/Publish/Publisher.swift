@@ -65,6 +65,9 @@ public struct Publisher {
         func checkpoint() throws { if isCancelled() { throw PublishError.cancelled } }
 
         let split = try Splits.randomHoldout(dataset.ratings, testFraction: settings.validationFraction, seed: settings.seed)
+        let winner = try clock.time("tune") { try tuned(configuration, runID: runID, split: split, dataset: dataset, settings: settings) }
+        let configuration = winner
+        try checkpoint()
         let validated = try clock.time("fit") { try configuration.fit(split.train, of: dataset, progress: progress) }
         try checkpoint()
         var metrics = try clock.time("eval") {
@@ -106,6 +109,25 @@ public struct Publisher {
         return PublishOutcome(
             runID: runID, model: configuration.kind.rawValue, status: result.status, reason: result.reason, metrics: metrics,
             durations: clock.seconds, rows: rows, serving: result.serving)
+    }
+
+    /// The configuration after the nightly search (recorded as the run's parameters), or the
+    /// given one when there is nothing to tune.
+    private func tuned(
+        _ configuration: ModelConfiguration, runID: Int64, split: RatingSplit, dataset: Dataset, settings: PublishSettings
+    ) throws -> ModelConfiguration {
+        let tuning = NightlyTuning(connection: connection, logger: logger, budget: settings.tuneBudget)
+        guard let result = try tuning.tune(configuration, train: split.train, dataset: dataset, seed: settings.seed, progress: progress) else {
+            return configuration
+        }
+        var parameters = result.configuration.parameters
+        parameters["tuneTrials"] = String(result.trials)
+        parameters["tuneRatings"] = String(result.sampledRatings)
+        if let run = result.continuedFromRun { parameters["tuneContinuedFromRun"] = String(run) }
+        try connection.query(
+            "update latent.model_runs set parameters = $2::jsonb where run_id = $1::bigint",
+            [String(runID), try ModelRunStore.json(parameters)])
+        return result.configuration
     }
 
     private func finalStatus(
