@@ -42,11 +42,7 @@ struct PublishOptions: ParsableArguments {
     @Option(name: .customLong("serve-model"), help: "The model whose lists the views show, when it ranks at least as well as popularity (default: $LATENT_SERVE_MODEL, else the best validation NDCG@10).")
     var serveModel: String?
 
-    @Option(
-        name: .customLong("tune-budget"),
-        help: ArgumentHelp(
-            "Seconds of hyper-parameter search per model before each run, starting from the current run's tuned values; 0 turns it off (default: $LATENT_TUNE_BUDGET, else 120).",
-            valueName: "seconds"))
+    @Option(name: .customLong("tune-budget"), help: ArgumentHelp("Seconds of hyper-parameter search per model before each run, starting from the current run's tuned values; 0 turns it off (default: $LATENT_TUNE_BUDGET, else 120).", valueName: "seconds"))
     var tuneBudget: Double?
 
     @Option(help: "Latent dimensions of mf and als (default: each model's own).")

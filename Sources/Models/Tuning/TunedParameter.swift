@@ -11,46 +11,59 @@ extension ModelConfiguration {
     public var tunedValues: [TunedParameter: Double] {
         switch self {
         case .popularity: return [:]
-        case .baseline(let c):
-            return [.userRegularisation: Double(c.userRegularisation), .movieRegularisation: Double(c.movieRegularisation)]
-        case .mf(let c):
-            return [.k: Double(c.k), .learningRate: Double(c.learningRate), .regularisation: Double(c.regularisation),
-                    .biasRegularisation: Double(c.biasRegularisation)]
-        case .als(let c):
-            return [.k: Double(c.k), .lambda: Double(c.lambda), .gamma: Double(c.gamma)]
-        case .neural(let c):
-            return [.dimension: Double(c.dimension), .dropout: Double(c.dropout), .learningRate: Double(c.learningRate)]
+        case .baseline(let c): return TunedKinds.baseline.values(of: c)
+        case .mf(let c): return TunedKinds.mf.values(of: c)
+        case .als(let c): return TunedKinds.als.values(of: c)
+        case .neural(let c): return TunedKinds.neural.values(of: c)
         }
     }
 
     /// This configuration with the given tuned values; parameters this kind does not tune are
     /// ignored, so the values of another kind's run change nothing.
     public func applying(_ values: [TunedParameter: Double]) -> ModelConfiguration {
-        func float(_ p: TunedParameter, _ current: Float) -> Float { values[p].map { Float($0) } ?? current }
-        func int(_ p: TunedParameter, _ current: Int) -> Int { values[p].map { Int($0.rounded()) } ?? current }
         switch self {
-        case .popularity:
-            return self
-        case .baseline(var c):
-            c.userRegularisation = float(.userRegularisation, c.userRegularisation)
-            c.movieRegularisation = float(.movieRegularisation, c.movieRegularisation)
-            return .baseline(c)
-        case .mf(var c):
-            c.k = int(.k, c.k)
-            c.learningRate = float(.learningRate, c.learningRate)
-            c.regularisation = float(.regularisation, c.regularisation)
-            c.biasRegularisation = float(.biasRegularisation, c.biasRegularisation)
-            return .mf(c)
-        case .als(var c):
-            c.k = int(.k, c.k)
-            c.lambda = float(.lambda, c.lambda)
-            c.gamma = float(.gamma, c.gamma)
-            return .als(c)
-        case .neural(var c):
-            c.dimension = int(.dimension, c.dimension)
-            c.dropout = float(.dropout, c.dropout)
-            c.learningRate = float(.learningRate, c.learningRate)
-            return .neural(c)
+        case .popularity: return self
+        case .baseline(let c): return .baseline(TunedKinds.baseline.applying(values, to: c))
+        case .mf(let c): return .mf(TunedKinds.mf.applying(values, to: c))
+        case .als(let c): return .als(TunedKinds.als.applying(values, to: c))
+        case .neural(let c): return .neural(TunedKinds.neural.applying(values, to: c))
         }
+    }
+}
+
+/// Where each tuned parameter lives in one kind's configuration.
+private struct TunedFields<Configuration> {
+    var floats: [(TunedParameter, WritableKeyPath<Configuration, Float>)] = []
+    var ints: [(TunedParameter, WritableKeyPath<Configuration, Int>)] = []
+
+    func values(of c: Configuration) -> [TunedParameter: Double] {
+        var out: [TunedParameter: Double] = [:]
+        for (p, path) in floats { out[p] = Double(c[keyPath: path]) }
+        for (p, path) in ints { out[p] = Double(c[keyPath: path]) }
+        return out
+    }
+
+    func applying(_ values: [TunedParameter: Double], to c: Configuration) -> Configuration {
+        var c = c
+        for (p, path) in floats { if let v = values[p] { c[keyPath: path] = Float(v) } }
+        for (p, path) in ints { if let v = values[p] { c[keyPath: path] = Int(v.rounded()) } }
+        return c
+    }
+}
+
+/// The tuned fields of each kind.
+private enum TunedKinds {
+    static var baseline: TunedFields<BiasBaseline.Configuration> {
+        .init(floats: [(.userRegularisation, \.userRegularisation), (.movieRegularisation, \.movieRegularisation)])
+    }
+    static var mf: TunedFields<MatrixFactorizationSGD.Configuration> {
+        .init(floats: [(.learningRate, \.learningRate), (.regularisation, \.regularisation), (.biasRegularisation, \.biasRegularisation)],
+              ints: [(.k, \.k)])
+    }
+    static var als: TunedFields<AlternatingLeastSquares.Configuration> {
+        .init(floats: [(.lambda, \.lambda), (.gamma, \.gamma)], ints: [(.k, \.k)])
+    }
+    static var neural: TunedFields<NeuralEmbedder.Configuration> {
+        .init(floats: [(.dropout, \.dropout), (.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])
     }
 }
