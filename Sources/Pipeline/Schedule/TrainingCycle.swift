@@ -62,34 +62,3 @@ enum PublishMetrics {
         Gauge(label: "latent_ranks_below_popularity", dimensions: [("model", model)]).record(m.ndcgAt10 < m.popularityNdcgAt10 ? 1 : 0)
     }
 }
-
-/// `latent.retrain_requests`: retraining asked for outside the schedule.
-public struct RetrainRequests {
-    let connection: PostgresConnection
-
-    public init(connection: PostgresConnection) {
-        self.connection = connection
-    }
-
-    /// Queues a request; returns its id.
-    @discardableResult
-    public func request(by requester: String) throws -> Int64 {
-        let result = try connection.query(
-            "insert into latent.retrain_requests (requested_by) values ($1) returning request_id", [requester])
-        guard let id = result[0, 0].flatMap({ Int64($0) }) else {
-            throw PostgresError(kind: .statementFailed, message: "insert into latent.retrain_requests returned no request_id")
-        }
-        return id
-    }
-
-    /// Takes every pending request for `taker` (one cycle answers them all); true when any was pending.
-    public func takePending(by taker: String) throws -> Bool {
-        let result = try connection.query(
-            """
-            update latent.retrain_requests set taken_at = now(), taken_by = $1
-            where request_id in (select request_id from latent.retrain_requests where taken_at is null for update skip locked)
-            returning request_id
-            """, [taker])
-        return result.rowCount > 0
-    }
-}
