@@ -240,6 +240,36 @@ final class PublishTests: XCTestCase {
         }
         return rated
     }
+
+    func testTheNightlySearchContinuesFromTheCurrentRunsTunedValues() throws {
+        let connection = try LatentScratchDatabase(self).migrated()
+        try Self.seed(connection)
+        var settings = Self.settings()
+        settings.tuneBudget = 60
+        settings.force = true
+        let first = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        let second = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        func parameters(_ run: Int64) throws -> [String: String] {
+            let text = try XCTUnwrap(try connection.query(
+                "select parameters from latent.model_runs where run_id = $1::bigint", [String(run)])[0, 0])
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        }
+        let firstParameters = try parameters(first.runID), secondParameters = try parameters(second.runID)
+        XCTAssertNil(firstParameters["tuneContinuedFromRun"], "the first run starts from the defaults")
+        XCTAssertEqual(secondParameters["tuneContinuedFromRun"], String(first.runID))
+        XCTAssertEqual(firstParameters["tuneTrials"], "8", "small data: every trial fits in the budget")
+        // The first trial of the second search is the first run's winner, so it can only do as well or better
+        // on its own validation split; its parameters are a draw around the first winner's.
+        let firstLambda = try XCTUnwrap(Double(firstParameters["lambda"] ?? ""))
+        let secondLambda = try XCTUnwrap(Double(secondParameters["lambda"] ?? ""))
+        XCTAssertLessThanOrEqual(secondLambda, firstLambda * 2 + 1e-6)
+        XCTAssertGreaterThanOrEqual(secondLambda, firstLambda / 2 - 1e-6)
+        XCTAssertNotNil(second.durations["tune"])
+
+        settings.tuneBudget = 0
+        let untuned = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        XCTAssertNil(try parameters(untuned.runID)["tuneTrials"], "budget 0: no search")
+    }
 }
 
 /// The serving model's vectors as readers see them in the views.
@@ -341,36 +371,6 @@ final class ServingChoiceTests: XCTestCase {
         ], preferred: "mf"))
         XCTAssertEqual(choice.lists, "mf")
         XCTAssertNil(ServingChoice.choose(from: [], preferred: nil))
-    }
-
-    func testTheNightlySearchContinuesFromTheCurrentRunsTunedValues() throws {
-        let connection = try LatentScratchDatabase(self).migrated()
-        try PublishTests.seed(connection)
-        var settings = PublishTests.settings()
-        settings.tuneBudget = 60
-        settings.force = true
-        let first = try Publisher(connection: connection).publish(PublishTests.als(), settings: settings)
-        let second = try Publisher(connection: connection).publish(PublishTests.als(), settings: settings)
-        func parameters(_ run: Int64) throws -> [String: String] {
-            let text = try XCTUnwrap(try connection.query(
-                "select parameters from latent.model_runs where run_id = $1::bigint", [String(run)])[0, 0])
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        }
-        let firstParameters = try parameters(first.runID), secondParameters = try parameters(second.runID)
-        XCTAssertNil(firstParameters["tuneContinuedFromRun"], "the first run starts from the defaults")
-        XCTAssertEqual(secondParameters["tuneContinuedFromRun"], String(first.runID))
-        XCTAssertEqual(firstParameters["tuneTrials"], "8", "small data: every trial fits in the budget")
-        // The first trial of the second search is the first run's winner, so it can only do as well or better
-        // on its own validation split; its parameters are a draw around the first winner's.
-        let firstLambda = try XCTUnwrap(Double(firstParameters["lambda"] ?? ""))
-        let secondLambda = try XCTUnwrap(Double(secondParameters["lambda"] ?? ""))
-        XCTAssertLessThanOrEqual(secondLambda, firstLambda * 2 + 1e-6)
-        XCTAssertGreaterThanOrEqual(secondLambda, firstLambda / 2 - 1e-6)
-        XCTAssertNotNil(second.durations["tune"])
-
-        settings.tuneBudget = 0
-        let untuned = try Publisher(connection: connection).publish(PublishTests.als(), settings: settings)
-        XCTAssertNil(try parameters(untuned.runID)["tuneTrials"], "budget 0: no search")
     }
 
     func testGuardrailMargins() {

@@ -8,6 +8,8 @@ import Foundation
 /// factor between 1/2 and 2, k one step up or down), so a search that starts from the last
 /// run's winners follows the data as it grows. The starting configuration is always tried
 /// first, so tuning never returns something worse on the validation split than where it began.
+/// Trials run at reduced effort (``ModelConfiguration/trialEffort``); the winner is then fitted
+/// in full by the caller.
 public struct HyperparameterSearch: Sendable {
     public struct Trial: Sendable {
         public var configuration: ModelConfiguration
@@ -62,7 +64,7 @@ public struct HyperparameterSearch: Sendable {
 
     private func evaluate(_ candidate: ModelConfiguration, on split: RatingSplit, of dataset: Dataset) throws -> Trial {
         let started = Date()
-        let model = try candidate.fit(split.train, of: dataset)
+        let model = try candidate.trialEffort.fit(split.train, of: dataset)
         let errors = Evaluation.errors(of: model, on: split.test, train: split.train)
         let ndcg = candidate.predictsRatings
             ? nil
@@ -106,5 +108,29 @@ public struct HyperparameterSearch: Sendable {
     public static func describe(_ configuration: ModelConfiguration) -> String {
         configuration.tunedValues.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue)=\(MetricText.fixed($0.value))" }.joined(separator: ",")
+    }
+}
+
+extension ModelConfiguration {
+    /// Iterations or epochs a search trial runs at most: candidates are compared at equal,
+    /// reduced effort (ALS is close to its final ranking of configurations after 5 iterations),
+    /// so a budget buys several trials on large data.
+    static let trialIterations = 5, trialEpochs = 40
+
+    /// This configuration with its effort capped for a search trial.
+    var trialEffort: ModelConfiguration {
+        switch self {
+        case .als(var c):
+            c.iterations = min(c.iterations, Self.trialIterations)
+            return .als(c)
+        case .mf(var c):
+            c.epochs = min(c.epochs, Self.trialEpochs)
+            return .mf(c)
+        case .neural(var c):
+            c.epochs = min(c.epochs, Self.trialEpochs)
+            return .neural(c)
+        case .popularity, .baseline:
+            return self
+        }
     }
 }
