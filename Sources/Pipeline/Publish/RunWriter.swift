@@ -28,6 +28,9 @@ package struct RunWriter {
                 writer.append(bytes: content.model.serialized())
             }
         }
+        // Index builds sort in memory instead of spilling (the rows arrive sorted, see
+        // writeRows, so the sort is one pass); the session is the publisher's own.
+        try connection.execute("set maintenance_work_mem = '256MB'")
         for table in content.tables {
             try create(table, runID: runID)
             rows += try connection.copyIn(
@@ -63,7 +66,7 @@ package struct RunWriter {
         case .userRecommendations:
             let lists = content.recommendations
             let scale = model.ratingScale
-            for u in 0..<lists.userCount {
+            for u in idOrder(model.users.ids) {
                 let userID = model.users.ids[u]
                 for slot in 0..<Int(lists.filled[u]) {
                     var score = lists.scores[u * lists.count + slot]
@@ -77,8 +80,9 @@ package struct RunWriter {
                 }
             }
         case .similarMovies:
-            for (measure, lists) in content.similar {
-                for m in 0..<lists.userCount {
+            let measures = content.similar.sorted { $0.0.rawValue < $1.0.rawValue }
+            for m in idOrder(model.movies.ids) {
+                for (measure, lists) in measures {
                     let movieID = model.movies.ids[m]
                     for slot in 0..<Int(lists.filled[m]) {
                         try writer.beginRow(fieldCount: 6)
@@ -110,13 +114,20 @@ package struct RunWriter {
     private static func writeVectors(
         ids: [Int64], vectors: [Float], biases: [Float], k: Int, runID: Int64, into writer: inout PostgresBinaryCopyWriter
     ) throws {
-        for (i, id) in ids.enumerated() {
+        for i in idOrder(ids) {
+            let id = ids[i]
             try writer.beginRow(fieldCount: 4)
             writer.append(runID)
             writer.append(id)
             writer.append(floatArray: vectors[(i * k) ..< ((i + 1) * k)])
             writer.append(biases[i])
         }
+    }
+
+    /// Dense indices in ascending id order: rows are written in the order of each partition's
+    /// index, so its build reads presorted input and readers find a user's rows together.
+    private static func idOrder(_ ids: [Int64]) -> [Int] {
+        ids.indices.sorted { ids[$0] < ids[$1] }
     }
 
     /// Drops every partition of run `runID`, detaching attached ones first (concurrently, so
