@@ -4,6 +4,8 @@ import PackageDescription
 
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 /// Models' SGD kernel uses 8-lane SIMD and fused multiply-adds when the CPU of the build machine
 /// has AVX2 and FMA (x86-64-v3: Intel Haswell, AMD Zen or newer); the binary then needs such a
@@ -76,8 +78,7 @@ let package = Package(
             name: "LatentServer",
             dependencies: [
                 "Ingest", "Pipeline", "Postgres", "Models", logging, metrics,
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                prometheus, serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,8 +91,7 @@ let package = Package(
             dependencies: [
                 "Ingest", "Pipeline", "Records", "Models", "Kafka", "Postgres", logging, metrics,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                prometheus, serviceLifecycle,
                 "LatentServer",
             ]
         ),
