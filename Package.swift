@@ -4,6 +4,8 @@ import PackageDescription
 
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 /// Models' SGD kernel uses 8-lane SIMD and fused multiply-adds when the CPU of the build machine
 /// has AVX2 and FMA (x86-64-v3: Intel Haswell, AMD Zen or newer); the binary then needs such a
@@ -51,14 +53,23 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka", logging]),
         .target(name: "Postgres", dependencies: ["CLibPQ", logging]),
 
-        // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
-        .target(name: "Models", dependencies: ["COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
+        // Ratings and catalogue entries with external ids: what ingest, import and the snapshot
+        // share. No dependencies, so ingest links neither the models nor OpenBLAS.
+        .target(name: "Records"),
 
-        // Ingest, migrations, import, database snapshots, publishing. `Migrations` is a symlink to
-        // sql/migrations (the canonical, human-facing folder): SwiftPM compiles every file in it
-        // into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
+        // Kafka -> PostgreSQL: event parsing, batching, COPY writers, offsets in the same
+        // transaction. Data flows one way: Kafka -> Ingest -> PostgreSQL -> snapshot -> Models ->
+        // publish.
+        .target(name: "Ingest", dependencies: ["Kafka", "Postgres", "Records", logging, metrics]),
+
+        // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
+        .target(name: "Models", dependencies: ["Records", "COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
+
+        // Orchestration: migrations, import, database snapshots, training runs, publishing.
+        // `Migrations` is a symlink to sql/migrations (the canonical, human-facing folder): SwiftPM
+        // compiles every file in it into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
         .target(
-            name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics],
+            name: "Pipeline", dependencies: ["Postgres", "Records", "Models", logging, metrics],
             resources: [.embedInCode("Migrations")]),
 
         // `latent serve`: ingest, the training schedule, the live refresh and HTTP, as services
@@ -66,9 +77,8 @@ let package = Package(
         .target(
             name: "LatentServer",
             dependencies: [
-                "Pipeline", "Postgres", "Models", logging, metrics,
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "Ingest", "Pipeline", "Postgres", "Models", logging, metrics,
+                prometheus, serviceLifecycle,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -79,22 +89,21 @@ let package = Package(
         .executableTarget(
             name: "latent",
             dependencies: [
-                "Pipeline", "Models", "Kafka", "Postgres", logging, metrics,
+                "Ingest", "Pipeline", "Records", "Models", "Kafka", "Postgres", logging, metrics,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                prometheus, serviceLifecycle,
                 "LatentServer",
             ]
         ),
 
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Records"]),
         // Helpers shared by test targets: the built `latent` executable run as a user runs it,
         // scratch databases, loopback sockets.
         .target(name: "LatentTestSupport", dependencies: ["Postgres"], path: "Tests/LatentTestSupport"),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", "LatentTestSupport", logging]),
-        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Ingest", "Pipeline", "Records", "Kafka", "Postgres", "Models", "LatentTestSupport", logging]),
+        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Ingest", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
         .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport", "Postgres"]),
     ]
 )

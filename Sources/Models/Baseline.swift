@@ -17,16 +17,12 @@ public struct BiasBaseline: Sendable {
             self.sweeps = sweeps
         }
 
+        /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         public func validate() throws {
-            guard userRegularisation.isFinite, userRegularisation >= 0 else {
-                throw ModelError.invalidParameter(name: "userRegularisation", value: "\(userRegularisation)", requirement: "zero or positive")
-            }
-            guard movieRegularisation.isFinite, movieRegularisation >= 0 else {
-                throw ModelError.invalidParameter(name: "movieRegularisation", value: "\(movieRegularisation)", requirement: "zero or positive")
-            }
-            guard sweeps >= 1 else {
-                throw ModelError.invalidParameter(name: "sweeps", value: "\(sweeps)", requirement: "at least 1")
-            }
+            let check = ModelError.require
+            try check(userRegularisation.isFinite && userRegularisation >= 0, "userRegularisation", userRegularisation, "zero or positive")
+            try check(movieRegularisation.isFinite && movieRegularisation >= 0, "movieRegularisation", movieRegularisation, "zero or positive")
+            try check(sweeps >= 1, "sweeps", sweeps, "at least 1")
         }
 
         public var parameters: [String: String] {

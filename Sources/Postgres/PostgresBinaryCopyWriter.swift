@@ -45,37 +45,27 @@ public struct PostgresBinaryCopyWriter {
 
     /// A `bigint` value.
     public mutating func append(_ value: Int64) {
-        appendInteger(Int32(8))
-        appendInteger(value)
-        fieldsWritten += 1
+        appendField(value)
     }
 
     /// An `integer` value.
     public mutating func append(_ value: Int32) {
-        appendInteger(Int32(4))
-        appendInteger(value)
-        fieldsWritten += 1
+        appendField(value)
     }
 
     /// A `smallint` value.
     public mutating func append(_ value: Int16) {
-        appendInteger(Int32(2))
-        appendInteger(value)
-        fieldsWritten += 1
+        appendField(value)
     }
 
     /// A `real` value.
     public mutating func append(_ value: Float) {
-        appendInteger(Int32(4))
-        appendInteger(value.bitPattern)
-        fieldsWritten += 1
+        appendField(value.bitPattern)
     }
 
     /// A `double precision` value.
     public mutating func append(_ value: Double) {
-        appendInteger(Int32(8))
-        appendInteger(value.bitPattern)
-        fieldsWritten += 1
+        appendField(value.bitPattern)
     }
 
     /// A `boolean` value.
@@ -87,11 +77,7 @@ public struct PostgresBinaryCopyWriter {
 
     /// A `text` (or `varchar`) value, UTF-8 encoded.
     public mutating func append(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
-            appendInteger(Int32(utf8.count))
-            buffer.append(contentsOf: utf8)
-        }
+        appendText(value)
         fieldsWritten += 1
     }
 
@@ -119,20 +105,8 @@ public struct PostgresBinaryCopyWriter {
         let lengthPosition = buffer.count
         appendInteger(Int32(0))  // patched below
         let start = buffer.count
-        appendInteger(Int32(textArray.isEmpty ? 0 : 1))  // dimensions
-        appendInteger(Int32(0))  // no NULL elements
-        appendInteger(PostgresBinaryFormat.textOID)
-        if !textArray.isEmpty {
-            appendInteger(Int32(textArray.count))  // size of dimension 1
-            appendInteger(Int32(1))  // lower bound
-            for element in textArray {
-                var element = element
-                element.withUTF8 { utf8 in
-                    appendInteger(Int32(utf8.count))
-                    buffer.append(contentsOf: utf8)
-                }
-            }
-        }
+        appendArrayHeader(count: textArray.count, elementOID: PostgresBinaryFormat.textOID)
+        for element in textArray { appendText(element) }
         let length = Int32(truncatingIfNeeded: buffer.count - start).bigEndian
         withUnsafeBytes(of: length) { bytes in
             for i in 0..<4 { buffer[lengthPosition + i] = bytes[i] }
@@ -142,19 +116,12 @@ public struct PostgresBinaryCopyWriter {
 
     /// A one-dimensional `real[]` value (an empty array for an empty collection).
     public mutating func append(floatArray values: some Collection<Float>) {
-        let dimensions: Int32 = values.isEmpty ? 0 : 1
         let headerBytes = 12 + (values.isEmpty ? 0 : 8)
         appendInteger(Int32(headerBytes + 8 * values.count))
-        appendInteger(dimensions)
-        appendInteger(Int32(0))  // no NULL elements
-        appendInteger(PostgresBinaryFormat.float4OID)
-        if !values.isEmpty {
-            appendInteger(Int32(values.count))  // size of dimension 1
-            appendInteger(Int32(1))  // lower bound
-            for value in values {
-                appendInteger(Int32(4))
-                appendInteger(value.bitPattern)
-            }
+        appendArrayHeader(count: values.count, elementOID: PostgresBinaryFormat.float4OID)
+        for value in values {
+            appendInteger(Int32(4))
+            appendInteger(value.bitPattern)
         }
         fieldsWritten += 1
     }
@@ -168,6 +135,35 @@ public struct PostgresBinaryCopyWriter {
     // MARK: - Internals
 
     @inline(__always)
+    /// A length-prefixed UTF-8 string (a text field or a text array element).
+    private mutating func appendText(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            appendInteger(Int32(utf8.count))
+            buffer.append(contentsOf: utf8)
+        }
+    }
+
+    /// A one-dimensional array's header after its length: dimensions (0 for an empty array),
+    /// no NULL elements, the element type, then the size and lower bound of the dimension.
+    private mutating func appendArrayHeader(count: Int, elementOID: Int32) {
+        appendInteger(Int32(count == 0 ? 0 : 1))
+        appendInteger(Int32(0))
+        appendInteger(elementOID)
+        if count > 0 {
+            appendInteger(Int32(count))
+            appendInteger(Int32(1))
+        }
+    }
+
+    /// One fixed-width field: its length, then its big-endian bytes.
+    @inline(__always)
+    private mutating func appendField<T: FixedWidthInteger>(_ value: T) {
+        appendInteger(Int32(MemoryLayout<T>.size))
+        appendInteger(value)
+        fieldsWritten += 1
+    }
+
     private mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }

@@ -102,14 +102,9 @@ extension PostgresConnection {
         let direction = expected == PGRES_COPY_IN ? "copyIn needs COPY ... FROM STDIN" : "copyOut needs COPY ... TO STDOUT"
         switch status {
         case PGRES_COPY_IN:
-            PQclear(result)
-            _ = PQputCopyEnd(connection, "wrong COPY direction")
-            drainResults(connection)
-            throw .invalidUsage("\(direction) (FORMAT binary), not COPY ... FROM STDIN")
+            throw abandonCopy(result, connection: connection, "\(direction) (FORMAT binary), not COPY ... FROM STDIN")
         case PGRES_COPY_OUT:
-            PQclear(result)
-            drainCopyOut(connection)
-            throw .invalidUsage("\(direction) (FORMAT binary), not COPY ... TO STDOUT")
+            throw abandonCopy(result, connection: connection, "\(direction) (FORMAT binary), not COPY ... TO STDOUT")
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             PQclear(result)
             throw .invalidUsage("\(direction) (FORMAT binary); the statement was not a COPY")

@@ -195,19 +195,28 @@ public final class PostgresConnection: @unchecked Sendable {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return PostgresResult(owning: raw)
         case PGRES_COPY_IN:
-            PQclear(raw)
-            _ = PQputCopyEnd(connection, "COPY FROM STDIN is not supported by execute/query; use copyIn")
-            drainResults(connection)
-            throw .invalidUsage("COPY ... FROM STDIN must be run with copyIn(_:_:)")
+            throw abandonCopy(raw, connection: connection, "COPY ... FROM STDIN must be run with copyIn(_:_:)")
         case PGRES_COPY_OUT:
-            PQclear(raw)
-            drainCopyOut(connection)
-            throw .invalidUsage("COPY ... TO STDOUT must be run with copyOut(_:_:)")
+            throw abandonCopy(raw, connection: connection, "COPY ... TO STDOUT must be run with copyOut(_:_:)")
         default:
             let error = resultError(raw, connection: connection)
             PQclear(raw)
             throw error
         }
+    }
+
+    /// Ends a COPY the server entered although the call did not ask for one, so the connection
+    /// stays usable, and returns the usage error `message` to throw.
+    func abandonCopy(_ result: OpaquePointer, connection: OpaquePointer, _ message: String) -> PostgresError {
+        let status = PQresultStatus(result)
+        PQclear(result)
+        if status == PGRES_COPY_IN {
+            _ = PQputCopyEnd(connection, message)
+            drainResults(connection)
+        } else {
+            drainCopyOut(connection)
+        }
+        return .invalidUsage(message)
     }
 
     /// The error described by a failed result.

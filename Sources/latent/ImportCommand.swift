@@ -12,33 +12,44 @@ struct ImportCommand: ParsableCommand {
             ratings stay retracted), so importing twice changes nothing. A bad line stops the import
             with an error naming the file and line, and nothing is written.
             """,
-        subcommands: [Ratings.self, Movies.self])
+        subcommands: [ImportFile<RatingsFile>.self, ImportFile<MoviesFile>.self])
+}
 
-    struct Ratings: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Import a ratings file.")
+/// What `latent import` can load: the subcommand's name and help, and the importer's call.
+protocol ImportableFile {
+    static var commandName: String { get }
+    static var abstract: String { get }
+    static var fileHelp: String { get }
+    static func load(_ path: String, with importer: Importer) throws -> ImportSummary
+}
 
-        @OptionGroup var database: DatabaseOptions
-        @Argument(help: "Ratings file (ratings.csv, ratings.dat, u.data, *.inter).")
-        var file: String
+enum RatingsFile: ImportableFile {
+    static let commandName = "ratings"
+    static let abstract = "Import a ratings file."
+    static let fileHelp = "Ratings file (ratings.csv, ratings.dat, u.data, *.inter)."
+    static func load(_ path: String, with importer: Importer) throws -> ImportSummary { try importer.importRatings(from: path) }
+}
 
-        func run() throws {
-            let connection = try database.connect()
-            defer { connection.close() }
-            print(try Importer(connection: connection).importRatings(from: file))
-        }
+enum MoviesFile: ImportableFile {
+    static let commandName = "movies"
+    static let abstract = "Import a movie catalogue."
+    static let fileHelp = "Movies file (movies.csv, movies.dat, u.item, *.item)."
+    static func load(_ path: String, with importer: Importer) throws -> ImportSummary { try importer.importMovies(from: path) }
+}
+
+/// `latent import ratings|movies FILE`: one file over one connection.
+struct ImportFile<File: ImportableFile>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: File.commandName, abstract: File.abstract)
     }
 
-    struct Movies: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Import a movie catalogue.")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: ArgumentHelp(File.fileHelp))
+    var file: String
 
-        @OptionGroup var database: DatabaseOptions
-        @Argument(help: "Movies file (movies.csv, movies.dat, u.item, *.item).")
-        var file: String
-
-        func run() throws {
-            let connection = try database.connect()
-            defer { connection.close() }
-            print(try Importer(connection: connection).importMovies(from: file))
-        }
+    func run() throws {
+        let connection = try database.connect()
+        defer { connection.close() }
+        print(try File.load(file, with: Importer(connection: connection)))
     }
 }

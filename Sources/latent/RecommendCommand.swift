@@ -14,24 +14,16 @@ struct RecommendCommand: ParsableCommand {
             rank in order.
             """)
 
-    @Argument(help: ArgumentHelp("A model file written by latent train.", valueName: "model"))
-    var modelPath: String
+    @OptionGroup var query: ModelListOptions
 
     @Option(help: "The user id.")
     var user: Int64
 
-    @Option(help: "How many movies.")
-    var count = 10
-
     @OptionGroup var seen: SeenRatingsOptions
 
-    func validate() throws {
-        guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
-    }
-
     func run() throws {
-        let model = try FactorModel.load(from: modelPath)
-        let list = try model.recommend(userID: user, count: count, excluding: try seen.ratedMovies(of: user))
+        let model = try FactorModel.load(from: query.modelPath)
+        let list = try model.recommend(userID: user, count: query.count, excluding: try seen.ratedMovies(of: user))
         let u = try model.userIndex(of: user)
         let rows = try list.map { item in
             Recommendation(movieID: item.movieID, predictedRating: model.predict(user: u, movie: try model.movieIndex(of: item.movieID)),

@@ -60,17 +60,12 @@ struct RunsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a kept run the current run of its model (rollback), whatever the guardrail says.")
 
-        @OptionGroup var database: DatabaseOptions
-
-        @Argument(help: "The run to make current.")
-        var runID: Int64
-
-        func validate() throws { try database.requireURL() }
+        @OptionGroup var selection: RunSelection
 
         func run() throws {
             let preferred = ProcessInfo.processInfo.environment["LATENT_SERVE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
-            let serving = try RunsCommand.withCatalog(database) { try $0.promote(runID, preferredServing: preferred) }
-            print("run \(runID) is current; lists: \(serving?.lists ?? "none"), vectors: \(serving?.vectors ?? "none")")
+            let serving = try RunsCommand.withCatalog(selection.database) { try $0.promote(selection.runID, preferredServing: preferred) }
+            print("run \(selection.runID) is current; lists: \(serving?.lists ?? "none"), vectors: \(serving?.vectors ?? "none")")
         }
     }
 
@@ -78,16 +73,21 @@ struct RunsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Drop a run's published rows (never the current run's); its history row stays.")
 
-        @OptionGroup var database: DatabaseOptions
-
-        @Argument(help: "The run whose rows to drop.")
-        var runID: Int64
-
-        func validate() throws { try database.requireURL() }
+        @OptionGroup var selection: RunSelection
 
         func run() throws {
-            try RunsCommand.withCatalog(database) { try $0.drop(runID) }
-            print("dropped the rows of run \(runID)")
+            try RunsCommand.withCatalog(selection.database) { try $0.drop(selection.runID) }
+            print("dropped the rows of run \(selection.runID)")
         }
     }
+}
+
+/// The database and the run a `latent runs` subcommand acts on.
+struct RunSelection: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "The run's id (see latent runs list).")
+    var runID: Int64
+
+    func validate() throws { try database.requireURL() }
 }

@@ -177,7 +177,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let logger = Logger(label: "latent.train")
         let progress = ProgressReporter(label: "latent.train")
-        var configuration = try modelConfiguration()
+        let configuration = try modelConfiguration()
         try configuration.validate()
 
         let loadStarted = Date()
@@ -192,80 +192,16 @@ struct TrainCommand: ParsableCommand {
             "seconds": "\(MetricText.fixed(loadSeconds))",
         ])
 
-        let runs = connection.map(ModelRunStore.init(connection:))
-        let runID = try runs?.start(
-            model: configuration.kind.rawValue, parameters: configuration.parameters, snapshot: SnapshotSize(dataset))
-        do {
-            var durations = ["load": loadSeconds]
-            var metrics: [String: Double] = [:]
-
-            var train = dataset.ratings
-            var test: RatingTriples?
-            if holdout > 0 {
-                let split = try Splits.randomHoldout(dataset.ratings, testFraction: holdout, seed: seed ?? 1)
-                train = split.train
-                test = split.test
-            }
-
-            if tune {
-                let tuneStarted = Date()
-                let trials = try HyperparameterSearch(trials: tuneTrials, seed: seed ?? 7)
-                    .run(from: configuration, ratings: train, of: dataset, progress: progress)
-                progress.finish("tuning done")
-                for trial in trials {
-                    print("trial validation_rmse=\(MetricText.fixed(trial.validation.rmse)) \(HyperparameterSearch.describe(trial.configuration))")
-                }
-                if let best = trials.first {
-                    configuration = best.configuration
-                    metrics["tune_validation_rmse"] = best.validation.rmse
-                }
-                durations["tune"] = Date().timeIntervalSince(tuneStarted)
-            }
-
-            let fitStarted = Date()
-            let trained = try configuration.fit(train, of: dataset, progress: progress)
-            let fitSeconds = Date().timeIntervalSince(fitStarted)
-            progress.finish("training done")
-            durations["fit"] = fitSeconds
-
-            let trainErrors = Evaluation.errors(of: trained, on: train)
-            metrics["train_rmse"] = trainErrors.rmse
-            var summary = "model=\(configuration.kind.rawValue) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(fitSeconds)) train_rmse=\(MetricText.fixed(trainErrors.rmse))"
-            if let test {
-                let errors = Evaluation.errors(of: trained, on: test, train: train)
-                metrics["test_rmse"] = errors.rmse
-                metrics["test_mae"] = errors.mae
-                summary += " test_rmse=\(MetricText.fixed(errors.rmse)) test_mae=\(MetricText.fixed(errors.mae)) test_n=\(errors.count)"
-                let ranking = try Evaluation.ranking(of: trained, train: train, test: test)
-                let popular = try Evaluation.popularityRanking(
-                    userCount: dataset.users.count, movieCount: dataset.movies.count, train: train, test: test)
-                metrics["test_ndcg_at_10"] = ranking.ndcg
-                metrics["test_precision_at_10"] = ranking.precision
-                metrics["test_recall_at_10"] = ranking.recall
-                metrics["test_map_at_10"] = ranking.map
-                metrics["test_coverage"] = ranking.coverage
-                metrics["popularity_ndcg_at_10"] = popular.ndcg
-                summary += " ndcg@10=\(MetricText.fixed(ranking.ndcg)) popularity_ndcg@10=\(MetricText.fixed(popular.ndcg))"
-            }
-
-            let saveStarted = Date()
-            var model = trained
-            model.parameters["source"] = source.label
-            try model.save(to: out)
-            durations["save"] = Date().timeIntervalSince(saveStarted)
-
-            if let runs, let runID {
-                try runs.finish(runID, status: .succeeded, metrics: metrics, durations: durations)
-                summary += " run_id=\(runID)"
-            }
-            print(summary)
-        } catch {
-            if let runs, let runID {
-                do { try runs.fail(runID, error: error) } catch {
-                    logger.error("could not record the failed run", metadata: ["run_id": "\(runID)", "error": "\(error)"])
-                }
-            }
-            throw error
+        var job = TrainingJob(configuration: configuration)
+        job.holdout = holdout
+        job.holdoutSeed = seed ?? 1
+        if tune { job.tuning = (tuneTrials, seed ?? 7) }
+        let outcome = try job.run(
+            on: dataset, sourceLabel: source.label, loadSeconds: loadSeconds, savingTo: out,
+            runs: connection.map(ModelRunStore.init(connection:)), progress: progress, logger: logger)
+        for trial in outcome.trials {
+            print("trial validation_rmse=\(MetricText.fixed(trial.validation.rmse)) \(HyperparameterSearch.describe(trial.configuration))")
         }
+        print(outcome.summary)
     }
 }

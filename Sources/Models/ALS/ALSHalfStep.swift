@@ -137,7 +137,8 @@ struct ALSHalfStep {
         var failures: UnsafeMutablePointer<Int>
     }
 
-    /// Solves one row; false on a numerical failure.
+    /// Solves one row: its bias given its current vector, then its vector given the new bias.
+    /// False on a numerical failure.
     @inline(__always)
     func solveRow(_ r: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double, missingLoss: inout Double) -> Bool {
         let start = s.rows.offsets[r]
@@ -148,39 +149,65 @@ struct ALSHalfStep {
             if let prior = s.prior { x.update(from: prior + r * k, count: k) } else { x.update(repeating: 0, count: k) }
             return true
         }
-        let g = scratch.gathered
-        let e = scratch.targets
-        let t = scratch.products
-        let columns = s.rows.columns + start
         let values = s.rows.values + start
-        for j in 0..<n {
-            let c = Int(columns[j])
-            e[j] = values[j] - globalMean - s.fixedBias[c]
-            if k > 0 { (g + j * k).update(from: s.fixedFactors + c * k, count: k) }
-        }
-        // Bias given the current vector.
-        if k > 0 { BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t) }
-        var sum: Float = 0
-        if k > 0 { for j in 0..<n { sum += e[j] - t[j] } } else { for j in 0..<n { sum += e[j] } }
-        var b = sum / (Float(n) + gamma)
-        if let missing {
-            // Unrated pairs: w * sum_(all j) (t_j - x.y_j) minus the rated ones' share.
-            let w = missing.weight
-            var allProducts: Float = 0
-            for d in 0..<k { allProducts += missing.vectors[d] * x[d] }
-            var shift: Float = 0
-            for j in 0..<n { shift += values[j] - missing.rating }
-            let numerator = w * (missing.targets - allProducts) + sum - w * (sum - shift)
-            b = numerator / (w * Float(missing.count) + (1 - w) * Float(n) + gamma)
-        }
+        gather(s, columns: s.rows.columns + start, values: values, count: n, into: scratch)
+        let b = solveBias(x, values: values, count: n, scratch: scratch)
         s.bias[r] = b
+        let e = scratch.targets
         for j in 0..<n { e[j] -= b }
         guard k > 0 else {
             if measureLoss { var l = 0.0; for j in 0..<n { l += Double(e[j] * e[j]) }; loss += l }
             return true
         }
-        // Vector given the new bias.
-        let a = scratch.normal
+        let l = alpha == 0 ? lambda : lambda * Float(pow(Double(n), Double(alpha)))
+        buildNormalMatrix(count: n, regularisation: l, scratch: scratch)
+        buildRightHandSide(bias: b, values: values, count: n, regularisation: l, prior: s.prior.map { $0 + r * k }, scratch: scratch)
+        do {
+            try Cholesky.solveInPlace(order: k, matrix: scratch.normal, rightHandSides: scratch.rhs)
+        } catch {
+            return false
+        }
+        x.update(from: scratch.rhs, count: k)
+        if measureLoss { addLoss(x, values: values, count: n, scratch: scratch, loss: &loss, missingLoss: &missingLoss) }
+        return true
+    }
+
+    /// Residual targets `e_j = r_j - mu - b_(c_j)` into `scratch.targets` and the fixed vectors
+    /// `y_j` into the contiguous `n x k` `scratch.gathered`.
+    @inline(__always)
+    private func gather(_ s: Shared, columns: UnsafePointer<Int32>, values: UnsafePointer<Float>, count n: Int, into scratch: Scratch) {
+        let g = scratch.gathered, e = scratch.targets
+        for j in 0..<n {
+            let c = Int(columns[j])
+            e[j] = values[j] - globalMean - s.fixedBias[c]
+            if k > 0 { (g + j * k).update(from: s.fixedFactors + c * k, count: k) }
+        }
+    }
+
+    /// The row's bias given its current vector `x` (eq. (1)); with the missing-data term the
+    /// unrated columns count too.
+    @inline(__always)
+    private func solveBias(_ x: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>, count n: Int, scratch: Scratch) -> Float {
+        let g = scratch.gathered, e = scratch.targets, t = scratch.products
+        if k > 0 { BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t) }
+        var sum: Float = 0
+        if k > 0 { for j in 0..<n { sum += e[j] - t[j] } } else { for j in 0..<n { sum += e[j] } }
+        guard let missing else { return sum / (Float(n) + gamma) }
+        // Unrated pairs: w * sum_(all j) (t_j - x.y_j) minus the rated ones' share.
+        let w = missing.weight
+        var allProducts: Float = 0
+        for d in 0..<k { allProducts += missing.vectors[d] * x[d] }
+        var shift: Float = 0
+        for j in 0..<n { shift += values[j] - missing.rating }
+        let numerator = w * (missing.targets - allProducts) + sum - w * (sum - shift)
+        return numerator / (w * Float(missing.count) + (1 - w) * Float(n) + gamma)
+    }
+
+    /// `sum_j y_j y_j^T + l I` (weighted, plus the missing-data Gram matrix when on), upper
+    /// triangle, into `scratch.normal`.
+    @inline(__always)
+    private func buildNormalMatrix(count n: Int, regularisation l: Float, scratch: Scratch) {
+        let a = scratch.normal, g = scratch.gathered
         let observedWeight: Float = missing.map { 1 - $0.weight } ?? 1
         if let missing {
             for i in 0..<(k * k) { a[i] = missing.weight * missing.gram[i] }
@@ -199,9 +226,17 @@ struct ALSHalfStep {
         } else {
             BLAS.gramUpper(vectors: g, count: n, dimension: k, alpha: observedWeight, beta: missing == nil ? 0 : 1, result: a)
         }
-        let l = alpha == 0 ? lambda : lambda * Float(pow(Double(n), Double(alpha)))
         for d in 0..<k { a[d * k + d] += l }
-        let rhs = scratch.rhs
+    }
+
+    /// `sum_j y_j (e_j - b) + l * prior` (eq. (2)) into `scratch.rhs`; `scratch.targets`
+    /// already holds `e_j - b`.
+    @inline(__always)
+    private func buildRightHandSide(
+        bias b: Float, values: UnsafePointer<Float>, count n: Int, regularisation l: Float,
+        prior: UnsafePointer<Float>?, scratch: Scratch
+    ) {
+        let g = scratch.gathered, e = scratch.targets, t = scratch.products, rhs = scratch.rhs
         if let missing {
             // Observed rows weigh (1 - w)(e_j - b) + w (r_j - r_m); all rows add w (sum t y - b sum y).
             let w = missing.weight
@@ -211,31 +246,31 @@ struct ALSHalfStep {
         } else {
             BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: e, result: rhs)
         }
-        if let prior = s.prior {
-            let p = prior + r * k
-            for d in 0..<k { rhs[d] += l * p[d] }
+        if let prior {
+            for d in 0..<k { rhs[d] += l * prior[d] }
         }
-        do {
-            try Cholesky.solveInPlace(order: k, matrix: a, rightHandSides: rhs)
-        } catch {
-            return false
-        }
-        x.update(from: rhs, count: k)
-        if measureLoss {
-            BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: t)
-            var l = 0.0, lm = 0.0
-            let missingRating = missing?.rating
-            for j in 0..<n {
-                let d = e[j] - t[j]
-                l += Double(d * d)
-                if let missingRating {
-                    let dm = d - (values[j] - missingRating)
-                    lm += Double(dm * dm)
-                }
+    }
+
+    /// Adds the row's squared residuals after the update (and those against the missing
+    /// rating, for the missing-data term's share of the objective).
+    @inline(__always)
+    private func addLoss(
+        _ x: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>, count n: Int, scratch: Scratch,
+        loss: inout Double, missingLoss: inout Double
+    ) {
+        let e = scratch.targets, t = scratch.products
+        BLAS.gemv(rows: n, columns: k, matrix: scratch.gathered, vector: x, result: t)
+        var l = 0.0, lm = 0.0
+        let missingRating = missing?.rating
+        for j in 0..<n {
+            let d = e[j] - t[j]
+            l += Double(d * d)
+            if let missingRating {
+                let dm = d - (values[j] - missingRating)
+                lm += Double(dm * dm)
             }
-            loss += l
-            missingLoss += lm
         }
-        return true
+        loss += l
+        missingLoss += lm
     }
 }

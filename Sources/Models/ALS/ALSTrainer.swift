@@ -42,10 +42,10 @@ public struct ALSTrainer: Sendable {
     /// missing rating, after the last movie half-step.
     private var lastMissingObservedError: Double?
 
-    private let userChunks: ParallelChunks
-    private let movieChunks: ParallelChunks
-    private let maxUserLength: Int
-    private let maxMovieLength: Int
+    /// The users' rows (their ratings by movie) and the movies' rows (by user), each with its
+    /// chunking for the half-steps.
+    private let userRows: RowSide
+    private let movieRows: RowSide
     /// Movies of each genre (CSR), for the genre update.
     private let genreOffsets: [Int]
     private let genreMovies: [Int32]
@@ -77,18 +77,8 @@ public struct ALSTrainer: Sendable {
         genreFactors = [Float](repeating: 0, count: genres.genreCount * k)
         moviePriors = [Float](repeating: 0, count: ratings.movieCount * k)
 
-        let cube = Double(k * k * k) / 3 + 50
-        let square = Double(k * k) / 2 + 1
-        let userOffsets = ratings.userOffsets
-        let movieOffsets = ratings.movieOffsets
-        userChunks = ParallelChunks(rowCount: ratings.userCount) { cube + square * Double(userOffsets[$0 + 1] - userOffsets[$0]) }
-        movieChunks = ParallelChunks(rowCount: ratings.movieCount) { cube + square * Double(movieOffsets[$0 + 1] - movieOffsets[$0]) }
-        var longest = 0
-        for u in 0..<ratings.userCount { longest = max(longest, userOffsets[u + 1] - userOffsets[u]) }
-        maxUserLength = longest
-        longest = 0
-        for m in 0..<ratings.movieCount { longest = max(longest, movieOffsets[m + 1] - movieOffsets[m]) }
-        maxMovieLength = longest
+        userRows = RowSide(offsets: ratings.userOffsets, columns: ratings.userMovies, values: ratings.userRatings, k: k)
+        movieRows = RowSide(offsets: ratings.movieOffsets, columns: ratings.movieUsers, values: ratings.movieRatings, k: k)
 
         var counts = [Int](repeating: 0, count: genres.genreCount + 1)
         for g in genres.genres { counts[Int(g) + 1] += 1 }
@@ -182,32 +172,10 @@ public struct ALSTrainer: Sendable {
     /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
     public mutating func updateUsers() throws {
         var step = halfStep
-        if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, offsets: ratings.movieOffsets) }
-        let ratings = self.ratings
-        let maxLength = maxUserLength
-        let chunks = userChunks
-        let movieFactors = self.movieFactors
-        let movieBias = self.movieBias
-        _ = try ratings.userOffsets.withUnsafeBufferPointer { offsets in
-            try ratings.userMovies.withUnsafeBufferPointer { columns in
-                try ratings.userRatings.withUnsafeBufferPointer { values in
-                    try movieFactors.withUnsafeBufferPointer { fixed in
-                        try movieBias.withUnsafeBufferPointer { fixedBias in
-                            try userBias.withUnsafeMutableBufferPointer { bias in
-                                try userFactors.withUnsafeMutableBufferPointer { factors in
-                                    try step.run(
-                                        rows: .init(offsets: offsets.nonNullBase, columns: columns.nonNullBase,
-                                                    values: values.nonNullBase, count: ratings.userCount, maxLength: maxLength),
-                                        fixedFactors: fixed.nonNullBase, fixedBias: fixedBias.nonNullBase,
-                                        bias: bias.nonNullBase, factors: factors.nonNullBase,
-                                        prior: nil, chunks: chunks, measureLoss: false)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, offsets: movieRows.offsets) }
+        _ = try Self.solve(
+            userRows, step: step, fixedFactors: movieFactors, fixedBias: movieBias, bias: &userBias, factors: &userFactors,
+            prior: nil, measureLoss: false)
     }
 
     /// Algorithm 1/2, second loop: every movie's bias, then vector (drawn towards its genre
@@ -215,28 +183,57 @@ public struct ALSTrainer: Sendable {
     /// squared error, which the genre step does not change.
     public mutating func updateMovies() throws {
         var step = halfStep
-        if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, offsets: ratings.userOffsets) }
-        let ratings = self.ratings
-        let maxLength = maxMovieLength
-        let chunks = movieChunks
-        let userFactors = self.userFactors
-        let userBias = self.userBias
-        let priors = self.moviePriors
-        let genresOn = usesGenres
-        let result = try ratings.movieOffsets.withUnsafeBufferPointer { offsets in
-            try ratings.movieUsers.withUnsafeBufferPointer { columns in
-                try ratings.movieRatings.withUnsafeBufferPointer { values in
-                    try userFactors.withUnsafeBufferPointer { fixed in
-                        try userBias.withUnsafeBufferPointer { fixedBias in
-                            try priors.withUnsafeBufferPointer { prior in
-                                try movieBias.withUnsafeMutableBufferPointer { bias in
-                                    try movieFactors.withUnsafeMutableBufferPointer { factors in
+        if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, offsets: userRows.offsets) }
+        let result = try Self.solve(
+            movieRows, step: step, fixedFactors: userFactors, fixedBias: userBias, bias: &movieBias, factors: &movieFactors,
+            prior: usesGenres ? moviePriors : nil, measureLoss: true)
+        lastSquaredError = result.squaredError
+        lastMissingObservedError = usesMissingData ? result.missingSquaredError : nil
+    }
+
+    /// One side's CSR rows, their longest row, and how its half-step is cut into chunks.
+    private struct RowSide {
+        var offsets: [Int]
+        var columns: [Int32]
+        var values: [Float]
+        var count: Int { offsets.count - 1 }
+        var maxLength: Int
+        var chunks: ParallelChunks
+
+        /// Chunks balanced by each row's solve cost: a `k x k` factorisation plus its ratings' share.
+        init(offsets: [Int], columns: [Int32], values: [Float], k: Int) {
+            self.offsets = offsets
+            self.columns = columns
+            self.values = values
+            let cube = Double(k * k * k) / 3 + 50
+            let square = Double(k * k) / 2 + 1
+            let rows = offsets.count - 1
+            chunks = ParallelChunks(rowCount: rows) { cube + square * Double(offsets[$0 + 1] - offsets[$0]) }
+            maxLength = (0..<rows).reduce(0) { max($0, offsets[$1 + 1] - offsets[$1]) }
+        }
+    }
+
+    /// Runs `step` over every row of `rows` with the other side (`fixedFactors`, `fixedBias`)
+    /// held fixed, writing the rows' `bias` and `factors`.
+    private static func solve(
+        _ rows: RowSide, step: ALSHalfStep, fixedFactors: [Float], fixedBias: [Float],
+        bias: inout [Float], factors: inout [Float], prior: [Float]?, measureLoss: Bool
+    ) throws -> (squaredError: Double, missingSquaredError: Double) {
+        try rows.offsets.withUnsafeBufferPointer { offsets in
+            try rows.columns.withUnsafeBufferPointer { columns in
+                try rows.values.withUnsafeBufferPointer { values in
+                    try fixedFactors.withUnsafeBufferPointer { fixed in
+                        try fixedBias.withUnsafeBufferPointer { fixedBias in
+                            try (prior ?? []).withUnsafeBufferPointer { priorRows in
+                                try bias.withUnsafeMutableBufferPointer { bias in
+                                    try factors.withUnsafeMutableBufferPointer { factors in
                                         try step.run(
                                             rows: .init(offsets: offsets.nonNullBase, columns: columns.nonNullBase,
-                                                        values: values.nonNullBase, count: ratings.movieCount, maxLength: maxLength),
+                                                        values: values.nonNullBase, count: rows.count, maxLength: rows.maxLength),
                                             fixedFactors: fixed.nonNullBase, fixedBias: fixedBias.nonNullBase,
                                             bias: bias.nonNullBase, factors: factors.nonNullBase,
-                                            prior: genresOn ? prior.nonNullBase : nil, chunks: chunks, measureLoss: true)
+                                            prior: prior == nil ? nil : priorRows.nonNullBase, chunks: rows.chunks,
+                                            measureLoss: measureLoss)
                                     }
                                 }
                             }
@@ -245,8 +242,6 @@ public struct ALSTrainer: Sendable {
                 }
             }
         }
-        lastSquaredError = result.squaredError
-        lastMissingObservedError = usesMissingData ? result.missingSquaredError : nil
     }
 
     /// Algorithm 2, third loop: each genre vector by the seed's closed form given the movie

@@ -83,9 +83,7 @@ public struct AlternatingLeastSquares: Sendable {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         public func validate() throws {
-            func check(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ requirement: String) throws {
-                if !ok { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-            }
+            let check = ModelError.require
             try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
             try check(iterations >= 1, "iterations", iterations, "at least 1")
             try check(lambda.isFinite && lambda > 0, "lambda", lambda, "a positive number")

@@ -1,3 +1,5 @@
+import Records
+
 /// Readers for the MovieLens files (see ``MovieLensFormat``): a streaming ratings reader that
 /// parses bytes in large chunks, a catalogue reader, and a one-call dataset loader.
 public enum MovieLens {
@@ -162,73 +164,85 @@ public enum MovieLens {
         let text = try MovieLensLines.readText(path)
         var movies: [MovieRecord] = []
         var lineNumber = 0
-        var header: [String]? = nil
+        var recBoleColumns: [String]? = nil
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.isEmpty { continue }
+            let at = (path: path, line: lineNumber)
             switch format {
             case .csv:
                 let fields = try csvFields(String(line), path: path, line: lineNumber)
                 if lineNumber == 1, let first = fields.first, Int64(first) == nil { continue }  // header
-                guard fields.count >= 3 else {
-                    throw MovieLensError.malformed(
-                        file: path, line: lineNumber, reason: "expected movieId,title,genres; found \(fields.count) fields")
-                }
-                let id = try movieID(fields[0], path: path, line: lineNumber)
-                movies.append(MovieRecord(movieID: id, title: fields[1], genres: splitGenres(fields[2], by: "|")))
+                movies.append(try idTitleGenres(fields, expected: "movieId,title,genres", at: at))
             case .dat:
-                let fields = splitDoubleColon(line)
-                guard fields.count >= 3 else {
-                    throw MovieLensError.malformed(
-                        file: path, line: lineNumber, reason: "expected MovieID::Title::Genres; found \(fields.count) fields")
-                }
-                let id = try movieID(fields[0], path: path, line: lineNumber)
-                movies.append(MovieRecord(movieID: id, title: fields[1], genres: splitGenres(fields[2], by: "|")))
+                movies.append(try idTitleGenres(splitDoubleColon(line), expected: "MovieID::Title::Genres", at: at))
             case .ml100k:
-                let fields = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-                guard fields.count >= 5 + ml100kGenres.count else {
-                    throw MovieLensError.malformed(
-                        file: path, line: lineNumber,
-                        reason: "expected id|title|date|video date|url and 19 genre flags; found \(fields.count) fields")
-                }
-                let id = try movieID(fields[0], path: path, line: lineNumber)
-                var genres: [String] = []
-                for (g, name) in ml100kGenres.enumerated() {
-                    let flag = fields[5 + g].trimmingSpaces()
-                    if flag == "1" {
-                        genres.append(name)
-                    } else if flag != "0" {
-                        throw MovieLensError.malformed(
-                            file: path, line: lineNumber, reason: "genre flag \(name) must be 0 or 1, found '\(flag)'")
-                    }
-                }
-                movies.append(MovieRecord(movieID: id, title: fields[1], genres: genres))
+                movies.append(try ml100kMovie(line.split(separator: "|", omittingEmptySubsequences: false).map(String.init), at: at))
             case .recBole:
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-                guard let columns = header else {
-                    header = fields.map { ($0.split(separator: ":").first.map(String.init) ?? $0).lowercased() }
-                    guard header?.contains("item_id") == true else {
-                        throw MovieLensError.malformed(
-                            file: path, line: lineNumber, reason: "RecBole .item header needs an item_id:token column")
-                    }
+                guard let columns = recBoleColumns else {
+                    recBoleColumns = try recBoleHeader(fields, at: at)
                     continue
                 }
-                func value(_ name: String) -> String? {
-                    guard let c = columns.firstIndex(of: name), c < fields.count else { return nil }
-                    return fields[c]
-                }
-                guard let idText = value("item_id") else {
-                    throw MovieLensError.malformed(file: path, line: lineNumber, reason: "missing field item_id")
-                }
-                let id = try movieID(idText, path: path, line: lineNumber)
-                var title = value("movie_title") ?? value("title") ?? ""
-                if let year = value("release_year"), !year.isEmpty { title += " (\(year))" }
-                let genres = splitGenres(value("class") ?? value("genre") ?? "", by: " ")
-                movies.append(MovieRecord(movieID: id, title: title, genres: genres))
+                movies.append(try recBoleMovie(fields, columns: columns, at: at))
             }
         }
         return movies
+    }
+
+    /// A catalogue line of three fields, id, title and `|`-separated genres (movies.csv and movies.dat).
+    private static func idTitleGenres(_ fields: [String], expected: String, at: (path: String, line: Int)) throws -> MovieRecord {
+        guard fields.count >= 3 else {
+            throw MovieLensError.malformed(file: at.path, line: at.line, reason: "expected \(expected); found \(fields.count) fields")
+        }
+        let id = try movieID(fields[0], path: at.path, line: at.line)
+        return MovieRecord(movieID: id, title: fields[1], genres: splitGenres(fields[2], by: "|"))
+    }
+
+    /// A u.item line: id, title, two dates, a URL, then one 0/1 flag per genre.
+    private static func ml100kMovie(_ fields: [String], at: (path: String, line: Int)) throws -> MovieRecord {
+        guard fields.count >= 5 + ml100kGenres.count else {
+            throw MovieLensError.malformed(
+                file: at.path, line: at.line,
+                reason: "expected id|title|date|video date|url and 19 genre flags; found \(fields.count) fields")
+        }
+        let id = try movieID(fields[0], path: at.path, line: at.line)
+        var genres: [String] = []
+        for (g, name) in ml100kGenres.enumerated() {
+            let flag = fields[5 + g].trimmingSpaces()
+            if flag == "1" {
+                genres.append(name)
+            } else if flag != "0" {
+                throw MovieLensError.malformed(
+                    file: at.path, line: at.line, reason: "genre flag \(name) must be 0 or 1, found '\(flag)'")
+            }
+        }
+        return MovieRecord(movieID: id, title: fields[1], genres: genres)
+    }
+
+    /// The column names of a RecBole .item header (`name:type` fields), lower-cased.
+    private static func recBoleHeader(_ fields: [String], at: (path: String, line: Int)) throws -> [String] {
+        let columns = fields.map { ($0.split(separator: ":").first.map(String.init) ?? $0).lowercased() }
+        guard columns.contains("item_id") else {
+            throw MovieLensError.malformed(file: at.path, line: at.line, reason: "RecBole .item header needs an item_id:token column")
+        }
+        return columns
+    }
+
+    /// A RecBole .item line: the title gets the release year appended when there is one.
+    private static func recBoleMovie(_ fields: [String], columns: [String], at: (path: String, line: Int)) throws -> MovieRecord {
+        func value(_ name: String) -> String? {
+            guard let c = columns.firstIndex(of: name), c < fields.count else { return nil }
+            return fields[c]
+        }
+        guard let idText = value("item_id") else {
+            throw MovieLensError.malformed(file: at.path, line: at.line, reason: "missing field item_id")
+        }
+        let id = try movieID(idText, path: at.path, line: at.line)
+        var title = value("movie_title") ?? value("title") ?? ""
+        if let year = value("release_year"), !year.isEmpty { title += " (\(year))" }
+        return MovieRecord(movieID: id, title: title, genres: splitGenres(value("class") ?? value("genre") ?? "", by: " "))
     }
 
     /// ML-100K's genre columns, in the order of u.genre.

@@ -39,9 +39,7 @@ public enum Synthetic {
         }
 
         public func validate() throws {
-            func check(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ requirement: String) throws {
-                if !ok { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-            }
+            let check = ModelError.require
             try check(users >= 1, "users", users, "at least 1")
             try check(movies >= 2, "movies", movies, "at least 2")
             try check(ratings >= 1, "ratings", ratings, "at least 1")

@@ -9,12 +9,7 @@ public enum BLAS {
         rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
         vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
     ) {
-        guard rows > 0 else { return }
-        guard columns > 0 else {
-            if beta == 0 { y.update(repeating: 0, count: rows) } else if beta != 1 { for i in 0..<rows { y[i] *= beta } }
-            return
-        }
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), alpha, a, Int32(columns), x, 1, beta, y, 1)
+        matrixVector(CblasNoTrans, rows: rows, columns: columns, outputs: rows, alpha: alpha, a, x, beta: beta, y)
     }
 
     /// `y = alpha * A^T x + beta * y` with `A` row-major `rows x columns` (so `y` has `columns` entries).
@@ -23,12 +18,22 @@ public enum BLAS {
         rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
         vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
     ) {
-        guard columns > 0 else { return }
-        guard rows > 0 else {
-            if beta == 0 { y.update(repeating: 0, count: columns) } else if beta != 1 { for i in 0..<columns { y[i] *= beta } }
+        matrixVector(CblasTrans, rows: rows, columns: columns, outputs: columns, alpha: alpha, a, x, beta: beta, y)
+    }
+
+    /// `sgemv` with its empty cases: nothing to write without outputs; without inputs the
+    /// product is zero, so `y = beta * y` (BLAS leaves such calls undefined).
+    @inlinable
+    static func matrixVector(
+        _ operation: CBLAS_TRANSPOSE, rows: Int, columns: Int, outputs: Int, alpha: Float,
+        _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, beta: Float, _ y: UnsafeMutablePointer<Float>
+    ) {
+        guard outputs > 0 else { return }
+        guard rows > 0, columns > 0 else {
+            if beta == 0 { y.update(repeating: 0, count: outputs) } else if beta != 1 { for i in 0..<outputs { y[i] *= beta } }
             return
         }
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), alpha, a, Int32(columns), x, 1, beta, y, 1)
+        cblas_sgemv(CblasRowMajor, operation, Int32(rows), Int32(columns), alpha, a, Int32(columns), x, 1, beta, y, 1)
     }
 
     /// `C = alpha * A B^T + beta * C` with `A` row-major `m x k`, `B` row-major `n x k` and

@@ -81,9 +81,7 @@ extension NeuralEmbedder {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         public func validate() throws {
-            func check(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ requirement: String) throws {
-                if !ok { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-            }
+            let check = ModelError.require
             try check(dimension >= 1 && dimension <= 4096, "dimension", dimension, "between 1 and 4096")
             try check(hidden >= 0 && hidden <= 8192, "hidden", hidden, "between 0 (no hidden layer) and 8192")
             try check(likedThreshold.isFinite, "likedThreshold", likedThreshold, "finite")

@@ -113,9 +113,7 @@ public struct MatrixFactorizationSGD: Sendable {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         public func validate() throws {
-            func check(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ requirement: String) throws {
-                if !ok { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-            }
+            let check = ModelError.require
             try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
             try check(epochs >= 1, "epochs", epochs, "at least 1")
             try check(learningRate.isFinite && learningRate > 0 && learningRate < 1, "learningRate", learningRate, "in (0, 1)")

@@ -16,6 +16,62 @@ struct SGDRunResult {
     var schedule: [SGDScheduleStep]
 }
 
+/// The adaptive schedule and early stopping of a run: the learning rates and batch size of
+/// the next epoch, and the best epoch so far by the watched error (validation, else training).
+struct SGDEpochSchedule {
+    private let configuration: MatrixFactorizationSGD.Configuration
+    /// Whether the rates and batch size follow the errors (not when a recorded schedule is replayed).
+    let adapts: Bool
+    var step: SGDScheduleStep
+    /// The batch size before rounding, so repeated small factors accumulate.
+    private var batch: Double
+    private(set) var best = Double.infinity
+    private(set) var bestEpoch = 0
+    /// Epochs since the last improvement larger than the plateau.
+    private(set) var sinceBest = 0
+
+    init(_ c: MatrixFactorizationSGD.Configuration, adapts: Bool) {
+        configuration = c
+        self.adapts = adapts
+        step = SGDScheduleStep(learningRate: c.learningRate, biasLearningRate: c.biasLearningRate, batchSize: c.batchSize)
+        batch = Double(c.batchSize)
+    }
+
+    /// Multiplies both learning rates and the batch size by `factor`.
+    mutating func scale(by factor: Float) {
+        step.learningRate *= factor
+        step.biasLearningRate *= factor
+        batch *= Double(factor)
+        step.batchSize = max(1, Int(batch.rounded(.down)))
+    }
+
+    /// Takes one finished epoch's watched error; returns whether it is the best so far.
+    /// During warm-up a worse epoch is expected (factors leave their random start), and the
+    /// best epoch is only sought from its end: an early minimum of the biases alone would
+    /// otherwise hide the factors' slower gains. A plateau keeps the better parameters but
+    /// counts towards early stopping.
+    mutating func record(_ watched: Double, epoch: Int, maxEpochs: Int) -> Bool {
+        let c = configuration
+        let warmingUp = epoch < c.warmupEpochs && epoch < maxEpochs
+        if epoch == c.warmupEpochs { best = .infinity }
+        guard watched < best || warmingUp else {
+            sinceBest += 1
+            if adapts { scale(by: c.decay) }
+            step.batchSize = max(1, Int(batch.rounded(.down)))
+            return false
+        }
+        let relative = best.isFinite && !warmingUp ? (best - watched) / best : 1
+        let isBest = watched <= best
+        best = min(best, watched)
+        if isBest { bestEpoch = epoch }
+        let plateau = relative < Double(c.plateau)
+        sinceBest = plateau ? sinceBest + 1 : 0
+        if adapts { scale(by: plateau ? c.decay : c.growth) }
+        step.batchSize = max(1, Int(batch.rounded(.down)))
+        return isBest
+    }
+}
+
 /// One training run: the blocked ratings, the parameters and the epoch loop.
 struct SGDRun {
     let configuration: MatrixFactorizationSGD.Configuration
@@ -80,15 +136,10 @@ struct SGDRun {
         schedule replay: [SGDScheduleStep]? = nil
     ) throws -> SGDRunResult {
         let c = configuration
-        var step = SGDScheduleStep(learningRate: c.learningRate, biasLearningRate: c.biasLearningRate, batchSize: c.batchSize)
-        var batch = Double(c.batchSize)
-        var schedule: [SGDScheduleStep] = []
-        var best = Double.infinity
-        var bestEpoch = 0
+        var schedule = SGDEpochSchedule(c, adapts: c.adaptive && replay == nil)
+        var used: [SGDScheduleStep] = []
         var bestSnapshot: [Float]? = nil
-        var sinceBest = 0
-        var rng = SeededRandom(seed: c.seed &+ 0x2)
-        let g = blocks.groups
+        var order = SeededRandom(seed: c.seed &+ 0x2)
         let started = Date()
         let batchBuffers = (replay?.contains { $0.batchSize > 1 } ?? false) || c.batchSize > 1
             ? SGDGradientBuffers(parameters: parameters) : nil
@@ -98,107 +149,95 @@ struct SGDRun {
         while epoch < maxEpochs {
             epoch += 1
             let epochStart = Date()
-            if let replay, epoch - 1 < replay.count { step = replay[epoch - 1] }
-            schedule.append(step)
-            let kernelStep = SGDStep(
-                learningRate: step.learningRate, biasLearningRate: step.biasLearningRate,
-                regularisation: c.regularisation, biasRegularisation: c.biasRegularisation)
-            let shared = SGDShared(
-                entries: blocks.entries, p: parameters.p, q: parameters.q, stride: parameters.stride,
-                gp: batchBuffers?.gp, gq: batchBuffers?.gq,
-                touchedUser: batchBuffers?.touchedUser, touchedMovie: batchBuffers?.touchedMovie)
-            // Stratum order is shuffled per epoch (seeded).
-            var strata = Array(0..<g)
-            rng.shuffle(&strata)
-            let work = strata.flatMap { s in (0..<g).map { ug in blocks.range(userGroup: ug, movieGroup: (ug + s) % g) } }
-            var blockSSE = [Double](repeating: 0, count: work.count)
-            let batchSize = step.batchSize
-            blockSSE.withUnsafeMutableBufferPointer { out in
-                let sink = SharedFloatSink(out.baseAddress)
-                Self.runStrata(work, groups: g, threads: c.threads) { item in
-                    let value: Double
-                    if batchSize > 1 {
-                        var tu: [Int32] = [], tm: [Int32] = []
-                        value = SGDKernel.runBatched(shared, work[item], kernelStep, batchSize: batchSize,
-                                                     touchedUsers: &tu, touchedMovies: &tm)
-                    } else {
-                        value = SGDKernel.run(shared, work[item], kernelStep)
-                    }
-                    sink.add(value, at: item)
-                }
-            }
-            let sse = blockSSE.reduce(0, +)
-            let trainingRMSE = (sse / Double(max(blocks.count, 1))).squareRoot()
-            if !trainingRMSE.isFinite, c.adaptive, replay == nil, recoveries < 5 {
+            if let replay, epoch - 1 < replay.count { schedule.step = replay[epoch - 1] }
+            let trainingRMSE = runEpoch(schedule.step, order: &order, buffers: batchBuffers)
+            if !trainingRMSE.isFinite, schedule.adapts, recoveries < 5 {
                 // Diverged: go back to the best parameters so far (or the start) and cut the
                 // learning rate. The epoch is redone (and not recorded, so a refit never replays
                 // the bad rate).
-                if let bestSnapshot {
-                    parameters.restore(bestSnapshot)
-                } else {
-                    parameters = try Self.start(c, ratings: ratings, users: parameters.userCount,
-                                                movies: parameters.movieCount, mean: mean)
-                }
+                try restart(from: bestSnapshot)
                 recoveries += 1
-                step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
-                step.batchSize = max(1, Int(batch.rounded(.down)))
-                schedule.removeLast()
+                schedule.scale(by: c.decay)
                 epoch -= 1
                 continue
             }
             guard trainingRMSE.isFinite else {
                 throw ModelError.numerical(
-                    "MF-SGD diverged at epoch \(epoch) (training error is not finite): lower the learning rate (now \(step.learningRate))")
+                    "MF-SGD diverged at epoch \(epoch) (training error is not finite): lower the learning rate (now \(schedule.step.learningRate))")
             }
-            if c.gravity > 0 && c.k > 0 { applyGravity(learningRate: step.learningRate) }
+            used.append(schedule.step)
+            if c.gravity > 0 && c.k > 0 { applyGravity(learningRate: schedule.step.learningRate) }
             let validationRMSE = validation.map { rmse(on: $0) }
-            let watched = validationRMSE ?? trainingRMSE
-            // During warm-up a worse epoch is expected (factors leave their random start).
-            // The best epoch is only sought from the end of the warm-up: an early minimum of
-            // the biases alone would otherwise hide the factors' slower gains.
-            let warmingUp = epoch < c.warmupEpochs && epoch < maxEpochs
-            if epoch == c.warmupEpochs { best = .infinity }
-            let improved = watched < best || warmingUp
-            if improved {
-                let relative = best.isFinite && !warmingUp ? (best - watched) / best : 1
-                best = min(best, watched)
-                if watched <= best { bestEpoch = epoch }
-                // A plateau keeps the better parameters but counts towards early stopping.
-                sinceBest = relative < Double(c.plateau) ? sinceBest + 1 : 0
-                if validation != nil && !refitting && watched <= best { bestSnapshot = parameters.snapshot() }
-                if c.adaptive && replay == nil {
-                    if relative < Double(c.plateau) {
-                        step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
-                    } else {
-                        step.learningRate *= c.growth; step.biasLearningRate *= c.growth; batch *= Double(c.growth)
-                    }
-                }
-            } else {
-                sinceBest += 1
-                if c.adaptive && replay == nil {
-                    step.learningRate *= c.decay; step.biasLearningRate *= c.decay; batch *= Double(c.decay)
-                }
-            }
-            step.batchSize = max(1, Int(batch.rounded(.down)))
-            let seconds = Date().timeIntervalSince(epochStart)
+            let isBest = schedule.record(validationRMSE ?? trainingRMSE, epoch: epoch, maxEpochs: maxEpochs)
+            if isBest && validation != nil && !refitting { bestSnapshot = parameters.snapshot() }
             let mean = Date().timeIntervalSince(started) / Double(epoch)
             let report = MatrixFactorizationSGD.EpochReport(
                 epoch: epoch, trainingRMSE: trainingRMSE, validationRMSE: validationRMSE,
-                learningRate: schedule[epoch - 1].learningRate, batchSize: schedule[epoch - 1].batchSize,
-                seconds: seconds, secondsRemaining: mean * Double(maxEpochs - epoch), refitting: refitting)
+                learningRate: used[epoch - 1].learningRate, batchSize: used[epoch - 1].batchSize,
+                seconds: Date().timeIntervalSince(epochStart), secondsRemaining: mean * Double(maxEpochs - epoch),
+                refitting: refitting)
             onEpoch?(report)
-            progress.step(refitting ? "MF-SGD refit" : "MF-SGD", [
-                "epoch": "\(epoch)/\(maxEpochs)", "train_rmse": format(trainingRMSE),
-                "val_rmse": validationRMSE.map(format) ?? "-", "lr": "\(step.learningRate)",
-                "batch": "\(step.batchSize)", "eta": ProgressReporter.duration(report.secondsRemaining),
-            ])
-            if validation != nil && sinceBest >= c.patience { break }
+            reportProgress(report, of: maxEpochs, next: schedule.step, to: progress)
+            if validation != nil && schedule.sinceBest >= c.patience { break }
         }
         if let bestSnapshot { parameters.restore(bestSnapshot) }
-        let finalEpoch = validation != nil ? bestEpoch : epoch
+        let finalEpoch = validation != nil ? schedule.bestEpoch : epoch
         return SGDRunResult(
-            bestEpoch: max(finalEpoch, 1), bestValidationRMSE: validation != nil ? best : nil,
-            schedule: Array(schedule.prefix(max(finalEpoch, 1))))
+            bestEpoch: max(finalEpoch, 1), bestValidationRMSE: validation != nil ? schedule.best : nil,
+            schedule: Array(used.prefix(max(finalEpoch, 1))))
+    }
+
+    /// One epoch over every block, strata in a seeded order; returns the training RMSE (before
+    /// the epoch's updates finished: each rating's error as its block saw it).
+    private func runEpoch(_ step: SGDScheduleStep, order: inout SeededRandom, buffers: SGDGradientBuffers?) -> Double {
+        let c = configuration
+        let kernelStep = SGDStep(
+            learningRate: step.learningRate, biasLearningRate: step.biasLearningRate,
+            regularisation: c.regularisation, biasRegularisation: c.biasRegularisation)
+        let shared = SGDShared(
+            entries: blocks.entries, p: parameters.p, q: parameters.q, stride: parameters.stride,
+            gp: buffers?.gp, gq: buffers?.gq, touchedUser: buffers?.touchedUser, touchedMovie: buffers?.touchedMovie)
+        let g = blocks.groups
+        var strata = Array(0..<g)
+        order.shuffle(&strata)
+        let work = strata.flatMap { s in (0..<g).map { ug in blocks.range(userGroup: ug, movieGroup: (ug + s) % g) } }
+        var blockSSE = [Double](repeating: 0, count: work.count)
+        let batchSize = step.batchSize
+        blockSSE.withUnsafeMutableBufferPointer { out in
+            let sink = SharedFloatSink(out.baseAddress)
+            Self.runStrata(work, groups: g, threads: c.threads) { item in
+                let value: Double
+                if batchSize > 1 {
+                    var tu: [Int32] = [], tm: [Int32] = []
+                    value = SGDKernel.runBatched(shared, work[item], kernelStep, batchSize: batchSize,
+                                                 touchedUsers: &tu, touchedMovies: &tm)
+                } else {
+                    value = SGDKernel.run(shared, work[item], kernelStep)
+                }
+                sink.add(value, at: item)
+            }
+        }
+        return (blockSSE.reduce(0, +) / Double(max(blocks.count, 1))).squareRoot()
+    }
+
+    /// Back to the best parameters so far, or to the (seeded, so identical) start.
+    private mutating func restart(from snapshot: [Float]?) throws {
+        if let snapshot {
+            parameters.restore(snapshot)
+        } else {
+            parameters = try Self.start(configuration, ratings: ratings, users: parameters.userCount,
+                                        movies: parameters.movieCount, mean: mean)
+        }
+    }
+
+    private func reportProgress(
+        _ report: MatrixFactorizationSGD.EpochReport, of maxEpochs: Int, next step: SGDScheduleStep, to progress: ProgressReporter
+    ) {
+        progress.step(report.refitting ? "MF-SGD refit" : "MF-SGD", [
+            "epoch": "\(report.epoch)/\(maxEpochs)", "train_rmse": format(report.trainingRMSE),
+            "val_rmse": report.validationRMSE.map(format) ?? "-", "lr": "\(step.learningRate)",
+            "batch": "\(step.batchSize)", "eta": ProgressReporter.duration(report.secondsRemaining),
+        ])
     }
 
     private func format(_ x: Double) -> String { String((x * 10000).rounded() / 10000) }

@@ -1,28 +1,28 @@
-import Models
+import Records
 
 /// Encodes events in the JSON of the ingest contract (the inverse of ``EventParser``), appending
 /// to a reusable byte buffer so that producing millions of events allocates almost nothing.
 public enum EventEncoder {
     /// `{"user_id":42,"movie_id":318,"rating":4.5,"ts":1700000000}`.
     public static func appendRating(_ record: RatingRecord, to out: inout [UInt8]) {
-        appendStatic("{\"user_id\":", to: &out)
-        appendInteger(record.userID, to: &out)
-        appendStatic(",\"movie_id\":", to: &out)
-        appendInteger(record.movieID, to: &out)
-        appendStatic(",\"rating\":", to: &out)
-        appendRatingValue(record.rating, to: &out)
-        appendStatic(",\"ts\":", to: &out)
-        appendInteger(record.timestamp, to: &out)
-        out.append(UInt8(ascii: "}"))
+        appendRatingEvent(userID: record.userID, movieID: record.movieID, rating: record.rating, timestamp: record.timestamp, to: &out)
     }
 
     /// `{"user_id":42,"movie_id":318,"rating":null,"ts":1700000000}`: retracts a rating.
     public static func appendRetraction(userID: Int64, movieID: Int64, timestamp: Int64, to out: inout [UInt8]) {
+        appendRatingEvent(userID: userID, movieID: movieID, rating: nil, timestamp: timestamp, to: &out)
+    }
+
+    /// A rating event; a nil rating is written as `null` (a retraction).
+    @inline(__always)
+    private static func appendRatingEvent(userID: Int64, movieID: Int64, rating: Float?, timestamp: Int64, to out: inout [UInt8]) {
         appendStatic("{\"user_id\":", to: &out)
         appendInteger(userID, to: &out)
         appendStatic(",\"movie_id\":", to: &out)
         appendInteger(movieID, to: &out)
-        appendStatic(",\"rating\":null,\"ts\":", to: &out)
+        appendStatic(",\"rating\":", to: &out)
+        if let rating { appendRatingValue(rating, to: &out) } else { appendStatic("null", to: &out) }
+        appendStatic(",\"ts\":", to: &out)
         appendInteger(timestamp, to: &out)
         out.append(UInt8(ascii: "}"))
     }
