@@ -9,6 +9,9 @@
 
 /// Cholesky factorisation of a symmetric positive definite matrix.
 void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t uplo_len);
+/// The same, unblocked (dot products and matrix-vector updates only): faster for the small
+/// orders of ALS's normal equations, where spotrf_'s blocked path spends its time in trsm.
+void spotf2_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t uplo_len);
 /// Solves A X = B with the factor from spotrf_.
 void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda,
              float *b, const int *ldb, int *info, size_t uplo_len);

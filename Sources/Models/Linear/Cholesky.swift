@@ -42,7 +42,13 @@ public enum Cholesky {
         try solveFactored(order: n, factor: a, rightHandSides: b, count: nrhs)
     }
 
-    /// Cholesky factorisation in place (`spotrf`, upper triangle).
+    /// Orders up to this are factored unblocked (`spotf2`): measured with OpenBLAS 0.3.21 at
+    /// order 64, the blocked `spotrf` spent most of ALS's solve time packing for and running
+    /// its triangular-matrix kernels.
+    public static let unblockedOrderLimit = 128
+
+    /// Cholesky factorisation in place (upper triangle): `spotf2` for small orders, `spotrf`
+    /// above ``unblockedOrderLimit``.
     @inlinable
     public static func factorInPlace(order n: Int, matrix a: UnsafeMutablePointer<Float>) throws(LinearAlgebraError) {
         guard n > 0 else { return }
@@ -50,9 +56,10 @@ public enum Cholesky {
         var order = Int32(n)
         var lda = Int32(n)
         var info: Int32 = 0
-        spotrf_(&uplo, &order, a, &lda, &info, 1)
+        let unblocked = n <= unblockedOrderLimit
+        if unblocked { spotf2_(&uplo, &order, a, &lda, &info, 1) } else { spotrf_(&uplo, &order, a, &lda, &info, 1) }
         if info > 0 { throw .notPositiveDefinite(order: n, minor: Int(info)) }
-        if info < 0 { throw .invalidArgument(routine: "spotrf", position: Int(-info)) }
+        if info < 0 { throw .invalidArgument(routine: unblocked ? "spotf2" : "spotrf", position: Int(-info)) }
     }
 
     /// Solves with a factor produced by ``factorInPlace(order:matrix:)`` (`spotrs`).
@@ -62,6 +69,12 @@ public enum Cholesky {
         rightHandSides b: UnsafeMutablePointer<Float>, count nrhs: Int = 1
     ) throws(LinearAlgebraError) {
         guard n > 0, nrhs > 0 else { return }
+        if nrhs == 1 {
+            // Two triangular solves, U^T y = b then U x = y, without spotrs's packing for trsm.
+            cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, Int32(n), a, Int32(n), b, 1)
+            cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, Int32(n), a, Int32(n), b, 1)
+            return
+        }
         var uplo = CChar(UInt8(ascii: "U"))
         var order = Int32(n)
         var columns = Int32(nrhs)
