@@ -30,18 +30,18 @@ import Postgres
 /// ``IngestWriteError/fenced(_:)`` tells the caller to re-read the stored offsets.
 ///
 /// Not thread-safe: one writer per connection, used from one thread at a time.
-public final class BatchWriter {
-    public let connection: PostgresConnection
-    public let consumerGroup: String
+package final class BatchWriter {
+    package let connection: PostgresConnection
+    package let consumerGroup: String
     private var sessionReady = false
 
-    public init(connection: PostgresConnection, consumerGroup: String) {
+    package init(connection: PostgresConnection, consumerGroup: String) {
         self.connection = connection
         self.consumerGroup = consumerGroup
     }
 
     /// Re-opens the session after a connection failure (temporary tables are recreated lazily).
-    public func reconnect() throws {
+    package func reconnect() throws {
         sessionReady = false
         try connection.reconnect()
     }
@@ -75,7 +75,7 @@ public final class BatchWriter {
     ///
     /// - Throws: ``IngestWriteError/fenced(_:)`` when a stored offset differs from the expected
     ///   one (nothing written); otherwise ``PostgresError`` (nothing written either).
-    public func write(_ batch: IngestBatch, expectedOffsets: [TopicPartition: Int64?]) throws {
+    package func write(_ batch: IngestBatch, expectedOffsets: [TopicPartition: Int64?]) throws {
         try prepareSession()
         let useMerge = connection.serverVersion >= 150_000
         do {
@@ -377,11 +377,11 @@ public final class BatchWriter {
 }
 
 /// Why a batch was not written (besides PostgreSQL errors).
-public enum IngestWriteError: Error, CustomStringConvertible {
+package enum IngestWriteError: Error, CustomStringConvertible {
     /// Another consumer moved these partitions' stored offsets (value: what is stored now).
     case fenced([TopicPartition: Int64?])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .fenced(let moved):
             let list = moved.keys.map(\.description).sorted().joined(separator: ", ")

@@ -2,14 +2,14 @@ import Records
 
 /// Encodes events in the JSON of the ingest contract (the inverse of ``EventParser``), appending
 /// to a reusable byte buffer so that producing millions of events allocates almost nothing.
-public enum EventEncoder {
+package enum EventEncoder {
     /// `{"user_id":42,"movie_id":318,"rating":4.5,"ts":1700000000}`.
-    public static func appendRating(_ record: RatingRecord, to out: inout [UInt8]) {
+    package static func appendRating(_ record: RatingRecord, to out: inout [UInt8]) {
         appendRatingEvent(userID: record.userID, movieID: record.movieID, rating: record.rating, timestamp: record.timestamp, to: &out)
     }
 
     /// `{"user_id":42,"movie_id":318,"rating":null,"ts":1700000000}`: retracts a rating.
-    public static func appendRetraction(userID: Int64, movieID: Int64, timestamp: Int64, to out: inout [UInt8]) {
+    package static func appendRetraction(userID: Int64, movieID: Int64, timestamp: Int64, to out: inout [UInt8]) {
         appendRatingEvent(userID: userID, movieID: movieID, rating: nil, timestamp: timestamp, to: &out)
     }
 
@@ -28,7 +28,7 @@ public enum EventEncoder {
     }
 
     /// `{"movie_id":1,"title":"Toy Story (1995)","genres":["Adventure","Animation"]}`.
-    public static func appendMovie(_ record: MovieRecord, to out: inout [UInt8]) {
+    package static func appendMovie(_ record: MovieRecord, to out: inout [UInt8]) {
         appendStatic("{\"movie_id\":", to: &out)
         appendInteger(record.movieID, to: &out)
         appendStatic(",\"title\":", to: &out)
@@ -42,7 +42,7 @@ public enum EventEncoder {
     }
 
     /// The decimal digits of `value`.
-    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+    package static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no heap
@@ -73,7 +73,7 @@ public enum EventEncoder {
     }
 
     /// A JSON string literal with the escapes RFC 8259 requires.
-    public static func appendString(_ text: String, to out: inout [UInt8]) {
+    package static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

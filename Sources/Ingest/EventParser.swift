@@ -11,14 +11,14 @@ import Records
 /// Unknown fields are ignored (but must be valid JSON). A known field given twice is rejected
 /// as ambiguous. When a payload has several problems, a JSON syntax error wins over field
 /// errors, and among field errors the first one in the payload is reported.
-public enum EventParser {
+package enum EventParser {
     /// Larger payloads are rejected without parsing.
-    public static let maximumPayloadSize = 64 * 1024
+    package static let maximumPayloadSize = 64 * 1024
 
     // MARK: Ratings
 
     /// Parses a rating event, or throws why it is rejected.
-    public static func rating(from payload: UnsafeRawBufferPointer) throws(EventRejection) -> RatingEvent {
+    package static func rating(from payload: UnsafeRawBufferPointer) throws(EventRejection) -> RatingEvent {
         var scanner = try objectScanner(payload)
         var userID: Int64 = 0
         var movieID: Int64 = 0
@@ -45,7 +45,7 @@ public enum EventParser {
     // MARK: Movies
 
     /// Parses a movie event, or throws why it is rejected.
-    public static func movie(from payload: UnsafeRawBufferPointer) throws(EventRejection) -> MovieRecord {
+    package static func movie(from payload: UnsafeRawBufferPointer) throws(EventRejection) -> MovieRecord {
         var scanner = try objectScanner(payload)
         var movieID: Int64 = 0
         var title = ""
@@ -133,7 +133,7 @@ public enum EventParser {
     // MARK: Conveniences
 
     /// Parses a rating event from bytes.
-    public static func rating(from payload: [UInt8]) throws(EventRejection) -> RatingEvent {
+    package static func rating(from payload: [UInt8]) throws(EventRejection) -> RatingEvent {
         let result: Result<RatingEvent, EventRejection> = payload.withUnsafeBytes { raw in
             do throws(EventRejection) { return .success(try rating(from: raw)) } catch { return .failure(error) }
         }
@@ -141,12 +141,12 @@ public enum EventParser {
     }
 
     /// Parses a rating event from text.
-    public static func rating(from text: String) throws(EventRejection) -> RatingEvent {
+    package static func rating(from text: String) throws(EventRejection) -> RatingEvent {
         try rating(from: Array(text.utf8))
     }
 
     /// Parses a movie event from bytes.
-    public static func movie(from payload: [UInt8]) throws(EventRejection) -> MovieRecord {
+    package static func movie(from payload: [UInt8]) throws(EventRejection) -> MovieRecord {
         let result: Result<MovieRecord, EventRejection> = payload.withUnsafeBytes { raw in
             do throws(EventRejection) { return .success(try movie(from: raw)) } catch { return .failure(error) }
         }
@@ -154,7 +154,7 @@ public enum EventParser {
     }
 
     /// Parses a movie event from text.
-    public static func movie(from text: String) throws(EventRejection) -> MovieRecord {
+    package static func movie(from text: String) throws(EventRejection) -> MovieRecord {
         try movie(from: Array(text.utf8))
     }
 

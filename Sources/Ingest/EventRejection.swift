@@ -1,9 +1,9 @@
 /// Why an event was rejected: a stable code (for metrics and queries) plus a message a person
 /// can act on. Stored in `latent.rejected_events.reason` as `"<code>: <message>"`.
-public struct EventRejection: Error, Sendable, Equatable, CustomStringConvertible {
+package struct EventRejection: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable, machine-readable reason codes. Never rename a case's raw value: dashboards
     /// and queries over `latent.rejected_events` depend on them.
-    public enum Reason: String, Sendable, CaseIterable {
+    package enum Reason: String, Sendable, CaseIterable {
         /// The message has no value (a null or zero-length Kafka payload).
         case emptyPayload = "empty_payload"
         /// The payload is larger than ``EventParser/maximumPayloadSize``.
@@ -34,14 +34,14 @@ public struct EventRejection: Error, Sendable, Equatable, CustomStringConvertibl
         case invalidText = "invalid_text"
     }
 
-    public var reason: Reason
-    public var message: String
+    package var reason: Reason
+    package var message: String
 
-    public init(_ reason: Reason, _ message: String) {
+    package init(_ reason: Reason, _ message: String) {
         self.reason = reason
         self.message = message
     }
 
     /// `"<code>: <message>"`, the form stored in `latent.rejected_events.reason`.
-    public var description: String { "\(reason.rawValue): \(message)" }
+    package var description: String { "\(reason.rawValue): \(message)" }
 }

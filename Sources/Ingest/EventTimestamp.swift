@@ -1,10 +1,10 @@
 /// Conversions between event timestamps and microseconds since the Unix epoch (the precision
 /// of PostgreSQL's `timestamptz`).
-public enum EventTimestamp {
+package enum EventTimestamp {
     /// 0001-01-01T00:00:00Z in epoch seconds.
-    public static let minimumSeconds: Int64 = -62_135_596_800
+    package static let minimumSeconds: Int64 = -62_135_596_800
     /// 9999-12-31T23:59:59Z in epoch seconds.
-    public static let maximumSeconds: Int64 = 253_402_300_799
+    package static let maximumSeconds: Int64 = 253_402_300_799
 
     /// Microseconds for an epoch-seconds JSON number (fractions beyond 1 µs are truncated).
     static func microseconds(fromEpochSeconds n: JSONNumber, in scanner: JSONScanner) throws(EventRejection) -> Int64 {
@@ -48,7 +48,7 @@ public enum EventTimestamp {
     /// Microseconds for an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
     /// `t`/space separators, `z`, and offsets without a colon are accepted; fractions beyond
     /// 1 µs are truncated; a leap second `:60` counts as the next second.
-    public static func microseconds(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    package static func microseconds(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         let n = bytes.count
         func digits(_ count: Int) -> Int? {

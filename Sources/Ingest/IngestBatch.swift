@@ -10,57 +10,57 @@ import Records
 /// anyway, keeps hashing off the consumer thread that parses every event. Movies: the later
 /// arrival wins. Every consumed message is either accepted or rejected, and ``nextOffsets`` covers all
 /// of them, so the batch's transaction accounts for each offset exactly once.
-public struct IngestBatch: Sendable {
+package struct IngestBatch: Sendable {
     /// One (user, movie) entry to merge; `rating` nil retracts.
-    public struct StagedRating: Sendable, Equatable {
-        public var userID: Int64
-        public var movieID: Int64
-        public var rating: Float?
-        public var timestampMicros: Int64
+    package struct StagedRating: Sendable, Equatable {
+        package var userID: Int64
+        package var movieID: Int64
+        package var rating: Float?
+        package var timestampMicros: Int64
     }
 
     /// A message that failed validation, kept verbatim for `latent.rejected_events`.
-    public struct RejectedMessage: Sendable {
-        public var topic: String
-        public var partition: Int32
-        public var offset: Int64
-        public var key: [UInt8]?
-        public var payload: [UInt8]
-        public var rejection: EventRejection
+    package struct RejectedMessage: Sendable {
+        package var topic: String
+        package var partition: Int32
+        package var offset: Int64
+        package var key: [UInt8]?
+        package var payload: [UInt8]
+        package var rejection: EventRejection
     }
 
-    public let ratingsTopic: String
-    public let moviesTopic: String
+    package let ratingsTopic: String
+    package let moviesTopic: String
 
     /// Valid rating events in arrival order, not deduplicated (see ``latestRatings()``).
-    public private(set) var ratings: [StagedRating] = []
-    public private(set) var movies: [MovieRecord] = []
+    package private(set) var ratings: [StagedRating] = []
+    package private(set) var movies: [MovieRecord] = []
     private var movieSlots: [Int64: Int] = [:]
-    public private(set) var rejected: [RejectedMessage] = []
+    package private(set) var rejected: [RejectedMessage] = []
     /// Offset of the next message to read, per partition touched by the batch.
-    public private(set) var nextOffsets: [TopicPartition: Int64] = [:]
+    package private(set) var nextOffsets: [TopicPartition: Int64] = [:]
 
     /// Messages added (accepted + rejected).
-    public private(set) var consumedCount = 0
+    package private(set) var consumedCount = 0
     /// Valid events added, including those superseded within the batch.
-    public private(set) var acceptedCount = 0
+    package private(set) var acceptedCount = 0
     /// When the first message was added (monotonic nanoseconds), 0 when empty.
-    public private(set) var startedAt: UInt64 = 0
+    package private(set) var startedAt: UInt64 = 0
 
     private var lastPartition: TopicPartition?
     private var lastNextOffset: Int64 = 0
 
-    public init(ratingsTopic: String, moviesTopic: String, expectedCount: Int = 0) {
+    package init(ratingsTopic: String, moviesTopic: String, expectedCount: Int = 0) {
         self.ratingsTopic = ratingsTopic
         self.moviesTopic = moviesTopic
         if expectedCount > 0 { ratings.reserveCapacity(expectedCount) }
     }
 
-    public var isEmpty: Bool { consumedCount == 0 }
-    public var rejectedCount: Int { rejected.count }
+    package var isEmpty: Bool { consumedCount == 0 }
+    package var rejectedCount: Int { rejected.count }
 
     /// Parses and adds one consumed message.
-    public mutating func add(_ message: KafkaMessage) {
+    package mutating func add(_ message: KafkaMessage) {
         if consumedCount == 0 { startedAt = MonotonicClock.nanoseconds() }
         consumedCount += 1
         notePosition(topic: message.topic, partition: message.partition, offset: message.offset)
@@ -92,13 +92,13 @@ public struct IngestBatch: Sendable {
     }
 
     /// Adds a valid rating event.
-    public mutating func addRating(_ event: RatingEvent) {
+    package mutating func addRating(_ event: RatingEvent) {
         acceptedCount += 1
         ratings.append(StagedRating(userID: event.userID, movieID: event.movieID, rating: event.rating, timestampMicros: event.timestampMicros))
     }
 
     /// One rating per (user, movie), in key order: the newest `ts`, on a tie the later arrival.
-    public func latestRatings() -> [StagedRating] {
+    package func latestRatings() -> [StagedRating] {
         guard !ratings.isEmpty else { return [] }
         // Sort arrival positions by (user, movie, ts, arrival); the last of each pair's run wins.
         var order = Array(ratings.indices)
@@ -125,7 +125,7 @@ public struct IngestBatch: Sendable {
     }
 
     /// Adds a valid movie event (the later one wins).
-    public mutating func addMovie(_ movie: MovieRecord) {
+    package mutating func addMovie(_ movie: MovieRecord) {
         acceptedCount += 1
         if let slot = movieSlots[movie.movieID] {
             movies[slot] = movie
@@ -152,7 +152,7 @@ public struct IngestBatch: Sendable {
     }
 
     /// Finalises bookkeeping; call before writing.
-    public mutating func seal() {
+    package mutating func seal() {
         flushPosition()
         lastPartition = nil
     }

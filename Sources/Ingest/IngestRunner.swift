@@ -4,30 +4,30 @@ import Logging
 import Postgres
 
 /// Settings of one `latent ingest` run.
-public struct IngestConfiguration: Sendable {
+package struct IngestConfiguration: Sendable {
     /// librdkafka properties (`bootstrap.servers`, TLS/SASL, ...).
-    public var kafkaOptions: [String: String]
-    public var ratingsTopic: String
-    public var moviesTopic: String
-    public var consumerGroup: String
+    package var kafkaOptions: [String: String]
+    package var ratingsTopic: String
+    package var moviesTopic: String
+    package var consumerGroup: String
     /// libpq URL or conninfo (never logged).
-    public var databaseURL: String
+    package var databaseURL: String
     /// A batch is written once it holds this many messages...
-    public var maxBatchEvents = 50_000
+    package var maxBatchEvents = 50_000
     /// ...or once its first message is this old (seconds).
-    public var maxBatchDelay = 0.2
+    package var maxBatchDelay = 0.2
     /// Return once every assigned partition is at its high watermark.
-    public var untilCaughtUp = false
+    package var untilCaughtUp = false
     /// Parallel writers (PostgreSQL connections). Partition `p` of either topic always goes to
     /// writer `p % writers`, so the events of one key are written in order by one writer.
-    public var writers = 2
+    package var writers = 2
     /// Seconds between progress log lines.
-    public var progressInterval = 5.0
+    package var progressInterval = 5.0
     /// Called on the writer thread after each batch commits, with the users whose ratings it
     /// changed (the live refresh listens here). Must return quickly: hand the work off.
-    public var onBatchCommitted: (@Sendable (CommittedRatings) -> Void)?
+    package var onBatchCommitted: (@Sendable (CommittedRatings) -> Void)?
 
-    public init(kafkaOptions: [String: String], ratingsTopic: String, moviesTopic: String, consumerGroup: String, databaseURL: String) {
+    package init(kafkaOptions: [String: String], ratingsTopic: String, moviesTopic: String, consumerGroup: String, databaseURL: String) {
         self.kafkaOptions = kafkaOptions
         self.ratingsTopic = ratingsTopic
         self.moviesTopic = moviesTopic
@@ -37,29 +37,29 @@ public struct IngestConfiguration: Sendable {
 }
 
 /// The users whose ratings one committed batch changed (ratings or retractions).
-public struct CommittedRatings: Sendable {
-    public var userIDs: [Int64]
+package struct CommittedRatings: Sendable {
+    package var userIDs: [Int64]
     /// When the batch committed (``MonotonicClock`` nanoseconds).
-    public var committedAt: UInt64
+    package var committedAt: UInt64
 }
 
 /// What a run did, counted over committed batches only.
-public struct IngestSummary: Sendable, CustomStringConvertible {
-    public var consumed = 0
-    public var accepted = 0
-    public var rejected = 0
-    public var batches = 0
-    public var seconds = 0.0
+package struct IngestSummary: Sendable, CustomStringConvertible {
+    package var consumed = 0
+    package var accepted = 0
+    package var rejected = 0
+    package var batches = 0
+    package var seconds = 0.0
     /// Time spent writing batches (the writer thread; overlaps with fetching).
-    public var writeSeconds = 0.0
+    package var writeSeconds = 0.0
     /// Time the consumer thread waited for a writer with a full batch.
-    public var waitSeconds = 0.0
+    package var waitSeconds = 0.0
     /// From the first consumed message to the end (excludes connecting and the group join).
-    public var activeSeconds = 0.0
+    package var activeSeconds = 0.0
 
-    public var eventsPerSecond: Double { seconds > 0 ? Double(consumed) / seconds : 0 }
+    package var eventsPerSecond: Double { seconds > 0 ? Double(consumed) / seconds : 0 }
 
-    public var description: String {
+    package var description: String {
         "consumed=\(consumed) accepted=\(accepted) rejected=\(rejected) batches=\(batches) seconds=\(String(format: "%.3f", seconds)) events_per_second=\(Int(eventsPerSecond)) "
             + "write_seconds=\(String(format: "%.3f", writeSeconds)) wait_seconds=\(String(format: "%.3f", waitSeconds)) "
             + "active_seconds=\(String(format: "%.3f", activeSeconds))"
@@ -67,7 +67,7 @@ public struct IngestSummary: Sendable, CustomStringConvertible {
 }
 
 /// Why an ingest run, or one step of it, did not go ahead.
-public enum IngestError: Error, CustomStringConvertible {
+package enum IngestError: Error, CustomStringConvertible {
     /// A second stop request gave up a batch that could not be written.
     case stopForced
     /// The settings cannot work (e.g. the same topic for ratings and movies).
@@ -76,7 +76,7 @@ public enum IngestError: Error, CustomStringConvertible {
     /// the partitions pending and asks again later, so the start offsets include that batch.
     case assignmentDeferred
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .stopForced: return "stop forced before the last batch could be written; it will be ingested by the next run"
         case .invalidConfiguration(let message): return message
@@ -96,7 +96,7 @@ public enum IngestError: Error, CustomStringConvertible {
 /// lane's previous batch meanwhile (one batch in flight per lane). While PostgreSQL is
 /// unavailable the writers retry, full batches wait, and the partitions are paused while `poll`
 /// keeps the group membership.
-public final class IngestRunner {
+package final class IngestRunner {
     private final class Lane {
         var batch: IngestBatch
         let writer: IngestWriterThread
@@ -126,7 +126,7 @@ public final class IngestRunner {
     /// When ``isCaughtUp(_:)`` last asked the broker for watermarks (monotonic nanoseconds).
     private var lastFreshWatermarkCheck: UInt64 = 0
 
-    public init(configuration: IngestConfiguration, stop: IngestStop, logger: Logger = Logger(label: "latent.ingest")) throws {
+    package init(configuration: IngestConfiguration, stop: IngestStop, logger: Logger = Logger(label: "latent.ingest")) throws {
         guard configuration.ratingsTopic != configuration.moviesTopic else {
             throw IngestError.invalidConfiguration("the ratings and movies topics must differ (both are \"\(configuration.ratingsTopic)\")")
         }
@@ -152,7 +152,7 @@ public final class IngestRunner {
     /// - Throws: when PostgreSQL or Kafka cannot be reached at start, on a fatal Kafka error,
     ///   or ``IngestError/stopForced``. Before it returns or throws, the consumer has left the
     ///   group and every writer thread has ended (see ``tearDown()``).
-    public func run() throws -> IngestSummary {
+    package func run() throws -> IngestSummary {
         let started = MonotonicClock.nanoseconds()
         // Every path out, thrown or returned, goes through the ordered teardown.
         defer { tearDown() }

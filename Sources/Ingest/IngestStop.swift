@@ -7,33 +7,33 @@ import Foundation
 /// PostgreSQL is down; nothing uncommitted is lost, it is read again next time).
 ///
 /// `@unchecked Sendable`: all state is guarded by `lock`.
-public final class IngestStop: @unchecked Sendable {
+package final class IngestStop: @unchecked Sendable {
     private let lock = NSLock()
     private var requests = 0
 
-    public init() {}
+    package init() {}
 
     /// Records one stop request (call it from a signal handler's queue).
-    public func request() {
+    package func request() {
         lock.lock()
         requests += 1
         lock.unlock()
     }
 
     /// Forces the stop, whatever was requested before (a second signal, a cancelled task).
-    public func force() {
+    package func force() {
         lock.lock()
         requests = max(requests + 1, 2)
         lock.unlock()
     }
 
-    public var isRequested: Bool {
+    package var isRequested: Bool {
         lock.lock()
         defer { lock.unlock() }
         return requests > 0
     }
 
-    public var isForced: Bool {
+    package var isForced: Bool {
         lock.lock()
         defer { lock.unlock() }
         return requests > 1

@@ -3,17 +3,17 @@ import Foundation
 import Logging
 
 /// Helpers to build librdkafka configurations without leaking secrets into logs or errors.
-public enum KafkaConfiguration {
+package enum KafkaConfiguration {
     /// Whether the value of the librdkafka property `name` must never be logged
     /// (passwords, SASL settings, private keys and anything that looks like them).
-    public static func isSecret(_ name: String) -> Bool {
+    package static func isSecret(_ name: String) -> Bool {
         let lowered = name.lowercased()
         return lowered.contains("password") || lowered.contains("sasl") || lowered.contains("ssl.key")
             || lowered.contains("secret") || lowered.contains("token") || lowered.contains("credential")
     }
 
     /// `name=value` pairs sorted by name, with the values of secret properties replaced by `<redacted>`.
-    public static func redacted(_ options: [String: String]) -> String {
+    package static func redacted(_ options: [String: String]) -> String {
         options.keys.sorted().map { name in
             "\(name)=\(isSecret(name) ? "<redacted>" : options[name] ?? "")"
         }.joined(separator: ", ")

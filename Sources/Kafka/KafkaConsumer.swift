@@ -22,7 +22,7 @@ import Logging
 /// `@unchecked Sendable`: `rd_kafka_t` is thread-safe and the Swift-side state is guarded by a lock.
 /// `poll` and `close` run rebalance callbacks and must be called from one thread at a time (the polling
 /// loop); `commit`, `assignment`, `position`, `watermarks`, `seek`, `pause` and `resume` are safe from any thread.
-public final class KafkaConsumer: @unchecked Sendable {
+package final class KafkaConsumer: @unchecked Sendable {
     private let handle: OpaquePointer
     private let state: ConsumerState
     private let logger = Logger(label: "latent.kafka.consumer")
@@ -38,7 +38,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///     next offset to read for each (absolute, ≥ 0). A partition without an entry starts from the group's
     ///     committed offset, or `auto.offset.reset`. Throwing defers the assignment (see the type's doc).
     ///   - onRevoke: called before partitions are taken away (inside `poll` or `close`).
-    public init(
+    package init(
         options: [String: String],
         groupID: String,
         topics: [String],
@@ -99,7 +99,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///
     /// Transient errors (broker down, transport, partition errors) are logged and consumption carries on.
     /// - Throws: on a fatal client error, or when the consumer is closed.
-    public func poll(maxMessages: Int, timeoutMilliseconds: Int32) throws(KafkaError) -> [KafkaMessage] {
+    package func poll(maxMessages: Int, timeoutMilliseconds: Int32) throws(KafkaError) -> [KafkaMessage] {
         guard !state.isClosed else {
             throw KafkaError(code: RD_KAFKA_RESP_ERR__STATE.rawValue, message: "poll called on a closed consumer")
         }
@@ -139,7 +139,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Commits `nextOffsets` (the offset of the next message to read, per partition) to Kafka asynchronously.
     /// Failures are logged; the result only matters to lag tooling, never to where this consumer resumes.
-    public func commit(_ nextOffsets: [TopicPartition: Int64]) {
+    package func commit(_ nextOffsets: [TopicPartition: Int64]) {
         guard !nextOffsets.isEmpty, !state.isClosed else { return }
         let list = PartitionList(Array(nextOffsets.keys), offsets: nextOffsets)
         let err = rd_kafka_commit(handle, list.pointer, 1)
@@ -149,14 +149,14 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// Partitions currently assigned and handed to the application by `onAssign`.
-    public var assignment: [TopicPartition] { state.assignment }
+    package var assignment: [TopicPartition] { state.assignment }
 
     /// Partitions the group assigned to this member whose `onAssign` failed; retried from `poll`.
     /// While this is not empty the consumer is not caught up, whatever `assignment` says.
-    public var pendingAssignment: [TopicPartition] { state.pendingAssignment }
+    package var pendingAssignment: [TopicPartition] { state.pendingAssignment }
 
     /// Asks the partition leader for the low and high watermarks (first offset kept, next offset to be written).
-    public func watermarks(_ tp: TopicPartition, timeoutMilliseconds: Int32) throws(KafkaError) -> (low: Int64, high: Int64) {
+    package func watermarks(_ tp: TopicPartition, timeoutMilliseconds: Int32) throws(KafkaError) -> (low: Int64, high: Int64) {
         var low: Int64 = 0
         var high: Int64 = 0
         let err = rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMilliseconds)
@@ -166,7 +166,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Watermarks as last seen in fetch responses, without asking the broker (`nil` if none seen yet).
     /// The high watermark is fresh while the partition is being fetched; good enough for lag gauges.
-    public func cachedWatermarks(_ tp: TopicPartition) -> (low: Int64, high: Int64)? {
+    package func cachedWatermarks(_ tp: TopicPartition) -> (low: Int64, high: Int64)? {
         var low: Int64 = 0
         var high: Int64 = 0
         let err = rd_kafka_get_watermark_offsets(handle, tp.topic, tp.partition, &low, &high)
@@ -177,7 +177,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The offset of the next message `poll` will return for `tp`: the start offset given by `onAssign` until a
     /// message is returned, then the last returned offset + 1. `nil` if unknown (not assigned, or started from
     /// the committed offset / `auto.offset.reset` and nothing consumed yet).
-    public func position(_ tp: TopicPartition) -> Int64? {
+    package func position(_ tp: TopicPartition) -> Int64? {
         if let known = state.position(tp) { return known }
         guard state.assignment.contains(tp) else { return nil }
         let list = PartitionList([tp])
@@ -191,7 +191,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///
     /// The seek is asynchronous (librdkafka 2.0.2 mis-scales the timeout of a synchronous seek).
     /// - Throws: if a partition is not currently assigned.
-    public func seek(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+    package func seek(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
         let owned = Set(state.assignment)
         if let stranger = offsets.keys.first(where: { !owned.contains($0) }) {
             throw KafkaError(code: RD_KAFKA_RESP_ERR__STATE.rawValue, message: "cannot seek \(stranger): it is not assigned to this consumer")
@@ -208,17 +208,17 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Stops fetching every assigned partition (the group membership stays alive while `poll` is called).
     /// A new assignment after a rebalance starts unpaused.
-    public func pause() throws(KafkaError) {
+    package func pause() throws(KafkaError) {
         try pauseOrResume(pause: true)
     }
 
     /// Resumes fetching every assigned partition, from the position after the last message returned.
-    public func resume() throws(KafkaError) {
+    package func resume() throws(KafkaError) {
         try pauseOrResume(pause: false)
     }
 
     /// Leaves the group cleanly (running `onRevoke`) and stops fetching. Idempotent; `deinit` calls it too.
-    public func close() {
+    package func close() {
         guard state.markClosed() else { return }
         let err = rd_kafka_consumer_close(handle)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -4,14 +4,14 @@ import CRdKafka
 ///
 /// `code` is the raw value of librdkafka's `rd_kafka_resp_err_t`: negative values are client-side
 /// errors (e.g. `-185` `_TIMED_OUT`), positive values are Kafka protocol errors returned by a broker.
-public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
+package struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Raw `rd_kafka_resp_err_t` value.
-    public var code: Int32
+    package var code: Int32
     /// What went wrong, in words a person can act on.
-    public var message: String
+    package var message: String
 
     /// An error with a raw `rd_kafka_resp_err_t` code and a human-readable message.
-    public init(code: Int32, message: String) {
+    package init(code: Int32, message: String) {
         self.code = code
         self.message = message
     }
@@ -21,11 +21,11 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// librdkafka's symbolic name of `code`, e.g. `_TRANSPORT` or `UNKNOWN_TOPIC_OR_PART`.
-    public var name: String {
+    package var name: String {
         String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(rawValue: code)))
     }
 
-    public var description: String { "\(message) [\(name)]" }
+    package var description: String { "\(message) [\(name)]" }
 
     /// The error librdkafka reported last on the calling thread (after a call that returned -1 or NULL).
     static func lastError(_ context: String) -> KafkaError {

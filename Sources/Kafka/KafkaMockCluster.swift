@@ -11,13 +11,13 @@ import Logging
 ///
 /// `@unchecked Sendable`: the mock cluster API is thread-safe (each call is an operation sent to the
 /// cluster's own thread); the handles are destroyed only in `deinit`.
-public final class KafkaMockCluster: @unchecked Sendable {
+package final class KafkaMockCluster: @unchecked Sendable {
     /// The client handle the cluster lives in; it must outlive the cluster.
     private let host: OpaquePointer
     private let cluster: OpaquePointer
 
     /// Starts a cluster of `brokers` brokers (ids 1...brokers), each on its own loopback port.
-    public init(brokers: Int = 1) throws(KafkaError) {
+    package init(brokers: Int = 1) throws(KafkaError) {
         guard brokers >= 1, brokers <= 64 else {
             throw KafkaError.invalidConfiguration("a mock cluster needs 1 to 64 brokers, got \(brokers)")
         }
@@ -38,12 +38,12 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     /// Comma-separated `host:port` list for `bootstrap.servers`, e.g. `127.0.0.1:40123`.
-    public var bootstrapServers: String {
+    package var bootstrapServers: String {
         String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
     }
 
     /// Creates a topic (replication factor 1). Creating an existing topic fails with `TOPIC_ALREADY_EXISTS`.
-    public func createTopic(_ name: String, partitions: Int32) throws(KafkaError) {
+    package func createTopic(_ name: String, partitions: Int32) throws(KafkaError) {
         guard partitions >= 1 else {
             throw KafkaError.invalidConfiguration("topic \"\(name)\" needs at least one partition, got \(partitions)")
         }
@@ -54,20 +54,20 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     /// Disconnects broker `id` and refuses new connections until `setBrokerUp` (partition leadership does not move).
-    public func setBrokerDown(_ id: Int32) throws(KafkaError) {
+    package func setBrokerDown(_ id: Int32) throws(KafkaError) {
         let err = rd_kafka_mock_broker_set_down(cluster, id)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "could not take mock broker \(id) down") }
     }
 
     /// Lets broker `id` accept connections again, on the same port.
-    public func setBrokerUp(_ id: Int32) throws(KafkaError) {
+    package func setBrokerUp(_ id: Int32) throws(KafkaError) {
         let err = rd_kafka_mock_broker_set_up(cluster, id)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "could not bring mock broker \(id) up") }
     }
 
     /// Makes the next `errors.count` requests with Kafka API key `apiKey` (e.g. 0 Produce, 1 Fetch,
     /// 8 OffsetCommit, 11 JoinGroup) fail, in order, with the given `rd_kafka_resp_err_t` codes.
-    public func pushRequestErrors(apiKey: Int16, errors: [Int32]) {
+    package func pushRequestErrors(apiKey: Int16, errors: [Int32]) {
         let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0) }
         codes.withUnsafeBufferPointer { buffer in
             rd_kafka_mock_push_request_errors_array(cluster, apiKey, buffer.count, buffer.baseAddress)

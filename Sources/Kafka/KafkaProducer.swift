@@ -9,7 +9,7 @@ import Logging
 ///
 /// `@unchecked Sendable`: `rd_kafka_t` is thread-safe for producing, the topic-handle cache and the
 /// delivery-failure record are guarded by locks, and the handle is destroyed only in `deinit`.
-public final class KafkaProducer: @unchecked Sendable {
+package final class KafkaProducer: @unchecked Sendable {
     private let handle: OpaquePointer
     private let deliveryState: DeliveryState
     private let topicsLock = NSLock()
@@ -19,7 +19,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Creates a producer.
     /// - Parameter options: librdkafka configuration properties, e.g. `bootstrap.servers`,
     ///   `security.protocol`, `linger.ms`. Secret values are never logged.
-    public init(options: [String: String]) throws(KafkaError) {
+    package init(options: [String: String]) throws(KafkaError) {
         let state = DeliveryState()
         let settings = options.sorted { $0.key < $1.key }
         let conf = try makeConfiguration(settings)
@@ -48,7 +48,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// which is the producer's back-pressure.
     /// - Parameters:
     ///   - partition: explicit partition, or `nil` to let the partitioner choose from the key.
-    public func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws(KafkaError) {
+    package func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws(KafkaError) {
         let topicHandle = try self.topicHandle(topic)
         let target = partition ?? RD_KAFKA_PARTITION_UA
         while true {
@@ -73,7 +73,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Waits until every queued message is delivered (or failed), then reports failures since the last flush.
     /// - Throws: `_TIMED_OUT` if messages are still in flight after the timeout, or the first delivery error
     ///   with the number of failed messages.
-    public func flush(timeoutMilliseconds: Int32) throws(KafkaError) {
+    package func flush(timeoutMilliseconds: Int32) throws(KafkaError) {
         let err = rd_kafka_flush(handle, timeoutMilliseconds)
         if let failure = deliveryState.takeFailure() {
             throw KafkaError(code: failure.first.code,

@@ -16,7 +16,7 @@ import Prometheus
 /// - `GET /metrics`: Prometheus text.
 /// - `POST /retrain`: queues a training cycle (202).
 /// - `GET /runs`: the newest runs as JSON.
-public struct HTTPRoutes: Sendable {
+package struct HTTPRoutes: Sendable {
     let databaseURL: String
     let registry: PrometheusCollectorRegistry
     let health: ServerHealth
@@ -24,7 +24,7 @@ public struct HTTPRoutes: Sendable {
     private let database: ProbeConnection
     private let queue = DispatchQueue(label: "latent.http.database")
 
-    public init(databaseURL: String, registry: PrometheusCollectorRegistry, health: ServerHealth, requireIngest: Bool = true) {
+    package init(databaseURL: String, registry: PrometheusCollectorRegistry, health: ServerHealth, requireIngest: Bool = true) {
         self.databaseURL = databaseURL
         self.registry = registry
         self.health = health
@@ -33,7 +33,7 @@ public struct HTTPRoutes: Sendable {
     }
 
     /// The router with every endpoint.
-    public func router() -> Router<BasicRequestContext> {
+    package func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("health") { _, _ in Self.text("ok\n") }
         router.get("ready") { _, _ in try await self.ready() }

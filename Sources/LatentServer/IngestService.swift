@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// The Kafka → PostgreSQL consumer as a service: graceful shutdown finishes and commits the
 /// batch in flight (``IngestStop``), then the service returns; cancellation of the service's
 /// task forces the stop (a batch that cannot be written is given up and read again next time).
-public struct IngestService: Service {
+package struct IngestService: Service {
     let configuration: IngestConfiguration
     let health: ServerHealth
     let logger: Logger
@@ -17,7 +17,7 @@ public struct IngestService: Service {
     ///   - stop: the stop request the runner polls; pass your own to force it from elsewhere
     ///     (``StopEscalation`` does on a second signal).
     ///   - onStopped: called with the run's summary when the runner returns normally.
-    public init(
+    package init(
         configuration: IngestConfiguration, health: ServerHealth, logger: Logger = Logger(label: "latent.ingest"),
         stop: IngestStop = IngestStop(), onStopped: (@Sendable (IngestSummary) -> Void)? = nil
     ) {
@@ -28,7 +28,7 @@ public struct IngestService: Service {
         self.onStopped = onStopped
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let configuration = self.configuration, logger = self.logger, stop = self.stop
         health.ingestStarted()
         do {

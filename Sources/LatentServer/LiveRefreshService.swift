@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// (``hook``); this service refreshes their lists in the serving run. Users that arrive while a
 /// refresh runs are gathered and refreshed together next, so it never falls further behind
 /// than one refresh.
-public final class LiveRefreshService: Service, @unchecked Sendable {
+package final class LiveRefreshService: Service, @unchecked Sendable {
     private let databaseURL: String
     private let listLength: Int
     private let logger: Logger
@@ -25,7 +25,7 @@ public final class LiveRefreshService: Service, @unchecked Sendable {
     private let refreshed = Counter(label: "latent_live_users_refreshed_total")
     private let failures = Counter(label: "latent_live_refresh_failures_total")
 
-    public init(databaseURL: String, listLength: Int, logger: Logger = Logger(label: "latent.live")) {
+    package init(databaseURL: String, listLength: Int, logger: Logger = Logger(label: "latent.live")) {
         self.databaseURL = databaseURL
         self.listLength = listLength
         self.logger = logger
@@ -33,7 +33,7 @@ public final class LiveRefreshService: Service, @unchecked Sendable {
     }
 
     /// Give this to ``IngestConfiguration/onBatchCommitted``.
-    public var hook: @Sendable (CommittedRatings) -> Void {
+    package var hook: @Sendable (CommittedRatings) -> Void {
         { [self] batch in
             lock.withLock {
                 pending.formUnion(batch.userIDs)
@@ -43,7 +43,7 @@ public final class LiveRefreshService: Service, @unchecked Sendable {
         }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let url = databaseURL, listLength = self.listLength, logger = self.logger
         let refresher = try await BlockingWork.run(on: queue) {
             LiveRefreshConnection(refresher: LiveRefresher(connection: try PostgresConnection(url: url), listLength: listLength, logger: logger))

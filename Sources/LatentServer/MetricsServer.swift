@@ -8,9 +8,9 @@ import ServiceLifecycle
 /// The HTTP endpoint of `latent ingest` (hummingbird on SwiftNIO): `GET /metrics` (Prometheus
 /// text of the process's swift-metrics) and `GET /health` (liveness). Every connection is
 /// served on its own, so an idle client never holds up a scrape.
-public enum MetricsServer {
+package enum MetricsServer {
     /// The router with `/metrics` and `/health`.
-    public static func router(registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+    package static func router(registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("metrics") { _, _ in metricsResponse(registry) }
@@ -20,7 +20,7 @@ public enum MetricsServer {
     /// The server as a service of a ``ServiceGroup``: it binds `host:port` when the group runs and
     /// stops on graceful shutdown. `onServerRunning` receives the bound channel (its port when
     /// `port` is 0).
-    public static func service(
+    package static func service(
         registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some Service {
@@ -30,7 +30,7 @@ public enum MetricsServer {
     }
 
     /// `registry` as Prometheus text (exposition format 0.0.4).
-    public static func metricsResponse(_ registry: PrometheusCollectorRegistry) -> Response {
+    package static func metricsResponse(_ registry: PrometheusCollectorRegistry) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

@@ -2,13 +2,13 @@ import Foundation
 
 /// What `/ready` reports about the services of this process. `@unchecked Sendable`: every
 /// field is guarded by `lock`.
-public final class ServerHealth: @unchecked Sendable {
+package final class ServerHealth: @unchecked Sendable {
     private let lock = NSLock()
     private var ingest: String = "starting"
     private var ingestRunning = false
     private var lastCycle: String?
 
-    public init() {}
+    package init() {}
 
     func ingestStarted() { lock.withLock { ingestRunning = true; ingest = "running" } }
 

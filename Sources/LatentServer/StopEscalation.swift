@@ -14,18 +14,18 @@ import UnixSignals
 ///
 /// Put it first in the group's services: a group shuts its services down in reverse order, so
 /// it keeps listening until the ingest service has returned.
-public struct StopEscalation: Service {
+package struct StopEscalation: Service {
     let stop: IngestStop
     let signals: [UnixSignal]
     let logger: Logger
 
-    public init(stop: IngestStop, signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger = Logger(label: "latent.ingest")) {
+    package init(stop: IngestStop, signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger = Logger(label: "latent.ingest")) {
         self.stop = stop
         self.signals = signals
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var received = 0
         for await signal in await UnixSignalsSequence(trapping: signals).cancelOnGracefulShutdown() {
             received += 1

@@ -20,7 +20,7 @@ import ServiceLifecycle
 /// Metrics: `latent_training_cycles_total{trigger}` (cycles this process ran, by `schedule` or
 /// `request`), `latent_training_cycles_skipped_total` (scheduled cycles another instance ran),
 /// `latent_training_lock_busy` (1 while the last poll found another session training).
-public struct TrainingScheduler: Service {
+package struct TrainingScheduler: Service {
     let schedule: CronSchedule
     let cycle: TrainingCycle
     let databaseURL: String
@@ -30,7 +30,7 @@ public struct TrainingScheduler: Service {
     /// How often the lock, the schedule and pending requests are looked at.
     var pollInterval: Duration = .seconds(2)
 
-    public init(
+    package init(
         schedule: CronSchedule, cycle: TrainingCycle, databaseURL: String, instance: String, health: ServerHealth,
         logger: Logger = Logger(label: "latent.scheduler")
     ) {
@@ -42,7 +42,7 @@ public struct TrainingScheduler: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let stopping = ShutdownFlag()
         let queue = DispatchQueue(label: "latent.scheduler")
         let url = databaseURL, logger = self.logger

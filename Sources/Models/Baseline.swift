@@ -1,49 +1,49 @@
 /// The biases-only model (seed 000's k = 0 case): `mu + b_u + b_i`, with `b_u` and `b_i`
 /// regularised towards zero and fitted by alternating closed-form sweeps:
 /// `b_u = sum_i (r - mu - b_i) / (lambda_u + n_u)`, then `b_i = sum_u (r - mu - b_u) / (lambda_i + n_i)`.
-public struct BiasBaseline: Sendable {
-    public struct Configuration: Sendable, Equatable {
+package struct BiasBaseline: Sendable {
+    package struct Configuration: Sendable, Equatable {
         /// Shrinkage of user biases (pseudo-ratings at the global mean).
-        public var userRegularisation: Float
+        package var userRegularisation: Float
         /// Shrinkage of movie biases.
-        public var movieRegularisation: Float
+        package var movieRegularisation: Float
         /// Alternating sweeps (each solves users, then movies, exactly).
-        public var sweeps: Int
+        package var sweeps: Int
 
         /// Defaults tuned on ML-100K (5-fold CV 0.9404) and ML-latest-small (90/10: 0.8537).
-        public init(userRegularisation: Float = 3, movieRegularisation: Float = 3, sweeps: Int = 10) {
+        package init(userRegularisation: Float = 3, movieRegularisation: Float = 3, sweeps: Int = 10) {
             self.userRegularisation = userRegularisation
             self.movieRegularisation = movieRegularisation
             self.sweeps = sweeps
         }
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
-        public func validate() throws {
+        package func validate() throws {
             let check = ModelError.require
             try check(userRegularisation.isFinite && userRegularisation >= 0, "userRegularisation", userRegularisation, "zero or positive")
             try check(movieRegularisation.isFinite && movieRegularisation >= 0, "movieRegularisation", movieRegularisation, "zero or positive")
             try check(sweeps >= 1, "sweeps", sweeps, "at least 1")
         }
 
-        public var parameters: [String: String] {
+        package var parameters: [String: String] {
             ["userRegularisation": "\(userRegularisation)", "movieRegularisation": "\(movieRegularisation)", "sweeps": "\(sweeps)"]
         }
     }
 
-    public var configuration: Configuration
+    package var configuration: Configuration
 
-    public init(configuration: Configuration = .init()) {
+    package init(configuration: Configuration = .init()) {
         self.configuration = configuration
     }
 
     /// Trains on all ratings of `dataset`.
-    public func fit(_ dataset: Dataset) throws -> FactorModel {
+    package func fit(_ dataset: Dataset) throws -> FactorModel {
         try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies)
     }
 
     /// Trains on `ratings`, whose indices refer to `users` and `movies`. Users and movies
     /// without training ratings get zero bias.
-    public func fit(ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws -> FactorModel {
+    package func fit(ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws -> FactorModel {
         try configuration.validate()
         try TrainingInput.validate(ratings, users: users, movies: movies)
         let (mu, bu, bi) = Self.biases(ratings, userCount: users.count, movieCount: movies.count, configuration: configuration)

@@ -2,28 +2,28 @@ import Foundation
 
 /// Top-N lists for every row of a batch (every user of a model, or every movie for similar
 /// movies), row-major by dense row index.
-public struct TopNTable: Sendable {
+package struct TopNTable: Sendable {
     /// N: slots per row.
-    public let count: Int
+    package let count: Int
     /// Rows: users for ``FactorModel/topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``,
     /// movies for ``FactorModel/similarForAllMovies(count:measure:excludedMovies:threads:blockSize:)``.
-    public let userCount: Int
+    package let userCount: Int
     /// `userCount x count` movie ids, best first; only the first `filled[u]` of row `u` are valid.
-    public var movieIDs: [Int64]
+    package var movieIDs: [Int64]
     /// Unclipped scores matching `movieIDs` (predicted ratings, or similarities).
-    public var scores: [Float]
+    package var scores: [Float]
     /// How many slots of each row are used (fewer than `count` when the user has rated nearly
     /// everything, or the catalogue is smaller than N).
-    public var filled: [Int32]
+    package var filled: [Int32]
 
     /// The list of dense row `u`, best first.
-    public func recommendations(forUser u: Int) -> [(movieID: Int64, score: Float)] {
+    package func recommendations(forUser u: Int) -> [(movieID: Int64, score: Float)] {
         let base = u * count
         return (0..<Int(filled[u])).map { (movieID: movieIDs[base + $0], score: scores[base + $0]) }
     }
 
     /// The number of valid entries over all rows.
-    public var entryCount: Int { filled.reduce(0) { $0 + Int($1) } }
+    package var entryCount: Int { filled.reduce(0) { $0 + Int($1) } }
 }
 
 extension FactorModel {
@@ -33,7 +33,7 @@ extension FactorModel {
     /// Scores blocks of users against all movies with one `sgemm` per block, then selects the
     /// top N per user with a heap (no full sort); blocks run in parallel, and memory is one
     /// block of scores per thread, never a users x movies matrix.
-    public func topNForAllUsers(
+    package func topNForAllUsers(
         count: Int, excluding rated: SparseRatings? = nil, excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
     ) throws -> TopNTable {
@@ -58,7 +58,7 @@ extension FactorModel {
     /// ``topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``: one `sgemm`
     /// per block of movies, heap selection, both cores. Cosine divides the dot products by
     /// both norms (a zero vector scores 0 against everything).
-    public func similarForAllMovies(
+    package func similarForAllMovies(
         count: Int, measure: SimilarityMeasure, excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
     ) throws -> TopNTable {
@@ -68,7 +68,7 @@ extension FactorModel {
 
     /// The same for several measures at once, in the order of `measures`: every measure is a
     /// scaling of the same dot products, so one `sgemm` per block serves them all.
-    public func similarForAllMovies(
+    package func similarForAllMovies(
         count: Int, measures: [SimilarityMeasure], excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
     ) throws -> [TopNTable] {

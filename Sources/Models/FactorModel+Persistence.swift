@@ -42,7 +42,7 @@ extension FactorModel {
     static let fileVersion: UInt32 = 2
 
     /// Writes the model to `path` (atomically: a reader never sees a half-written file).
-    public func save(to path: String) throws {
+    package func save(to path: String) throws {
         let bytes = serialized()
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -52,7 +52,7 @@ extension FactorModel {
     }
 
     /// Reads a model written by ``save(to:)``.
-    public static func load(from path: String) throws -> FactorModel {
+    package static func load(from path: String) throws -> FactorModel {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -67,7 +67,7 @@ extension FactorModel {
     }
 
     /// The file contents as bytes.
-    public func serialized() -> [UInt8] {
+    package func serialized() -> [UInt8] {
         var w = ByteWriter()
         let hasGenres = !genreFactors.isEmpty
         w.bytes.append(contentsOf: Self.fileMagic)
@@ -101,7 +101,7 @@ extension FactorModel {
     }
 
     /// Parses file contents; throws ``ModelError/corruptFile(path:reason:)`` with path "<bytes>".
-    public static func deserialize(bytes: [UInt8]) throws -> FactorModel {
+    package static func deserialize(bytes: [UInt8]) throws -> FactorModel {
         do {
             return try deserialize(bytes)
         } catch let reason as FormatProblem {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// How ``FactorModel/similar(movieID:count:measure:)`` compares movie vectors.
-public enum SimilarityMeasure: String, Sendable, CaseIterable {
+package enum SimilarityMeasure: String, Sendable, CaseIterable {
     /// Cosine of the angle between the vectors (length-independent).
     case cosine
     /// Plain dot product (favours movies with long vectors, i.e. strong latent effects).
@@ -10,13 +10,13 @@ public enum SimilarityMeasure: String, Sendable, CaseIterable {
 
 extension FactorModel {
     /// The dense index of a user id, or ``ModelError/unknownUser(_:)``.
-    public func userIndex(of id: Int64) throws -> Int {
+    package func userIndex(of id: Int64) throws -> Int {
         guard let u = users[id] else { throw ModelError.unknownUser(id) }
         return Int(u)
     }
 
     /// The dense index of a movie id, or ``ModelError/unknownMovie(_:)``.
-    public func movieIndex(of id: Int64) throws -> Int {
+    package func movieIndex(of id: Int64) throws -> Int {
         guard let m = movies[id] else { throw ModelError.unknownMovie(id) }
         return Int(m)
     }
@@ -25,7 +25,7 @@ extension FactorModel {
     /// skipping `excluding` (typically what the user already rated; unknown ids there are
     /// ignored). Scores are unclipped predictions `mu + b_u + b_i + p_u . q_i`, so movies
     /// predicted above the top of the scale still rank in order.
-    public func recommend(userID: Int64, count: Int, excluding: Set<Int64> = []) throws -> [(movieID: Int64, score: Float)] {
+    package func recommend(userID: Int64, count: Int, excluding: Set<Int64> = []) throws -> [(movieID: Int64, score: Float)] {
         let u = try userIndex(of: userID)
         let vector = k > 0 ? Array(userFactors[(u * k) ..< ((u + 1) * k)]) : []
         return try recommend(bias: userBias[u], vector: vector, count: count, excluding: excluding)
@@ -33,7 +33,7 @@ extension FactorModel {
 
     /// Recommendations for a user given directly by bias and vector (for example a folded-in
     /// user that is not stored in the model).
-    public func recommend(bias: Float, vector: [Float], count: Int, excluding: Set<Int64> = []) throws -> [(movieID: Int64, score: Float)] {
+    package func recommend(bias: Float, vector: [Float], count: Int, excluding: Set<Int64> = []) throws -> [(movieID: Int64, score: Float)] {
         guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
         guard vector.count == k else {
             throw ModelError.invalidParameter(name: "vector", value: "\(vector.count) entries", requirement: "\(k) entries (the model's k)")
@@ -72,7 +72,7 @@ extension FactorModel {
 
     /// The `count` movies whose vectors are closest to the given movie's, best first,
     /// excluding the movie itself. With `.cosine`, movies with a zero vector score 0.
-    public func similar(movieID: Int64, count: Int, measure: SimilarityMeasure = .cosine) throws -> [(movieID: Int64, score: Float)] {
+    package func similar(movieID: Int64, count: Int, measure: SimilarityMeasure = .cosine) throws -> [(movieID: Int64, score: Float)] {
         let target = try movieIndex(of: movieID)
         guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
         guard k > 0 else {

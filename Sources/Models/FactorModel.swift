@@ -5,33 +5,33 @@
 /// fills `genreFactors`; the neural embedder fills the factors (its scores rank, they are not
 /// ratings) and `encoder`. Publishing, evaluation, fold-in, recommend and similar all work on
 /// this type, whichever trainer made it.
-public struct FactorModel: Sendable {
+package struct FactorModel: Sendable {
     /// Which trainer made it.
-    public var kind: ModelKind
+    package var kind: ModelKind
     /// Number of latent dimensions (0 for the baseline).
-    public var k: Int
-    public var globalMean: Float
+    package var k: Int
+    package var globalMean: Float
     /// By dense user index.
-    public var userBias: [Float]
+    package var userBias: [Float]
     /// By dense movie index.
-    public var movieBias: [Float]
+    package var movieBias: [Float]
     /// Row-major `users.count x k`.
-    public var userFactors: [Float]
+    package var userFactors: [Float]
     /// Row-major `movies.count x k`.
-    public var movieFactors: [Float]
+    package var movieFactors: [Float]
     /// Row-major `genreNames.count x k`; empty unless the model learned genre vectors.
-    public var genreFactors: [Float]
-    public var users: IDIndex
-    public var movies: IDIndex
-    public var genreNames: [String]
-    public var ratingScale: ClosedRange<Float>
+    package var genreFactors: [Float]
+    package var users: IDIndex
+    package var movies: IDIndex
+    package var genreNames: [String]
+    package var ratingScale: ClosedRange<Float>
     /// Hyper-parameters as trained, for run metadata and the saved file.
-    public var parameters: [String: String]
+    package var parameters: [String: String]
     /// The neural embedder's input layers (nil for other kinds): embeds a new user from their
     /// liked movies into this model's user-factor space.
-    public var encoder: NeuralEncoder?
+    package var encoder: NeuralEncoder?
 
-    public init(
+    package init(
         kind: ModelKind, k: Int, globalMean: Float,
         userBias: [Float], movieBias: [Float],
         userFactors: [Float], movieFactors: [Float], genreFactors: [Float] = [],
@@ -57,7 +57,7 @@ public struct FactorModel: Sendable {
 
     /// Prediction for dense indices, clipped to the rating scale.
     @inlinable
-    public func predict(user u: Int, movie m: Int) -> Float {
+    package func predict(user u: Int, movie m: Int) -> Float {
         var score = globalMean + userBias[u] + movieBias[m]
         if k > 0 {
             userFactors.withUnsafeBufferPointer { p in

@@ -1,5 +1,5 @@
 /// Errors of model training, scoring and persistence, each naming what was wrong.
-public enum ModelError: Error, Equatable, CustomStringConvertible {
+package enum ModelError: Error, Equatable, CustomStringConvertible {
     /// A user id the model has never seen.
     case unknownUser(Int64)
     /// A movie id the model has never seen.
@@ -17,7 +17,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     /// A numerical failure (a factorisation broke down), with the context.
     case numerical(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unknownUser(id): return "unknown user id \(id): the model was not trained on this user (fold it in first)"
         case let .unknownMovie(id): return "unknown movie id \(id): the model has no such movie"

@@ -2,19 +2,19 @@ import Foundation
 
 /// The regularisation a fold-in uses: the one the model was trained with, so a folded-in user
 /// is what training would have produced for them.
-public struct FoldInRegularization: Sendable, Equatable {
+package struct FoldInRegularization: Sendable, Equatable {
     /// Vector penalty `lambda * n^exponent` for a user with `n` ratings.
-    public var lambda: Float
-    public var exponent: Float
+    package var lambda: Float
+    package var exponent: Float
     /// Bias penalty `gamma * n^gammaExponent`.
-    public var gamma: Float
-    public var gammaExponent: Float
+    package var gamma: Float
+    package var gammaExponent: Float
     /// Weight and value of the missing-data term (see
     /// ``AlternatingLeastSquares/Configuration/missingWeight``); weight 0 turns it off.
-    public var missingWeight: Float
-    public var missingRating: Float
+    package var missingWeight: Float
+    package var missingRating: Float
 
-    public init(
+    package init(
         lambda: Float, exponent: Float, gamma: Float, gammaExponent: Float = 0,
         missingWeight: Float = 0, missingRating: Float = 0
     ) {
@@ -36,7 +36,7 @@ public struct FoldInRegularization: Sendable, Equatable {
     /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` naming the parameter
     /// when one is missing or unreadable, and for the kinds that do not fold in by a regularised
     /// solve (popularity has no user side; the neural model embeds through its encoder).
-    public init(model: FactorModel) throws(ModelError) {
+    package init(model: FactorModel) throws(ModelError) {
         let saved = SavedParameters(kind: model.kind, values: model.parameters)
         switch model.kind {
         case .als:
@@ -90,7 +90,7 @@ private struct SavedParameters {
 
 /// Sums over all of a model's movies that fold-in needs for the missing-data term; computed
 /// once per model (`O(movies * k^2)`), then every fold-in stays `O(n k^2 + k^3)`.
-public struct FoldInContext: Sendable {
+package struct FoldInContext: Sendable {
     /// `sum_m q_m q_m^T`, `k x k`.
     let gram: [Float]
     /// `sum_m q_m`.
@@ -103,7 +103,7 @@ public struct FoldInContext: Sendable {
 
     /// All the model's movies take part (the model does not record which had training
     /// ratings; training used only those, so catalogue-only movies make a small difference).
-    public init(model: FactorModel, missingRating: Float) {
+    package init(model: FactorModel, missingRating: Float) {
         let k = model.k, movies = model.movies.count
         var gram = [Float](repeating: 0, count: k * k)
         if k > 0, movies > 0 {
@@ -153,7 +153,7 @@ extension FactorModel {
     ///
     /// A neural model (one with an ``encoder``) embeds the user instead: bias 0 and the
     /// encoder's output for the movies rated at or above its liked threshold.
-    public func foldIn(
+    package func foldIn(
         ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil,
         context: FoldInContext? = nil
     ) throws -> (bias: Float, vector: [Float]) {
@@ -178,7 +178,7 @@ extension FactorModel {
 
     /// ``foldIn(ratings:regularization:)`` on dense movie indices (no id lookup, no
     /// de-duplication): the form evaluation loops use.
-    public func foldIn(
+    package func foldIn(
         movieIndices: [Int32], ratings: [Float], regularization: FoldInRegularization? = nil,
         context: FoldInContext? = nil
     ) throws -> (bias: Float, vector: [Float]) {
@@ -275,7 +275,7 @@ extension FactorModel {
     }
 
     /// Adds a user (or replaces an existing user's bias and vector).
-    public mutating func setUser(id: Int64, bias: Float, vector: [Float]) throws {
+    package mutating func setUser(id: Int64, bias: Float, vector: [Float]) throws {
         guard vector.count == k else {
             throw ModelError.invalidParameter(name: "vector", value: "\(vector.count) entries", requirement: "\(k) entries (the model's k)")
         }
@@ -296,7 +296,7 @@ extension FactorModel {
     /// Folds a user in from their ratings and stores the result under `id` (adding or
     /// replacing); returns what was stored.
     @discardableResult
-    public mutating func foldInUser(
+    package mutating func foldInUser(
         id: Int64, ratings: [(movieID: Int64, rating: Float)], regularization: FoldInRegularization? = nil
     ) throws -> (bias: Float, vector: [Float]) {
         let result = try foldIn(ratings: ratings, regularization: regularization)

@@ -1,27 +1,27 @@
 /// One vector per genre in a model's latent space, for publishing and for "which genres suit
 /// this user" queries.
-public struct GenreVectors: Sendable, Equatable {
+package struct GenreVectors: Sendable, Equatable {
     /// Where the vectors come from.
-    public enum Source: String, Sendable {
+    package enum Source: String, Sendable {
         /// Learned by the model (ALS with genre features).
         case learned
         /// The mean of the vectors of the genre's movies.
         case centroid
     }
 
-    public var names: [String]
+    package var names: [String]
     /// Row-major `names.count x k`.
-    public var vectors: [Float]
-    public var k: Int
-    public var source: Source
+    package var vectors: [Float]
+    package var k: Int
+    package var source: Source
 
-    public func vector(_ g: Int) -> ArraySlice<Float> { vectors[(g * k) ..< ((g + 1) * k)] }
+    package func vector(_ g: Int) -> ArraySlice<Float> { vectors[(g * k) ..< ((g + 1) * k)] }
 }
 
 extension FactorModel {
     /// The model's genre vectors: the learned ones when it has them, otherwise the centroid of
     /// each genre's movies (genres without movies get a zero vector). Empty for `k == 0`.
-    public func genreVectors(genres: GenreIncidence) -> GenreVectors {
+    package func genreVectors(genres: GenreIncidence) -> GenreVectors {
         if !genreFactors.isEmpty, !genreNames.isEmpty {
             return GenreVectors(names: genreNames, vectors: genreFactors, k: k, source: .learned)
         }

@@ -1,6 +1,6 @@
 /// How metrics are written in command output and logs: fixed four decimals, `nan` when not finite.
-public enum MetricText {
-    public static func fixed(_ value: Double) -> String {
+package enum MetricText {
+    package static func fixed(_ value: Double) -> String {
         guard value.isFinite else { return "nan" }
         let scaled = (value * 10_000).rounded()
         let sign = scaled < 0 ? "-" : ""

@@ -8,26 +8,26 @@ import Darwin
 
 /// Reports the progress of a long run: one rewritten status line when stderr is a terminal,
 /// log lines (swift-log) otherwise.
-public struct ProgressReporter: Sendable {
-    public let logger: Logger
+package struct ProgressReporter: Sendable {
+    package let logger: Logger
     /// Draw a live line on the terminal instead of logging each step.
-    public let usesTerminal: Bool
+    package let usesTerminal: Bool
 
     /// `usesTerminal` nil: a live line exactly when stderr is a terminal; `quiet` drops everything.
-    public init(label: String, usesTerminal: Bool? = nil, quiet: Bool = false) {
+    package init(label: String, usesTerminal: Bool? = nil, quiet: Bool = false) {
         self.logger = Logger(label: label)
         self.usesTerminal = usesTerminal ?? (isatty(2) == 1)
         self.quiet = quiet
     }
 
     /// A reporter that says nothing (tests, library use).
-    public static let silent = ProgressReporter(label: "latent.silent", usesTerminal: false, quiet: true)
+    package static let silent = ProgressReporter(label: "latent.silent", usesTerminal: false, quiet: true)
 
     private let quiet: Bool
 
 
     /// Reports one step: `message` with `metadata` (`key=value` on the terminal line).
-    public func step(_ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
+    package func step(_ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
         guard !quiet else { return }
         if usesTerminal {
             var line = "\r\u{1B}[2K" + message
@@ -41,7 +41,7 @@ public struct ProgressReporter: Sendable {
     }
 
     /// Ends the live line (a newline on the terminal) and logs the final message.
-    public func finish(_ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
+    package func finish(_ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
         guard !quiet else { return }
         if usesTerminal { writeToStandardError("\r\u{1B}[2K") }
         var m = Logger.Metadata()
@@ -58,7 +58,7 @@ public struct ProgressReporter: Sendable {
     }
 
     /// "1m05s"-style duration for ETA fields.
-    public static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
         let s = Int(seconds.rounded())
         if s >= 3600 { return "\(s / 3600)h\(String(format2: (s % 3600) / 60))m" }

@@ -15,19 +15,19 @@ import Postgres
 ///   - connection: must not be inside a transaction.
 ///   - deterministicOrder: pass false to skip the ordering of ratings (faster on very large
 ///     tables; indices then follow the table's physical order).
-public func loadDataset(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> Dataset {
+package func loadDataset(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> Dataset {
     try loadSnapshot(from: connection, deterministicOrder: deterministicOrder).dataset
 }
 
 /// A training snapshot and when its newest rating was made.
-public struct DatabaseSnapshot: Sendable {
-    public var dataset: Dataset
+package struct DatabaseSnapshot: Sendable {
+    package var dataset: Dataset
     /// The newest `rated_at` among the ratings, in epoch seconds (nil without ratings).
-    public var newestRatedAt: Int64?
+    package var newestRatedAt: Int64?
 }
 
 /// Like ``loadDataset(from:deterministicOrder:)``, also reporting the newest rating's time.
-public func loadSnapshot(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> DatabaseSnapshot {
+package func loadSnapshot(from connection: PostgresConnection, deterministicOrder: Bool = true) throws -> DatabaseSnapshot {
     try connection.transaction {
         try connection.execute("set transaction isolation level repeatable read, read only")
         var builder = DatasetBuilder()

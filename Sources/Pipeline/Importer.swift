@@ -17,17 +17,17 @@ import Postgres
 /// - movies: the file's entry replaces the stored title and genres.
 ///
 /// A bad line stops the import with an error naming the file and line, and nothing is written.
-public struct Importer {
+package struct Importer {
     private let connection: PostgresConnection
     private let logger: Logger
 
-    public init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.import")) {
+    package init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.import")) {
         self.connection = connection
         self.logger = logger
     }
 
     /// Imports a ratings file in any MovieLens format (see `MovieLensFormat`).
-    public func importRatings(from path: String) throws -> ImportSummary {
+    package func importRatings(from path: String) throws -> ImportSummary {
         try requireSchema()
         let started = ContinuousClock.now
         var copySeconds = 0.0
@@ -60,7 +60,7 @@ public struct Importer {
     }
 
     /// Imports a movie catalogue in any MovieLens format (see `MovieLensFormat`).
-    public func importMovies(from path: String) throws -> ImportSummary {
+    package func importMovies(from path: String) throws -> ImportSummary {
         try requireSchema()
         let started = ContinuousClock.now
         let movies = try MovieLens.readMovies(in: path)
@@ -188,21 +188,21 @@ public struct Importer {
 }
 
 /// What an import did.
-public struct ImportSummary: Sendable, CustomStringConvertible {
-    public var file: String
+package struct ImportSummary: Sendable, CustomStringConvertible {
+    package var file: String
     /// Rows read from the file (and copied into the staging table).
-    public var rowsRead: Int
+    package var rowsRead: Int
     /// Rows inserted or changed in the live table (unchanged and superseded rows are not counted).
-    public var rowsWritten: Int
+    package var rowsWritten: Int
     /// Time to read, encode and COPY the file.
-    public var copySeconds: Double
+    package var copySeconds: Double
     /// Time for the whole import, merge and commit included.
-    public var totalSeconds: Double
+    package var totalSeconds: Double
 
     /// Rows read per second over the whole import.
-    public var rowsPerSecond: Double { totalSeconds > 0 ? Double(rowsRead) / totalSeconds : 0 }
+    package var rowsPerSecond: Double { totalSeconds > 0 ? Double(rowsRead) / totalSeconds : 0 }
 
-    public var description: String {
+    package var description: String {
         let rate = Int(rowsPerSecond.rounded())
         let total = (totalSeconds * 100).rounded() / 100
         return "\(file): \(rowsRead) rows read, \(rowsWritten) inserted or updated in \(total) s (\(rate) rows/s)"
@@ -210,11 +210,11 @@ public struct ImportSummary: Sendable, CustomStringConvertible {
 }
 
 /// Why an import stopped; nothing was written.
-public enum ImportError: Error, Equatable, CustomStringConvertible {
+package enum ImportError: Error, Equatable, CustomStringConvertible {
     case schemaMissing
     case invalidRecord(file: String, record: Int, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .schemaMissing:
             return "the latent schema is missing from this database; run `latent migrate` first"

@@ -8,9 +8,9 @@ import Postgres
 /// either fully applied and recorded, or not at all. Running it again does nothing. A session-level
 /// advisory lock serialises concurrent runners (two `latent migrate` at once, or several service
 /// replicas starting together): the second waits, then finds everything applied.
-public struct MigrationRunner {
+package struct MigrationRunner {
     /// The `pg_advisory_lock` key: "latent" in ASCII, then 01.
-    public static let advisoryLockKey: Int64 = 0x6C61_7465_6E74_01
+    package static let advisoryLockKey: Int64 = 0x6C61_7465_6E74_01
 
     private let connection: PostgresConnection
     private let migrations: [Migration]
@@ -19,7 +19,7 @@ public struct MigrationRunner {
     /// - Parameters:
     ///   - connection: used exclusively by the runner while it runs; must not be in a transaction.
     ///   - migrations: defaults to the migrations embedded in this build.
-    public init(
+    package init(
         connection: PostgresConnection, migrations: [Migration]? = nil,
         logger: Logger = Logger(label: "latent.migrate")
     ) throws {
@@ -29,7 +29,7 @@ public struct MigrationRunner {
     }
 
     /// Versions recorded in `latent.schema_migrations` (empty for a fresh database).
-    public func appliedVersions() throws -> [Int] {
+    package func appliedVersions() throws -> [Int] {
         let exists = try connection.execute("select to_regclass('latent.schema_migrations') is not null")
         guard exists[0, 0] == "t" else { return [] }
         let rows = try connection.execute("select version from latent.schema_migrations order by version")
@@ -38,7 +38,7 @@ public struct MigrationRunner {
 
     /// Applies the pending migrations.
     @discardableResult
-    public func migrate() throws -> MigrationReport {
+    package func migrate() throws -> MigrationReport {
         let key = String(Self.advisoryLockKey)
         if try connection.execute("select pg_try_advisory_lock(\(key))")[0, 0] != "t" {
             logger.info("another migration holds the lock; waiting for it to finish")
@@ -77,21 +77,21 @@ public struct MigrationRunner {
 }
 
 /// What ``MigrationRunner/migrate()`` did.
-public struct MigrationReport: Sendable {
+package struct MigrationReport: Sendable {
     /// Migrations applied by this run, in order.
-    public var applied: [Migration]
+    package var applied: [Migration]
     /// Versions that were already applied before this run.
-    public var alreadyApplied: [Int]
+    package var alreadyApplied: [Int]
     /// Versions recorded in the database that this build does not contain.
-    public var unknownToThisBuild: [Int]
+    package var unknownToThisBuild: [Int]
 }
 
 /// A migration whose SQL failed; nothing of it was applied.
-public struct MigrationFailure: Error, CustomStringConvertible {
-    public let migration: Migration
-    public let underlying: any Error
+package struct MigrationFailure: Error, CustomStringConvertible {
+    package let migration: Migration
+    package let underlying: any Error
 
-    public var description: String {
+    package var description: String {
         "migration \(migration.version) (\(migration.name)) failed and was rolled back: \(underlying)"
     }
 }

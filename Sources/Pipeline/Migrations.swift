@@ -1,18 +1,18 @@
 /// One schema migration: a numbered SQL file from `sql/migrations/` (`001_schema.sql` is
 /// version 1, named "schema").
-public struct Migration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let sql: String
+package struct Migration: Sendable, Equatable {
+    package let version: Int
+    package let name: String
+    package let sql: String
 
-    public init(version: Int, name: String, sql: String) {
+    package init(version: Int, name: String, sql: String) {
         self.version = version
         self.name = name
         self.sql = sql
     }
 
     /// Parses `NNN_name.sql` into a migration.
-    public init(fileName: String, sql: String) throws(MigrationError) {
+    package init(fileName: String, sql: String) throws(MigrationError) {
         guard fileName.hasSuffix(".sql") else { throw .badFileName(fileName) }
         let stem = fileName.dropLast(4)
         guard let underscore = stem.firstIndex(of: "_") else { throw .badFileName(fileName) }
@@ -26,10 +26,10 @@ public struct Migration: Sendable, Equatable {
 }
 
 /// The migrations this build of Latent knows.
-public enum Migrations {
+package enum Migrations {
     /// Every embedded migration in version order. The canonical SQL is in `sql/migrations/`;
     /// it is compiled into the binary (``embeddedFiles``), so no files are read at run time.
-    public static var all: [Migration] {
+    package static var all: [Migration] {
         get throws(MigrationError) {
             var migrations: [Migration] = []
             for file in embeddedFiles {
@@ -46,7 +46,7 @@ public enum Migrations {
     /// after the file (`001_schema.sql` becomes `_01_schema_sql`); this list names each one.
     /// A new migration file needs its line here: MigrationTests fails, naming the file, until
     /// it has one.
-    public static let embeddedFiles: [(fileName: String, sql: String)] = [
+    package static let embeddedFiles: [(fileName: String, sql: String)] = [
         ("001_schema.sql", PackageResources._01_schema_sql),
         ("002_publish.sql", PackageResources._02_publish_sql),
         ("003_serve.sql", PackageResources._03_serve_sql),
@@ -54,7 +54,7 @@ public enum Migrations {
     ].map { ($0, String(decoding: $1, as: UTF8.self)) }
 
     /// `migrations` sorted by version; rejects duplicate versions.
-    public static func ordered(_ migrations: [Migration]) throws(MigrationError) -> [Migration] {
+    package static func ordered(_ migrations: [Migration]) throws(MigrationError) -> [Migration] {
         let sorted = migrations.sorted { $0.version < $1.version }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
             throw .duplicateVersion(next.version)
@@ -64,11 +64,11 @@ public enum Migrations {
 }
 
 /// A migration set or database state the runner cannot work with.
-public enum MigrationError: Error, Equatable, CustomStringConvertible {
+package enum MigrationError: Error, Equatable, CustomStringConvertible {
     case badFileName(String)
     case duplicateVersion(Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badFileName(let name):
             return "migration file '\(name)' must be named NNN_name.sql (a positive version number, an underscore, a name)"

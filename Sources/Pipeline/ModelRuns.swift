@@ -7,10 +7,10 @@ import Postgres
 ///
 /// Parameters, metrics and durations are any `Encodable` value (typically a struct or a
 /// `[String: Double]`), stored as `jsonb` so they can be queried with SQL.
-public struct ModelRunStore {
+package struct ModelRunStore {
     private let connection: PostgresConnection
 
-    public init(connection: PostgresConnection) {
+    package init(connection: PostgresConnection) {
         self.connection = connection
     }
 
@@ -21,7 +21,7 @@ public struct ModelRunStore {
     ///   - parameters: hyper-parameters and settings of the run.
     ///   - snapshot: the size of the training data, when known.
     ///   - newestRatedAt: the newest rating's time (epoch seconds), when known.
-    public func start(
+    package func start(
         model: String, parameters: some Encodable, snapshot: SnapshotSize? = nil, newestRatedAt: Int64? = nil,
         startedAt: Date = Date()
     ) throws -> Int64 {
@@ -50,7 +50,7 @@ public struct ModelRunStore {
     ///   - metrics: evaluation results (e.g. `["rmse": 0.84]`); nil leaves the column NULL.
     ///   - durations: phase durations in seconds (e.g. `["load": 1.2, "fit": 30.5]`).
     ///   - snapshot: the data size, when it was not known at ``start(model:parameters:snapshot:startedAt:)``.
-    public func finish(
+    package func finish(
         _ runID: Int64, status: ModelRunStatus, metrics: (some Encodable)?, durations: (some Encodable)?,
         snapshot: SnapshotSize? = nil, finishedAt: Date = Date()
     ) throws {
@@ -78,14 +78,14 @@ public struct ModelRunStore {
     }
 
     /// Marks run `runID` as failed, keeping the error message in `metrics.error`.
-    public func fail(_ runID: Int64, error: any Error, finishedAt: Date = Date()) throws {
+    package func fail(_ runID: Int64, error: any Error, finishedAt: Date = Date()) throws {
         try finish(
             runID, status: .failed, metrics: ["error": String(describing: error)], durations: [String: Double]?.none,
             finishedAt: finishedAt)
     }
 
     /// Sets the status (and the reason, for `rejected`) of run `runID`.
-    public func setStatus(_ runID: Int64, _ status: ModelRunStatus, reason: String? = nil) throws {
+    package func setStatus(_ runID: Int64, _ status: ModelRunStatus, reason: String? = nil) throws {
         let result = try connection.query(
             "update latent.model_runs set status = $2, reason = coalesce($3, reason) where run_id = $1::bigint",
             [String(runID), status.rawValue, reason])
@@ -102,7 +102,7 @@ public struct ModelRunStore {
 }
 
 /// The state recorded in `latent.model_runs.status`.
-public enum ModelRunStatus: String, Sendable, CaseIterable {
+package enum ModelRunStatus: String, Sendable, CaseIterable {
     /// Training or publishing now.
     case running
     /// Trained (`latent train`), not published.
@@ -120,18 +120,18 @@ public enum ModelRunStatus: String, Sendable, CaseIterable {
 }
 
 /// The size of a training snapshot, as recorded with a run.
-public struct SnapshotSize: Sendable, Equatable {
-    public var ratings: Int
-    public var users: Int
-    public var movies: Int
+package struct SnapshotSize: Sendable, Equatable {
+    package var ratings: Int
+    package var users: Int
+    package var movies: Int
 
-    public init(ratings: Int, users: Int, movies: Int) {
+    package init(ratings: Int, users: Int, movies: Int) {
         self.ratings = ratings
         self.users = users
         self.movies = movies
     }
 
-    public init(_ dataset: Dataset) {
+    package init(_ dataset: Dataset) {
         self.init(ratings: dataset.ratings.count, users: dataset.users.count, movies: dataset.movies.count)
     }
 }

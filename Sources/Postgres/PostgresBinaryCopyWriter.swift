@@ -11,7 +11,7 @@ import CLibPQ
 ///
 /// Rows are buffered and sent about every megabyte, so memory stays flat for any row count.
 /// The writer is only valid inside the `copyIn` body.
-public struct PostgresBinaryCopyWriter {
+package struct PostgresBinaryCopyWriter {
     /// Rows are sent once this many bytes are buffered.
     static let flushThreshold = 1 << 20
 
@@ -20,7 +20,7 @@ public struct PostgresBinaryCopyWriter {
     private var fieldsExpected = 0
     private var fieldsWritten = 0
     /// Rows begun so far.
-    public private(set) var rowCount = 0
+    package private(set) var rowCount = 0
 
     init(connection: OpaquePointer) {
         self.connection = connection
@@ -31,7 +31,7 @@ public struct PostgresBinaryCopyWriter {
     }
 
     /// Starts a row of `fieldCount` values (may send buffered rows to the server).
-    public mutating func beginRow(fieldCount: Int) throws(PostgresError) {
+    package mutating func beginRow(fieldCount: Int) throws(PostgresError) {
         try finishRow()
         guard fieldCount >= 0, fieldCount <= Int(Int16.max) else {
             throw .invalidUsage("a COPY row must have 0...\(Int16.max) fields, not \(fieldCount)")
@@ -44,64 +44,64 @@ public struct PostgresBinaryCopyWriter {
     }
 
     /// A `bigint` value.
-    public mutating func append(_ value: Int64) {
+    package mutating func append(_ value: Int64) {
         appendField(value)
     }
 
     /// An `integer` value.
-    public mutating func append(_ value: Int32) {
+    package mutating func append(_ value: Int32) {
         appendField(value)
     }
 
     /// A `smallint` value.
-    public mutating func append(_ value: Int16) {
+    package mutating func append(_ value: Int16) {
         appendField(value)
     }
 
     /// A `real` value.
-    public mutating func append(_ value: Float) {
+    package mutating func append(_ value: Float) {
         appendField(value.bitPattern)
     }
 
     /// A `double precision` value.
-    public mutating func append(_ value: Double) {
+    package mutating func append(_ value: Double) {
         appendField(value.bitPattern)
     }
 
     /// A `boolean` value.
-    public mutating func append(_ value: Bool) {
+    package mutating func append(_ value: Bool) {
         appendInteger(Int32(1))
         buffer.append(value ? 1 : 0)
         fieldsWritten += 1
     }
 
     /// A `text` (or `varchar`) value, UTF-8 encoded.
-    public mutating func append(_ value: String) {
+    package mutating func append(_ value: String) {
         appendText(value)
         fieldsWritten += 1
     }
 
     /// A `bytea` value: stored verbatim, whatever the bytes are.
-    public mutating func append(bytes: [UInt8]) {
+    package mutating func append(bytes: [UInt8]) {
         appendInteger(Int32(bytes.count))
         buffer.append(contentsOf: bytes)
         fieldsWritten += 1
     }
 
     /// A `timestamptz` value from seconds since 1970-01-01 UTC.
-    public mutating func appendTimestamp(epochSeconds: Int64) {
+    package mutating func appendTimestamp(epochSeconds: Int64) {
         appendTimestamp(epochMicroseconds: epochSeconds &* 1_000_000)
     }
 
     /// A `timestamptz` value from microseconds since 1970-01-01 UTC.
-    public mutating func appendTimestamp(epochMicroseconds: Int64) {
+    package mutating func appendTimestamp(epochMicroseconds: Int64) {
         appendInteger(Int32(8))
         appendInteger(epochMicroseconds &- PostgresBinaryFormat.epochOffsetSeconds &* 1_000_000)
         fieldsWritten += 1
     }
 
     /// A one-dimensional `text[]` value (an empty array for `[]`).
-    public mutating func append(textArray: [String]) {
+    package mutating func append(textArray: [String]) {
         let lengthPosition = buffer.count
         appendInteger(Int32(0))  // patched below
         let start = buffer.count
@@ -115,7 +115,7 @@ public struct PostgresBinaryCopyWriter {
     }
 
     /// A one-dimensional `real[]` value (an empty array for an empty collection).
-    public mutating func append(floatArray values: some Collection<Float>) {
+    package mutating func append(floatArray values: some Collection<Float>) {
         let headerBytes = 12 + (values.isEmpty ? 0 : 8)
         appendInteger(Int32(headerBytes + 8 * values.count))
         appendArrayHeader(count: values.count, elementOID: PostgresBinaryFormat.float4OID)
@@ -127,7 +127,7 @@ public struct PostgresBinaryCopyWriter {
     }
 
     /// SQL NULL.
-    public mutating func appendNull() {
+    package mutating func appendNull() {
         appendInteger(Int32(-1))
         fieldsWritten += 1
     }

@@ -5,9 +5,9 @@
 /// field's length against the requested type, so a type mix-up is an error, never garbage.
 /// Reading a NULL field with a non-optional reader throws; test ``isNull(_:)`` first when a
 /// column is nullable.
-public struct PostgresBinaryRow {
+package struct PostgresBinaryRow {
     /// Number of fields in the row.
-    public let fieldCount: Int
+    package let fieldCount: Int
     private let base: UnsafeRawPointer
     /// Pairs (start offset, length or -1 for NULL) per field.
     private let layout: UnsafePointer<Int>
@@ -19,12 +19,12 @@ public struct PostgresBinaryRow {
     }
 
     /// Whether field `index` is SQL NULL.
-    public func isNull(_ index: Int) throws(PostgresError) -> Bool {
+    package func isNull(_ index: Int) throws(PostgresError) -> Bool {
         try field(index).length < 0
     }
 
     /// A `bigint`, `integer` or `smallint` field.
-    public func int64(_ index: Int) throws(PostgresError) -> Int64 {
+    package func int64(_ index: Int) throws(PostgresError) -> Int64 {
         let (start, length) = try nonNullField(index, "bigint")
         switch length {
         case 8: return Int64(bigEndian: base.loadUnaligned(fromByteOffset: start, as: Int64.self))
@@ -35,7 +35,7 @@ public struct PostgresBinaryRow {
     }
 
     /// An `integer` or `smallint` field.
-    public func int32(_ index: Int) throws(PostgresError) -> Int32 {
+    package func int32(_ index: Int) throws(PostgresError) -> Int32 {
         let (start, length) = try nonNullField(index, "integer")
         switch length {
         case 4: return Int32(bigEndian: base.loadUnaligned(fromByteOffset: start, as: Int32.self))
@@ -45,14 +45,14 @@ public struct PostgresBinaryRow {
     }
 
     /// A `real` field.
-    public func float(_ index: Int) throws(PostgresError) -> Float {
+    package func float(_ index: Int) throws(PostgresError) -> Float {
         let (start, length) = try nonNullField(index, "real")
         guard length == 4 else { throw mismatch(index, "a real", length) }
         return Float(bitPattern: UInt32(bigEndian: base.loadUnaligned(fromByteOffset: start, as: UInt32.self)))
     }
 
     /// A `double precision` or `real` field.
-    public func double(_ index: Int) throws(PostgresError) -> Double {
+    package func double(_ index: Int) throws(PostgresError) -> Double {
         let (start, length) = try nonNullField(index, "double precision")
         switch length {
         case 8: return Double(bitPattern: UInt64(bigEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)))
@@ -62,26 +62,26 @@ public struct PostgresBinaryRow {
     }
 
     /// A `boolean` field.
-    public func bool(_ index: Int) throws(PostgresError) -> Bool {
+    package func bool(_ index: Int) throws(PostgresError) -> Bool {
         let (start, length) = try nonNullField(index, "boolean")
         guard length == 1 else { throw mismatch(index, "a boolean", length) }
         return base.load(fromByteOffset: start, as: UInt8.self) != 0
     }
 
     /// A `text`, `varchar` or other textual field; invalid UTF-8 is repaired with U+FFFD.
-    public func string(_ index: Int) throws(PostgresError) -> String {
+    package func string(_ index: Int) throws(PostgresError) -> String {
         let (start, length) = try nonNullField(index, "text")
         return String(decoding: UnsafeRawBufferPointer(start: base + start, count: length), as: UTF8.self)
     }
 
     /// The raw bytes of any field (e.g. `bytea`).
-    public func bytes(_ index: Int) throws(PostgresError) -> [UInt8] {
+    package func bytes(_ index: Int) throws(PostgresError) -> [UInt8] {
         let (start, length) = try nonNullField(index, "bytea")
         return Array(UnsafeRawBufferPointer(start: base + start, count: length))
     }
 
     /// A `timestamptz` (or `timestamp`) field as microseconds since 1970-01-01 UTC.
-    public func timestampEpochMicroseconds(_ index: Int) throws(PostgresError) -> Int64 {
+    package func timestampEpochMicroseconds(_ index: Int) throws(PostgresError) -> Int64 {
         let (start, length) = try nonNullField(index, "timestamptz")
         guard length == 8 else { throw mismatch(index, "a timestamptz", length) }
         let sinceY2K = Int64(bigEndian: base.loadUnaligned(fromByteOffset: start, as: Int64.self))
@@ -89,14 +89,14 @@ public struct PostgresBinaryRow {
     }
 
     /// A `timestamptz` (or `timestamp`) field as whole seconds since 1970-01-01 UTC (rounded down).
-    public func timestampEpochSeconds(_ index: Int) throws(PostgresError) -> Int64 {
+    package func timestampEpochSeconds(_ index: Int) throws(PostgresError) -> Int64 {
         let microseconds = try timestampEpochMicroseconds(index)
         let (quotient, remainder) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
         return remainder < 0 ? quotient - 1 : quotient
     }
 
     /// A one-dimensional `text[]` (or `varchar[]`) field. NULL elements are rejected.
-    public func textArray(_ index: Int) throws(PostgresError) -> [String] {
+    package func textArray(_ index: Int) throws(PostgresError) -> [String] {
         var reader = try arrayReader(index, "text[]")
         let (count, _) = try reader.header(maximumCount: reader.remaining)
         var elements: [String] = []
@@ -110,7 +110,7 @@ public struct PostgresBinaryRow {
     }
 
     /// A one-dimensional `real[]` field (empty for an empty array). NULL elements are rejected.
-    public func floatArray(_ index: Int) throws(PostgresError) -> [Float] {
+    package func floatArray(_ index: Int) throws(PostgresError) -> [Float] {
         var reader = try arrayReader(index, "real[]")
         let (count, elementType) = try reader.header(maximumCount: reader.remaining / 8)
         guard count == 0 || elementType == PostgresBinaryFormat.float4OID else {

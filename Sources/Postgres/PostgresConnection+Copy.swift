@@ -21,7 +21,7 @@ extension PostgresConnection {
     /// - Throws: ``PostgresError`` from the server (e.g. a unique violation or a type mismatch,
     ///   reported when the COPY ends), or the error thrown by `body`.
     @discardableResult
-    public func copyIn(_ sql: String, _ body: (inout PostgresBinaryCopyWriter) throws -> Void) throws -> Int {
+    package func copyIn(_ sql: String, _ body: (inout PostgresBinaryCopyWriter) throws -> Void) throws -> Int {
         enterCall()
         defer { leaveCall() }
         let connection = try liveHandle()
@@ -53,7 +53,7 @@ extension PostgresConnection {
     ///   - sql: e.g. `COPY (SELECT user_id, rating FROM t) TO STDOUT (FORMAT binary)`.
     ///   - row: called for every row; the row is valid only during the call. When it throws, the
     ///     statement is cancelled and the error is rethrown.
-    public func copyOut(_ sql: String, _ row: (PostgresBinaryRow) throws -> Void) throws {
+    package func copyOut(_ sql: String, _ row: (PostgresBinaryRow) throws -> Void) throws {
         enterCall()
         defer { leaveCall() }
         let connection = try liveHandle()

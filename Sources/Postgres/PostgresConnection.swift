@@ -22,7 +22,7 @@ private let noticeLogger = Logger(label: "latent.postgres")
 ///   connection busy with an atomic flag, and a call that finds it busy already, from another
 ///   thread, stops the process with a message saying so, rather than letting libpq corrupt
 ///   its state.
-public final class PostgresConnection: @unchecked Sendable {
+package final class PostgresConnection: @unchecked Sendable {
     /// Set while a call is inside libpq; the confinement check.
     private let busy = Atomic<Bool>(false)
     private var handle: OpaquePointer?
@@ -39,7 +39,7 @@ public final class PostgresConnection: @unchecked Sendable {
     ///   that work on several databases of one server).
     /// - Throws: ``PostgresError`` of kind `.connectionFailed`; its message never contains the
     ///   password from `url`.
-    public init(url: String, database: String? = nil) throws(PostgresError) {
+    package init(url: String, database: String? = nil) throws(PostgresError) {
         conninfo = url
         self.database = database
         secrets = ConnectionSecrets.find(in: url)
@@ -52,7 +52,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Closes the connection. Later calls fail with a broken-connection error until
     /// ``reconnect()`` is called. Closing twice is harmless.
-    public func close() {
+    package func close() {
         enterCall()
         defer { leaveCall() }
         closeHandle()
@@ -67,14 +67,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Whether the connection was healthy after the last operation. libpq notices a dead server
     /// only when it talks to it, so this can still be true for a connection that the next
     /// statement will find broken.
-    public var isConnected: Bool {
+    package var isConnected: Bool {
         guard let handle else { return false }
         return PQstatus(handle) == CONNECTION_OK
     }
 
     /// Drops the current session (if any) and opens a new one with the same parameters.
     /// Session state (temporary tables, settings, an open transaction) is lost.
-    public func reconnect() throws(PostgresError) {
+    package func reconnect() throws(PostgresError) {
         enterCall()
         defer { leaveCall() }
         closeHandle()
@@ -82,14 +82,14 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// The server's version as an integer, e.g. 150004 for 15.4 (0 when not connected).
-    public var serverVersion: Int {
+    package var serverVersion: Int {
         guard let handle else { return 0 }
         return Int(PQserverVersion(handle))
     }
 
     /// Replaces any password of the connection string in `text` with a mask; use it before logging
     /// anything derived from a connection URL.
-    public static func redacting(_ text: String, secretsOf url: String) -> String {
+    package static func redacting(_ text: String, secretsOf url: String) -> String {
         ConnectionSecrets.scrub(text, secrets: ConnectionSecrets.find(in: url))
     }
 
@@ -101,7 +101,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// - Throws: ``PostgresError``; a COPY statement is rejected (use ``copyIn(_:_:)`` or
     ///   ``copyOut(_:_:)``).
     @discardableResult
-    public func execute(_ sql: String) throws(PostgresError) -> PostgresResult {
+    package func execute(_ sql: String) throws(PostgresError) -> PostgresResult {
         enterCall()
         defer { leaveCall() }
         let connection = try liveHandle()
@@ -112,7 +112,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// never interpolated into SQL). `nil` binds SQL NULL. Parameter types are inferred by the
     /// server; add casts (`$1::bigint`) where they are ambiguous.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+    package func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
         enterCall()
         defer { leaveCall() }
         let connection = try liveHandle()
@@ -137,7 +137,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// If a statement failed inside `body` but `body` swallowed the error, the server turns the
     /// `COMMIT` into a rollback; this is reported as an error rather than as success.
     @discardableResult
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         let connection = try liveHandle()
         let nested = PQtransactionStatus(connection) != PQTRANS_IDLE
         let savepoint = "latent_savepoint_\(savepointDepth)"

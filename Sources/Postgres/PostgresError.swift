@@ -1,9 +1,9 @@
 /// An error from PostgreSQL or from the libpq client, with what a caller needs to decide what to
 /// do next: the SQLSTATE (to recognise, say, a unique violation) and whether the connection is
 /// broken (then ``PostgresConnection/reconnect()`` and retry the unit of work).
-public struct PostgresError: Error, Sendable, CustomStringConvertible {
+package struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// The broad category of the failure.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// Establishing (or re-establishing) the connection failed.
         case connectionFailed
         /// The server rejected a statement (see ``PostgresError/sqlState``) or the connection
@@ -16,21 +16,21 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case invalidUsage
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// The five-character SQLSTATE code reported by the server, when there is one
     /// (e.g. `23505` for a unique violation). See ``SQLState``.
-    public var sqlState: String?
+    package var sqlState: String?
     /// The primary, human-readable message.
-    public var message: String
+    package var message: String
     /// The server's optional detail line (e.g. which key already exists).
-    public var detail: String?
+    package var detail: String?
     /// The server's optional hint.
-    public var hint: String?
+    package var hint: String?
     /// True when the connection is no longer usable: every later statement on it fails until
     /// ``PostgresConnection/reconnect()`` succeeds. Work that failed this way can be retried.
-    public var isConnectionBroken: Bool
+    package var isConnectionBroken: Bool
 
-    public init(
+    package init(
         kind: Kind, message: String, sqlState: String? = nil, detail: String? = nil, hint: String? = nil,
         isConnectionBroken: Bool = false
     ) {
@@ -42,7 +42,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.isConnectionBroken = isConnectionBroken
     }
 
-    public var description: String {
+    package var description: String {
         var text = message
         if let sqlState { text += " (SQLSTATE \(sqlState))" }
         if let detail, !detail.isEmpty { text += ". \(detail)" }
@@ -62,24 +62,24 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 
 /// SQLSTATE codes callers commonly branch on
 /// (https://www.postgresql.org/docs/current/errcodes-appendix.html).
-public enum SQLState {
+package enum SQLState {
     /// A command would affect a row more than once (e.g. `MERGE` or `ON CONFLICT DO UPDATE` meeting
     /// the same key twice in its input).
-    public static let cardinalityViolation = "21000"
-    public static let uniqueViolation = "23505"
-    public static let foreignKeyViolation = "23503"
-    public static let notNullViolation = "23502"
-    public static let checkViolation = "23514"
-    public static let serializationFailure = "40001"
-    public static let deadlockDetected = "40P01"
-    public static let undefinedTable = "42P01"
-    public static let syntaxError = "42601"
-    public static let adminShutdown = "57P01"
-    public static let crashShutdown = "57P02"
-    public static let cannotConnectNow = "57P03"
-    public static let databaseDropped = "57P04"
-    public static let queryCanceled = "57014"
-    public static let lockNotAvailable = "55P03"
+    package static let cardinalityViolation = "21000"
+    package static let uniqueViolation = "23505"
+    package static let foreignKeyViolation = "23503"
+    package static let notNullViolation = "23502"
+    package static let checkViolation = "23514"
+    package static let serializationFailure = "40001"
+    package static let deadlockDetected = "40P01"
+    package static let undefinedTable = "42P01"
+    package static let syntaxError = "42601"
+    package static let adminShutdown = "57P01"
+    package static let crashShutdown = "57P02"
+    package static let cannotConnectNow = "57P03"
+    package static let databaseDropped = "57P04"
+    package static let queryCanceled = "57014"
+    package static let lockNotAvailable = "55P03"
 
     /// Codes that mean the session is gone: class 08 (connection exception) and the
     /// operator-intervention codes a terminated or shutting-down backend sends.

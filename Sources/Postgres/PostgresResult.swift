@@ -4,7 +4,7 @@ import CLibPQ
 ///
 /// Owns the libpq `PGresult` and frees it when released. It is immutable, which is why it is
 /// `@unchecked Sendable`: libpq only reads a finished result.
-public final class PostgresResult: @unchecked Sendable {
+package final class PostgresResult: @unchecked Sendable {
     private let handle: OpaquePointer
 
     init(owning handle: OpaquePointer) {
@@ -14,35 +14,35 @@ public final class PostgresResult: @unchecked Sendable {
     deinit { PQclear(handle) }
 
     /// Number of rows returned.
-    public var rowCount: Int { Int(PQntuples(handle)) }
+    package var rowCount: Int { Int(PQntuples(handle)) }
 
     /// Number of columns returned.
-    public var columnCount: Int { Int(PQnfields(handle)) }
+    package var columnCount: Int { Int(PQnfields(handle)) }
 
     /// Rows inserted, updated, deleted, copied or fetched by the statement (0 when not applicable).
-    public var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
+    package var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
 
     /// The command tag, e.g. `INSERT 0 3`'s verb `INSERT`, or `COMMIT`, `ROLLBACK`.
-    public var commandTag: String {
+    package var commandTag: String {
         let status = String(cString: PQcmdStatus(handle))
         return status.split(separator: " ").first.map(String.init) ?? status
     }
 
     /// The name of column `column`.
-    public func columnName(_ column: Int) -> String {
+    package func columnName(_ column: Int) -> String {
         guard column >= 0, column < columnCount, let name = PQfname(handle, Int32(column)) else { return "" }
         return String(cString: name)
     }
 
     /// The position of the column called `name`, or nil.
-    public func columnIndex(named name: String) -> Int? {
+    package func columnIndex(named name: String) -> Int? {
         let index = Int(PQfnumber(handle, "\"\(name.replacing("\"", with: "\"\""))\""))
         return index >= 0 ? index : nil
     }
 
     /// The value at `row`, `column` in PostgreSQL's text format; nil for SQL NULL or when the
     /// position is out of range.
-    public subscript(row: Int, column: Int) -> String? {
+    package subscript(row: Int, column: Int) -> String? {
         guard row >= 0, row < rowCount, column >= 0, column < columnCount,
               PQgetisnull(handle, Int32(row), Int32(column)) == 0,
               let value = PQgetvalue(handle, Int32(row), Int32(column))
@@ -51,7 +51,7 @@ public final class PostgresResult: @unchecked Sendable {
     }
 
     /// The value at `row` in the column called `column`.
-    public subscript(row: Int, column: String) -> String? {
+    package subscript(row: Int, column: String) -> String? {
         guard let index = columnIndex(named: column) else { return nil }
         return self[row, index]
     }

@@ -1,12 +1,12 @@
 /// One rating as it appears in a file or an event, with external ids.
-public struct RatingRecord: Sendable, Equatable {
-    public var userID: Int64
-    public var movieID: Int64
-    public var rating: Float
+package struct RatingRecord: Sendable, Equatable {
+    package var userID: Int64
+    package var movieID: Int64
+    package var rating: Float
     /// Epoch seconds.
-    public var timestamp: Int64
+    package var timestamp: Int64
 
-    public init(userID: Int64, movieID: Int64, rating: Float, timestamp: Int64) {
+    package init(userID: Int64, movieID: Int64, rating: Float, timestamp: Int64) {
         self.userID = userID
         self.movieID = movieID
         self.rating = rating
@@ -15,12 +15,12 @@ public struct RatingRecord: Sendable, Equatable {
 }
 
 /// One catalogue entry with external id.
-public struct MovieRecord: Sendable, Equatable {
-    public var movieID: Int64
-    public var title: String
-    public var genres: [String]
+package struct MovieRecord: Sendable, Equatable {
+    package var movieID: Int64
+    package var title: String
+    package var genres: [String]
 
-    public init(movieID: Int64, title: String, genres: [String]) {
+    package init(movieID: Int64, title: String, genres: [String]) {
         self.movieID = movieID
         self.title = title
         self.genres = genres

@@ -4,14 +4,14 @@ import Foundation
 ///
 /// `swift test` builds it: `LatentTests` depends on the `latent` target, so every test build
 /// of the package builds the executable too. `LATENT_BINARY` overrides the search.
-public enum LatentBinary {
+package enum LatentBinary {
     /// Why the executable was not found, with every place looked at.
-    public struct NotFound: Error, CustomStringConvertible {
-        public var description: String
+    package struct NotFound: Error, CustomStringConvertible {
+        package var description: String
     }
 
     /// The executable's location, or ``NotFound``.
-    public static func url() throws -> URL {
+    package static func url() throws -> URL {
         let candidates = self.candidates()
         for candidate in candidates {
             var isDirectory: ObjCBool = false
@@ -43,16 +43,16 @@ public enum LatentBinary {
 }
 
 /// One finished run of `latent`: exit status, how it ended and what it printed.
-public struct LatentRun: Sendable {
-    public var status: Int32
+package struct LatentRun: Sendable {
+    package var status: Int32
     /// False when a signal ended it (a crash, or the timeout's SIGKILL).
-    public var exited: Bool
-    public var standardOutput: String
-    public var standardError: String
+    package var exited: Bool
+    package var standardOutput: String
+    package var standardError: String
 
     /// Runs `latent arguments` to its end (SIGKILL after `timeout` seconds), with `environment`
     /// added to this process's (nil values remove a variable).
-    public static func run(
+    package static func run(
         _ arguments: [String], environment: [String: String?] = [:], timeout: TimeInterval = 120
     ) throws -> LatentRun {
         let process = Process()

@@ -4,15 +4,15 @@ import XCTest
 
 /// A database of its own on the test server (`LATENT_TEST_DATABASE_URL`), dropped when the
 /// test ends.
-public final class ScratchDatabase: Sendable {
+package final class ScratchDatabase: Sendable {
     /// A libpq URL that selects the scratch database.
-    public let url: String
+    package let url: String
     /// The server's URL (`LATENT_TEST_DATABASE_URL`).
-    public let serverURL: String
-    public let name: String
+    package let serverURL: String
+    package let name: String
 
     /// Creates the database; fails the test when `LATENT_TEST_DATABASE_URL` is not set.
-    public init(_ test: XCTestCase, prefix: String = "latent_scratch") throws {
+    package init(_ test: XCTestCase, prefix: String = "latent_scratch") throws {
         guard let server = ProcessInfo.processInfo.environment["LATENT_TEST_DATABASE_URL"], !server.isEmpty else {
             let message = "LATENT_TEST_DATABASE_URL is not set: run ops/dev/postgres and export the LATENT_TEST_DATABASE_URL line it prints"
             XCTFail(message)

@@ -1,8 +1,8 @@
 import Foundation
 
 /// A loopback TCP port free at the time of the call (the kernel's choice for port 0).
-public enum FreePort {
-    public static func find() throws -> Int {
+package enum FreePort {
+    package static func find() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         defer { close(fd) }
@@ -20,10 +20,10 @@ public enum FreePort {
 
 /// A client that connects to 127.0.0.1, optionally sends a few bytes, then stays silent until
 /// closed: what stalled the old blocking metrics responder.
-public final class IdleClient {
+package final class IdleClient {
     private let fd: Int32
 
-    public init(port: Int, sending bytes: String = "") throws {
+    package init(port: Int, sending bytes: String = "") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         var address = LoopbackAddress.make(port: port)
@@ -37,7 +37,7 @@ public final class IdleClient {
         if !bytes.isEmpty { _ = Array(bytes.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
     }
 
-    public func close() { Glibc.close(fd) }
+    package func close() { Glibc.close(fd) }
 }
 
 enum LoopbackAddress {

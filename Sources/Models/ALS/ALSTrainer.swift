@@ -21,23 +21,23 @@ import Foundation
 /// training mean and stays fixed. Each half-step is an exact block minimisation, so the
 /// objective never increases. Movies without training ratings are outside the objective
 /// and take their genre prior as vector (cold start).
-public struct ALSTrainer: Sendable {
-    public let configuration: AlternatingLeastSquares.Configuration
-    public let ratings: SparseRatings
-    public let genres: GenreIncidence
-    public let globalMean: Float
-    public private(set) var userBias: [Float]
-    public private(set) var movieBias: [Float]
+package struct ALSTrainer: Sendable {
+    package let configuration: AlternatingLeastSquares.Configuration
+    package let ratings: SparseRatings
+    package let genres: GenreIncidence
+    package let globalMean: Float
+    package private(set) var userBias: [Float]
+    package private(set) var movieBias: [Float]
     /// Row-major `userCount x k`.
-    public private(set) var userFactors: [Float]
+    package private(set) var userFactors: [Float]
     /// Row-major `movieCount x k`.
-    public private(set) var movieFactors: [Float]
+    package private(set) var movieFactors: [Float]
     /// Row-major `genreCount x k` (zeros without genres).
-    public private(set) var genreFactors: [Float]
+    package private(set) var genreFactors: [Float]
     /// Genre priors of the movies, row-major `movieCount x k`.
-    public private(set) var moviePriors: [Float]
+    package private(set) var moviePriors: [Float]
     /// Sum of squared training residuals after the last movie half-step.
-    public private(set) var lastSquaredError: Double?
+    package private(set) var lastSquaredError: Double?
     /// With the missing-data term: sum over rated pairs of the squared difference to the
     /// missing rating, after the last movie half-step.
     private var lastMissingObservedError: Double?
@@ -52,7 +52,7 @@ public struct ALSTrainer: Sendable {
 
     /// Sets up the initial state: biases zero, user vectors zero, movie vectors small
     /// Gaussian noise drawn from `configuration.seed`, genre vectors zero.
-    public init(configuration: AlternatingLeastSquares.Configuration, ratings: SparseRatings, genres: GenreIncidence) throws {
+    package init(configuration: AlternatingLeastSquares.Configuration, ratings: SparseRatings, genres: GenreIncidence) throws {
         try configuration.validate()
         guard ratings.count > 0 else { throw ModelError.emptyData("no training ratings") }
         self.configuration = configuration
@@ -99,7 +99,7 @@ public struct ALSTrainer: Sendable {
     /// instead of noise: its movie biases, vectors and genre vectors. The next iteration's
     /// user step then solves every user against them, so a few iterations reach what a cold
     /// fit reaches in many. Throws when the model's shape differs.
-    public mutating func warmStart(from model: FactorModel) throws {
+    package mutating func warmStart(from model: FactorModel) throws {
         guard model.k == configuration.k, model.movieBias.count == movieBias.count,
               model.movieFactors.count == movieFactors.count else {
             throw ModelError.invalidParameter(
@@ -170,7 +170,7 @@ public struct ALSTrainer: Sendable {
     }
 
     /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
-    public mutating func updateUsers() throws {
+    package mutating func updateUsers() throws {
         var step = halfStep
         if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, offsets: movieRows.offsets) }
         _ = try Self.solve(
@@ -181,7 +181,7 @@ public struct ALSTrainer: Sendable {
     /// Algorithm 1/2, second loop: every movie's bias, then vector (drawn towards its genre
     /// prior when genres are used), with the user side fixed. Also measures the training
     /// squared error, which the genre step does not change.
-    public mutating func updateMovies() throws {
+    package mutating func updateMovies() throws {
         var step = halfStep
         if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, offsets: userRows.offsets) }
         let result = try Self.solve(
@@ -253,7 +253,7 @@ public struct ALSTrainer: Sendable {
     /// `alpha = 0` and `tau = lambda` this is exactly seed 001's rule with its "+ 1").
     /// Then recomputes the movie priors and moves unrated movies onto their prior.
     /// Does nothing without genres.
-    public mutating func updateGenres() {
+    package mutating func updateGenres() {
         guard usesGenres else { return }
         let k = configuration.k
         let tau = Double(configuration.tau)
@@ -303,14 +303,14 @@ public struct ALSTrainer: Sendable {
     }
 
     /// One full iteration (Algorithm 2): users, movies, genres.
-    public mutating func iterate() throws {
+    package mutating func iterate() throws {
         try updateUsers()
         try updateMovies()
         updateGenres()
     }
 
     /// The objective above, computed from scratch (a full pass over the ratings).
-    public func objective() -> Double {
+    package func objective() -> Double {
         let (observed, observedMissing) = squaredErrors()
         return regularizationTerms() + 0.5 * observed + missingTerm(observedMissing: observedMissing)
     }
@@ -354,7 +354,7 @@ public struct ALSTrainer: Sendable {
     }
 
     /// Training RMSE of the current state (a full pass over the ratings).
-    public func trainingRMSE() -> Double {
+    package func trainingRMSE() -> Double {
         (squaredErrors().observed / Double(ratings.count)).squareRoot()
     }
 

@@ -18,41 +18,41 @@ import Logging
 /// default) for better top-N lists, and count-weighted regularisation
 /// (``Configuration/regularizationExponent``, off by default).
 /// ``ALSTrainer`` documents the exact objective.
-public struct AlternatingLeastSquares: Sendable {
-    public struct Configuration: Sendable, Equatable {
+package struct AlternatingLeastSquares: Sendable {
+    package struct Configuration: Sendable, Equatable {
         /// Latent dimensions (0 gives a biases-only model).
-        public var k: Int
+        package var k: Int
         /// Full iterations (users, movies, genres).
-        public var iterations: Int
+        package var iterations: Int
         /// Vector regularisation (seed 001's `tau'`), also the genre prior's pull on movies.
-        public var lambda: Float
+        package var lambda: Float
         /// Bias regularisation (seed 001's `gamma'`).
-        public var gamma: Float
+        package var gamma: Float
         /// Genre vector regularisation (seed 001's `beta` term; the seed has `tau == lambda`).
-        public var tau: Float
+        package var tau: Float
         /// Scales the vector regularisation of a row with `n` ratings as `lambda * n^exponent`:
         /// 0 is the seed's constant penalty, 1 is ALS-WR's weighted-lambda regularisation.
-        public var regularizationExponent: Float
+        package var regularizationExponent: Float
         /// Draw movie vectors towards their genre prior and learn genre vectors (Algorithm 2).
-        public var useGenres: Bool
+        package var useGenres: Bool
         /// Seed of the initial movie vectors; same seed, same data, same model.
-        public var seed: UInt64
+        package var seed: UInt64
         /// Worker threads for the per-row solves.
-        public var threads: Int
+        package var threads: Int
         /// Standard deviation of the initial movie vectors.
-        public var initialScale: Float
+        package var initialScale: Float
         /// Weight of the missing-not-at-random term (Steck 2010, "Training and testing of
         /// recommender systems on data missing not at random"): every unrated pair of a rated
         /// user and a rated movie counts as a rating ``missingRating`` with this weight. 0 is
         /// seed 001's model exactly; a small weight (the default) trades a little RMSE for much
         /// better top-N ranking, because the model then learns which movies people do not watch.
         /// Solved exactly with the same Cholesky updates through precomputed Gram sums.
-        public var missingWeight: Float
+        package var missingWeight: Float
         /// The rating imputed for unrated pairs when ``missingWeight`` > 0.
-        public var missingRating: Float
+        package var missingRating: Float
 
         /// Iterations of a warm refit (``ModelConfiguration/refit(_:of:from:progress:)``).
-        public var warmIterations: Int { max(2, iterations / 5) }
+        package var warmIterations: Int { max(2, iterations / 5) }
 
         /// Defaults tuned by grid search on ML-100K (5-fold CV) and ML-latest-small (random
         /// 90/10): constant regularisation as in the seed (`regularizationExponent` 0),
@@ -61,7 +61,7 @@ public struct AlternatingLeastSquares: Sendable {
         /// (`missingWeight` 0.003 towards 2.5 stars) that makes top-N lists beat popularity
         /// (NDCG@10 0.117 vs 0.112 on ML-latest-small; 0.054 without it) at a small RMSE cost
         /// there (0.832 vs 0.817) and none on ML-100K. `tau` is 100 when not given.
-        public init(
+        package init(
             k: Int = 64, iterations: Int = 15, lambda: Float = 14, gamma: Float = 3,
             tau: Float? = nil, regularizationExponent: Float = 0, useGenres: Bool = true,
             seed: UInt64 = 42, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
@@ -82,7 +82,7 @@ public struct AlternatingLeastSquares: Sendable {
         }
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
-        public func validate() throws {
+        package func validate() throws {
             let check = ModelError.require
             try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
             try check(iterations >= 1, "iterations", iterations, "at least 1")
@@ -98,7 +98,7 @@ public struct AlternatingLeastSquares: Sendable {
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
-        public var parameters: [String: String] {
+        package var parameters: [String: String] {
             [
                 "k": "\(k)", "iterations": "\(iterations)", "lambda": "\(lambda)", "gamma": "\(gamma)",
                 "tau": "\(tau)", "regularizationExponent": "\(regularizationExponent)",
@@ -109,24 +109,24 @@ public struct AlternatingLeastSquares: Sendable {
     }
 
     /// What one finished iteration reports.
-    public struct Progress: Sendable {
-        public var iteration: Int
-        public var iterations: Int
-        public var trainingRMSE: Double
-        public var objective: Double
-        public var secondsThisIteration: Double
-        public var secondsRemaining: Double
+    package struct Progress: Sendable {
+        package var iteration: Int
+        package var iterations: Int
+        package var trainingRMSE: Double
+        package var objective: Double
+        package var secondsThisIteration: Double
+        package var secondsRemaining: Double
     }
 
-    public var configuration: Configuration
+    package var configuration: Configuration
     private let logger = Logger(label: "latent.als")
 
-    public init(configuration: Configuration = .init()) {
+    package init(configuration: Configuration = .init()) {
         self.configuration = configuration
     }
 
     /// Trains on all ratings of `dataset`.
-    public func fit(_ dataset: Dataset, progress: (@Sendable (Progress) -> Void)? = nil) throws -> FactorModel {
+    package func fit(_ dataset: Dataset, progress: (@Sendable (Progress) -> Void)? = nil) throws -> FactorModel {
         try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
     }
 
@@ -137,7 +137,7 @@ public struct AlternatingLeastSquares: Sendable {
     ///   - start: a model of the same users, movies and k to continue from (see
     ///     ``ALSTrainer/warmStart(from:)``); `nil` starts from seeded noise.
     ///   - iterations: overrides the configuration's count (e.g. fewer when warm).
-    public func fit(
+    package func fit(
         ratings: RatingTriples, users: IDIndex, movies: IDIndex, genres: GenreIncidence,
         startingFrom start: FactorModel? = nil, iterations: Int? = nil,
         progress: (@Sendable (Progress) -> Void)? = nil

@@ -4,10 +4,10 @@ import Records
 ///
 /// Dense indices follow first appearance. Movies seen only in the catalogue are kept (with
 /// their genres and titles); movies seen only in ratings get no genres and an empty title.
-public struct DatasetBuilder: Sendable {
-    public private(set) var users = IDIndex()
-    public private(set) var movies = IDIndex()
-    public private(set) var ratings = RatingTriples()
+package struct DatasetBuilder: Sendable {
+    package private(set) var users = IDIndex()
+    package private(set) var movies = IDIndex()
+    package private(set) var ratings = RatingTriples()
     private var movieGenres: [[String]] = []
     private var movieTitles: [String] = []
     // Ratings files are usually grouped by user: remember the last lookup.
@@ -17,19 +17,19 @@ public struct DatasetBuilder: Sendable {
     private var movieSlots: [Int32] = []
     private static let directLimit: Int64 = 1 << 22
 
-    public init() {}
+    package init() {}
 
-    public mutating func reserveCapacity(ratings n: Int) { ratings.reserveCapacity(n) }
+    package mutating func reserveCapacity(ratings n: Int) { ratings.reserveCapacity(n) }
 
     /// Adds (or replaces) a catalogue entry.
-    public mutating func add(_ movie: MovieRecord) {
+    package mutating func add(_ movie: MovieRecord) {
         let m = Int(movieIndex(movie.movieID))
         padMovies(to: m + 1)
         movieGenres[m] = movie.genres
         movieTitles[m] = movie.title
     }
 
-    public mutating func add(_ rating: RatingRecord) {
+    package mutating func add(_ rating: RatingRecord) {
         let u: Int32
         if rating.userID == lastUserID {
             u = lastUser
@@ -61,7 +61,7 @@ public struct DatasetBuilder: Sendable {
         }
     }
 
-    public func build() -> Dataset {
+    package func build() -> Dataset {
         var genres = GenreIncidence()
         for g in movieGenres { genres.appendMovie(genres: g) }
         genres.extend(toMovieCount: movies.count)

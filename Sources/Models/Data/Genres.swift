@@ -1,26 +1,26 @@
 /// Which genres each movie has: an incidence list in CSR form over dense movie indices.
-public struct GenreIncidence: Sendable, Equatable {
+package struct GenreIncidence: Sendable, Equatable {
     /// Genre names by dense genre index.
-    public private(set) var names: [String] = []
+    package private(set) var names: [String] = []
     private var positions: [String: Int32] = [:]
     /// Genres of movie `m` are `genres[offsets[m] ..< offsets[m + 1]]`.
-    public private(set) var offsets: [Int] = [0]
-    public private(set) var genres: [Int32] = []
+    package private(set) var offsets: [Int] = [0]
+    package private(set) var genres: [Int32] = []
 
-    public init() {}
+    package init() {}
 
-    public var genreCount: Int { names.count }
+    package var genreCount: Int { names.count }
     /// Number of movies described (dense indices `0..<movieCount`).
-    public var movieCount: Int { offsets.count - 1 }
+    package var movieCount: Int { offsets.count - 1 }
 
-    public func genres(ofMovie m: Int) -> ArraySlice<Int32> {
+    package func genres(ofMovie m: Int) -> ArraySlice<Int32> {
         guard m < movieCount else { return [] }
         return genres[offsets[m] ..< offsets[m + 1]]
     }
 
     /// Appends the genre list of the next movie (dense index `movieCount`).
     /// "(no genres listed)" and empty names mean no genre.
-    public mutating func appendMovie(genres names: [String]) {
+    package mutating func appendMovie(genres names: [String]) {
         var seen = Set<Int32>()
         for name in names where !name.isEmpty && name != "(no genres listed)" {
             let g: Int32
@@ -37,7 +37,7 @@ public struct GenreIncidence: Sendable, Equatable {
     }
 
     /// Pads with genre-less movies up to `count` movies.
-    public mutating func extend(toMovieCount count: Int) {
+    package mutating func extend(toMovieCount count: Int) {
         while movieCount < count { appendMovie(genres: []) }
     }
 }

@@ -1,25 +1,25 @@
 /// A dense, insertion-ordered index over external ids (user or movie ids).
 ///
 /// Models work on dense `Int32` indices `0..<count`; the index maps them back and forth.
-public struct IDIndex: Sendable, Equatable {
+package struct IDIndex: Sendable, Equatable {
     /// External id of each dense index.
-    public private(set) var ids: [Int64] = []
+    package private(set) var ids: [Int64] = []
     private var positions: [Int64: Int32] = [:]
 
-    public init() {}
+    package init() {}
 
-    public init(ids: [Int64]) {
+    package init(ids: [Int64]) {
         for id in ids { insert(id) }
     }
 
-    public var count: Int { ids.count }
+    package var count: Int { ids.count }
 
     /// The dense index of `id`, or nil when it is not known.
-    public subscript(id: Int64) -> Int32? { positions[id] }
+    package subscript(id: Int64) -> Int32? { positions[id] }
 
     /// Returns the dense index of `id`, adding it when it is new.
     @discardableResult
-    public mutating func insert(_ id: Int64) -> Int32 {
+    package mutating func insert(_ id: Int64) -> Int32 {
         if let position = positions[id] { return position }
         let position = Int32(ids.count)
         ids.append(id)

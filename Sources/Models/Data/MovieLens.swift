@@ -2,12 +2,12 @@ import Records
 
 /// Readers for the MovieLens files (see ``MovieLensFormat``): a streaming ratings reader that
 /// parses bytes in large chunks, a catalogue reader, and a one-call dataset loader.
-public enum MovieLens {
+package enum MovieLens {
     /// Calls `body` with every rating of the ratings file at `path`, in file order.
     ///
     /// Streams: memory use does not grow with the file. Throws ``MovieLensError`` naming the
     /// line for a missing field, a value that is not a number, or a NaN/infinite rating.
-    public static func forEachRating(in path: String, _ body: (RatingRecord) throws -> Void) throws {
+    package static func forEachRating(in path: String, _ body: (RatingRecord) throws -> Void) throws {
         let format = try MovieLensFormat.detect(path: path)
         var fields = LineFields(format: format)
         defer { fields.deallocate() }
@@ -159,7 +159,7 @@ public enum MovieLens {
     }
 
     /// Reads the movie catalogue at `path` (movies.csv, movies.dat, u.item or a RecBole .item).
-    public static func readMovies(in path: String) throws -> [MovieRecord] {
+    package static func readMovies(in path: String) throws -> [MovieRecord] {
         let format = try MovieLensFormat.detect(path: path)
         let text = try MovieLensLines.readText(path)
         var movies: [MovieRecord] = []
@@ -246,7 +246,7 @@ public enum MovieLens {
     }
 
     /// ML-100K's genre columns, in the order of u.genre.
-    public static let ml100kGenres = [
+    package static let ml100kGenres = [
         "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
         "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
         "War", "Western",
@@ -254,7 +254,7 @@ public enum MovieLens {
 
     /// Reads a ratings file and, when given, a catalogue into a ``Dataset``. Movies listed only
     /// in the catalogue are included (they have no ratings: cold-start items).
-    public static func loadDataset(ratings: String, movies: String?) throws -> Dataset {
+    package static func loadDataset(ratings: String, movies: String?) throws -> Dataset {
         var builder = DatasetBuilder()
         if let movies {
             for movie in try readMovies(in: movies) { builder.add(movie) }

@@ -1,5 +1,5 @@
 /// The MovieLens file layouts Latent reads, recognised from the file name.
-public enum MovieLensFormat: Sendable, Equatable {
+package enum MovieLensFormat: Sendable, Equatable {
     /// `ratings.csv` / `movies.csv` (latest-small, 20M, 25M, 32M): comma separated with a header
     /// line; movie titles may be quoted; genres `A|B`.
     case csv
@@ -13,7 +13,7 @@ public enum MovieLensFormat: Sendable, Equatable {
     case recBole
 
     /// The format of `path`, judged from its file name.
-    public static func detect(path: String) throws -> MovieLensFormat {
+    package static func detect(path: String) throws -> MovieLensFormat {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let lower = name.lowercased()
         if lower.hasSuffix(".csv") { return .csv }
@@ -27,12 +27,12 @@ public enum MovieLensFormat: Sendable, Equatable {
 }
 
 /// A MovieLens file that could not be read, naming the file, the line and what was wrong.
-public enum MovieLensError: Error, CustomStringConvertible, Equatable {
+package enum MovieLensError: Error, CustomStringConvertible, Equatable {
     case unknownFormat(file: String)
     case unreadable(file: String, reason: String)
     case malformed(file: String, line: Int, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownFormat(let file):
             return "\(file): unknown MovieLens format (expected ratings.csv/movies.csv, ratings.dat/movies.dat, "

@@ -1,25 +1,25 @@
 /// Ratings as parallel arrays of (user index, movie index, rating, timestamp): the coordinate
 /// form that splits and evaluation work on. Indices refer to a ``Dataset``'s id indices.
-public struct RatingTriples: Sendable, Equatable {
-    public var users: [Int32] = []
-    public var movies: [Int32] = []
-    public var ratings: [Float] = []
+package struct RatingTriples: Sendable, Equatable {
+    package var users: [Int32] = []
+    package var movies: [Int32] = []
+    package var ratings: [Float] = []
     /// Epoch seconds.
-    public var timestamps: [Int64] = []
+    package var timestamps: [Int64] = []
 
-    public init() {}
+    package init() {}
 
-    public var count: Int { ratings.count }
-    public var isEmpty: Bool { ratings.isEmpty }
+    package var count: Int { ratings.count }
+    package var isEmpty: Bool { ratings.isEmpty }
 
-    public mutating func reserveCapacity(_ n: Int) {
+    package mutating func reserveCapacity(_ n: Int) {
         users.reserveCapacity(n)
         movies.reserveCapacity(n)
         ratings.reserveCapacity(n)
         timestamps.reserveCapacity(n)
     }
 
-    public mutating func append(user: Int32, movie: Int32, rating: Float, timestamp: Int64) {
+    package mutating func append(user: Int32, movie: Int32, rating: Float, timestamp: Int64) {
         users.append(user)
         movies.append(movie)
         ratings.append(rating)
@@ -27,7 +27,7 @@ public struct RatingTriples: Sendable, Equatable {
     }
 
     /// The triples at `positions`, in that order.
-    public func subset<Positions: Collection>(_ positions: Positions) -> RatingTriples where Positions.Element == Int {
+    package func subset<Positions: Collection>(_ positions: Positions) -> RatingTriples where Positions.Element == Int {
         var out = RatingTriples()
         out.reserveCapacity(positions.count)
         for p in positions {
@@ -37,7 +37,7 @@ public struct RatingTriples: Sendable, Equatable {
     }
 
     /// Mean rating, or nil when empty.
-    public var mean: Float? {
+    package var mean: Float? {
         guard !ratings.isEmpty else { return nil }
         var sum = 0.0
         for r in ratings { sum += Double(r) }

@@ -2,25 +2,25 @@
 ///
 /// Built once per training run from ``RatingTriples``; models read rows (a user's movies and
 /// ratings) and columns (a movie's users and ratings) as contiguous slices.
-public struct SparseRatings: Sendable {
-    public let userCount: Int
-    public let movieCount: Int
+package struct SparseRatings: Sendable {
+    package let userCount: Int
+    package let movieCount: Int
 
     /// CSR: the ratings of user `u` are at `userOffsets[u] ..< userOffsets[u + 1]`.
-    public let userOffsets: [Int]
-    public let userMovies: [Int32]
-    public let userRatings: [Float]
+    package let userOffsets: [Int]
+    package let userMovies: [Int32]
+    package let userRatings: [Float]
 
     /// CSC: the ratings of movie `m` are at `movieOffsets[m] ..< movieOffsets[m + 1]`.
-    public let movieOffsets: [Int]
-    public let movieUsers: [Int32]
-    public let movieRatings: [Float]
+    package let movieOffsets: [Int]
+    package let movieUsers: [Int32]
+    package let movieRatings: [Float]
 
-    public var count: Int { userRatings.count }
+    package var count: Int { userRatings.count }
 
     /// Builds both orientations with a counting sort (O(n), no per-row allocation).
     /// Indices must lie in `0..<userCount` and `0..<movieCount`.
-    public init(_ triples: RatingTriples, userCount: Int, movieCount: Int) {
+    package init(_ triples: RatingTriples, userCount: Int, movieCount: Int) {
         self.userCount = userCount
         self.movieCount = movieCount
         (userOffsets, userMovies, userRatings) = Self.compress(
@@ -29,8 +29,8 @@ public struct SparseRatings: Sendable {
             rows: triples.movies, columns: triples.users, values: triples.ratings, rowCount: movieCount)
     }
 
-    public func userRange(_ u: Int) -> Range<Int> { userOffsets[u] ..< userOffsets[u + 1] }
-    public func movieRange(_ m: Int) -> Range<Int> { movieOffsets[m] ..< movieOffsets[m + 1] }
+    package func userRange(_ u: Int) -> Range<Int> { userOffsets[u] ..< userOffsets[u + 1] }
+    package func movieRange(_ m: Int) -> Range<Int> { movieOffsets[m] ..< movieOffsets[m + 1] }
 
     private static func compress(
         rows: [Int32], columns: [Int32], values: [Float], rowCount: Int

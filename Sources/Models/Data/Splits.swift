@@ -6,10 +6,10 @@ import Darwin
 
 /// A deterministic pseudo-random generator (xoshiro256**, seeded through SplitMix64): the same
 /// seed gives the same sequence on every platform and Swift version, unlike the system RNG.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s0, s1, s2, s3: UInt64
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var x = seed
         func splitMix() -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
@@ -22,7 +22,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     @inline(__always)
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
@@ -33,23 +33,23 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     /// Uniform in [0, 1).
     @inline(__always)
-    public mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    package mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Uniform integer in `0..<bound` (bound > 0), by multiply-shift (tiny bias is irrelevant here).
     @inline(__always)
-    public mutating func nextInt(below bound: Int) -> Int {
+    package mutating func nextInt(below bound: Int) -> Int {
         Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(bound)).high)
     }
 
     /// Standard normal by Box-Muller.
-    public mutating func nextGaussian() -> Double {
+    package mutating func nextGaussian() -> Double {
         let u1 = max(nextDouble(), 1e-300), u2 = nextDouble()
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
     /// Fills `count` values with independent normal draws times `scale`: Marsaglia's polar
     /// method in Float, both uniforms of a pair from one generator step (24 bits each).
-    public mutating func fillGaussian(_ buffer: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+    package mutating func fillGaussian(_ buffer: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
         var i = 0
         while i < count {
             let bits = next()
@@ -64,7 +64,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// Fisher-Yates shuffle with this generator (stable across platforms).
-    public mutating func shuffle<T>(_ a: inout [T]) {
+    package mutating func shuffle<T>(_ a: inout [T]) {
         guard a.count > 1 else { return }
         for i in stride(from: a.count - 1, to: 0, by: -1) {
             a.swapAt(i, nextInt(below: i + 1))
@@ -73,22 +73,22 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 }
 
 /// Training and test ratings over the same ``Dataset`` indices.
-public struct RatingSplit: Sendable {
-    public var train: RatingTriples
-    public var test: RatingTriples
+package struct RatingSplit: Sendable {
+    package var train: RatingTriples
+    package var test: RatingTriples
 
-    public init(train: RatingTriples, test: RatingTriples) {
+    package init(train: RatingTriples, test: RatingTriples) {
         self.train = train
         self.test = test
     }
 }
 
 /// A split that cannot be made from the given ratings or parameters.
-public enum SplitError: Error, Equatable, CustomStringConvertible {
+package enum SplitError: Error, Equatable, CustomStringConvertible {
     case invalidParameter(String)
     case empty(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidParameter(let m): return "invalid split: \(m)"
         case .empty(let m): return "empty split: \(m)"
@@ -98,10 +98,10 @@ public enum SplitError: Error, Equatable, CustomStringConvertible {
 
 /// Deterministic ways to hold out ratings. Every split is a pure function of the ratings and the
 /// seed; test ratings keep the dataset's dense indices.
-public enum Splits {
+package enum Splits {
     /// Each rating goes to the test side with probability close to `testFraction` (exactly
     /// `round(n * testFraction)` ratings, chosen by a seeded shuffle).
-    public static func randomHoldout(_ ratings: RatingTriples, testFraction: Double, seed: UInt64) throws -> RatingSplit {
+    package static func randomHoldout(_ ratings: RatingTriples, testFraction: Double, seed: UInt64) throws -> RatingSplit {
         guard testFraction > 0, testFraction < 1 else {
             throw SplitError.invalidParameter("test fraction must be in (0, 1), got \(testFraction)")
         }
@@ -114,7 +114,7 @@ public enum Splits {
     }
 
     /// `folds` splits whose test sides partition the ratings (k-fold cross-validation).
-    public static func kFold(_ ratings: RatingTriples, folds: Int, seed: UInt64) throws -> [RatingSplit] {
+    package static func kFold(_ ratings: RatingTriples, folds: Int, seed: UInt64) throws -> [RatingSplit] {
         guard folds >= 2 else { throw SplitError.invalidParameter("k-fold needs at least 2 folds, got \(folds)") }
         guard ratings.count >= folds else {
             throw SplitError.empty("\(folds) folds need at least \(folds) ratings, got \(ratings.count)")
@@ -130,7 +130,7 @@ public enum Splits {
 
     /// Holds out `perUser` random ratings of every user who keeps at least `minimumTrain`
     /// ratings in training; users with fewer ratings stay entirely in training.
-    public static func perUserHoldout(
+    package static func perUserHoldout(
         _ ratings: RatingTriples, perUser: Int, minimumTrain: Int = 1, seed: UInt64
     ) throws -> RatingSplit {
         guard perUser >= 1 else { throw SplitError.invalidParameter("per-user holdout needs perUser >= 1, got \(perUser)") }
@@ -153,7 +153,7 @@ public enum Splits {
 
     /// The latest `testFraction` of ratings by timestamp form the test side (one global cutoff;
     /// ties at the cutoff are broken by position, so the sizes are exact).
-    public static func temporal(_ ratings: RatingTriples, testFraction: Double) throws -> RatingSplit {
+    package static func temporal(_ ratings: RatingTriples, testFraction: Double) throws -> RatingSplit {
         guard testFraction > 0, testFraction < 1 else {
             throw SplitError.invalidParameter("test fraction must be in (0, 1), got \(testFraction)")
         }
@@ -166,7 +166,7 @@ public enum Splits {
 
     /// All ratings of a random `userFraction` of the users form the test side (for fold-in
     /// experiments: those users are unknown to the trained model).
-    public static func heldOutUsers(_ ratings: RatingTriples, userFraction: Double, seed: UInt64) throws -> RatingSplit {
+    package static func heldOutUsers(_ ratings: RatingTriples, userFraction: Double, seed: UInt64) throws -> RatingSplit {
         guard userFraction > 0, userFraction < 1 else {
             throw SplitError.invalidParameter("user fraction must be in (0, 1), got \(userFraction)")
         }
@@ -183,7 +183,7 @@ public enum Splits {
     }
 
     /// Carves a validation split (for early stopping or tuning) out of training ratings.
-    public static func validation(from train: RatingTriples, fraction: Double, seed: UInt64) throws -> RatingSplit {
+    package static func validation(from train: RatingTriples, fraction: Double, seed: UInt64) throws -> RatingSplit {
         try randomHoldout(train, testFraction: fraction, seed: seed ^ 0x5EED_0F_0A11)
     }
 

@@ -9,21 +9,21 @@ import Foundation
 /// 0.5...5. Each movie has one to three genres; the genre effect is the mean of the movie's
 /// genre offsets plus the user's affinity for those genres. Every value comes from the seed:
 /// the same configuration writes byte-identical files whatever the core count.
-public enum Synthetic {
-    public struct Configuration: Sendable, Equatable {
-        public var ratings: Int
-        public var users: Int
-        public var movies: Int
+package enum Synthetic {
+    package struct Configuration: Sendable, Equatable {
+        package var ratings: Int
+        package var users: Int
+        package var movies: Int
         /// Rank of the planted structure.
-        public var rank: Int
+        package var rank: Int
         /// Zipf exponents of user activity and movie popularity.
-        public var userActivityExponent: Double
-        public var moviePopularityExponent: Double
+        package var userActivityExponent: Double
+        package var moviePopularityExponent: Double
         /// Standard deviation of the rating noise (before rounding).
-        public var noise: Double
-        public var seed: UInt64
+        package var noise: Double
+        package var seed: UInt64
 
-        public init(
+        package init(
             ratings: Int = 1_000_000, users: Int = 6_000, movies: Int = 4_000, rank: Int = 8,
             userActivityExponent: Double = 0.8, moviePopularityExponent: Double = 0.9, noise: Double = 0.6,
             seed: UInt64 = 42
@@ -38,7 +38,7 @@ public enum Synthetic {
             self.seed = seed
         }
 
-        public func validate() throws {
+        package func validate() throws {
             let check = ModelError.require
             try check(users >= 1, "users", users, "at least 1")
             try check(movies >= 2, "movies", movies, "at least 2")
@@ -54,7 +54,7 @@ public enum Synthetic {
     }
 
     /// The genre names used (MovieLens's).
-    public static let genreNames = [
+    package static let genreNames = [
         "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
         "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
     ]
@@ -63,7 +63,7 @@ public enum Synthetic {
     /// their paths. Streams: memory holds the movie model and a few chunks of text, never
     /// all ratings.
     @discardableResult
-    public static func write(_ configuration: Configuration, to folder: String) throws -> (ratings: String, movies: String) {
+    package static func write(_ configuration: Configuration, to folder: String) throws -> (ratings: String, movies: String) {
         try configuration.validate()
         let fm = FileManager.default
         do {

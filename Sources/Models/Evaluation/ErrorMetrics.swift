@@ -7,18 +7,18 @@ import Foundation
 /// (global mean, the known bias, the movie's vector when it has one, e.g. ALS's genre prior) —
 /// and counted: never dropped. `rmse`/`mae`/`mse` cover all rows; `known*` only rows where both
 /// sides were known.
-public struct ErrorMetrics: Sendable, Equatable, CustomStringConvertible {
-    public var rmse: Double
-    public var mae: Double
-    public var mse: Double
+package struct ErrorMetrics: Sendable, Equatable, CustomStringConvertible {
+    package var rmse: Double
+    package var mae: Double
+    package var mse: Double
     /// All scored rows.
-    public var count: Int
+    package var count: Int
     /// Rows with an unknown user or movie (predicted from partial knowledge).
-    public var unknownCount: Int
+    package var unknownCount: Int
     /// RMSE over rows whose user and movie were both known (NaN when there are none).
-    public var knownRMSE: Double
+    package var knownRMSE: Double
 
-    public var description: String {
+    package var description: String {
         func f(_ x: Double) -> String {
             guard x.isFinite else { return "nan" }
             let s = String((x * 10000).rounded() / 10000)
@@ -33,12 +33,12 @@ public struct ErrorMetrics: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Accuracy and ranking measures for any ``FactorModel``.
-public enum Evaluation {
+package enum Evaluation {
     /// Errors on `test`, whose indices are the model's dense indices (a split of the training
     /// dataset). When `train` is given, a user or movie with no training rating counts as
     /// unknown (its trained parameters carry no information); indices beyond the model's
     /// id indices always do.
-    public static func errors(of model: FactorModel, on test: RatingTriples, train: RatingTriples? = nil) -> ErrorMetrics {
+    package static func errors(of model: FactorModel, on test: RatingTriples, train: RatingTriples? = nil) -> ErrorMetrics {
         var userKnown = [Bool](repeating: train == nil, count: model.users.count)
         var movieKnown = [Bool](repeating: train == nil, count: model.movies.count)
         if let train {
@@ -61,7 +61,7 @@ public enum Evaluation {
 
     /// Errors on ratings with external ids (for example a ratings file): ids the model never
     /// saw are predicted from what is known and counted in `unknownCount`.
-    public static func errors<S: Sequence>(of model: FactorModel, on records: S) throws -> ErrorMetrics
+    package static func errors<S: Sequence>(of model: FactorModel, on records: S) throws -> ErrorMetrics
     where S.Element == RatingRecord {
         var acc = ErrorAccumulator()
         for r in records {
@@ -74,7 +74,7 @@ public enum Evaluation {
 
     /// Prediction from whatever is known: `mu`, plus the user's bias when known, plus the
     /// movie's bias when known, plus `p_u . q_i` when both are known; clipped to the scale.
-    public static func predict(_ model: FactorModel, user: Int?, movie: Int?) -> Float {
+    package static func predict(_ model: FactorModel, user: Int?, movie: Int?) -> Float {
         if let user, let movie { return model.predict(user: user, movie: movie) }
         var score = model.globalMean
         if let user { score += model.userBias[user] }

@@ -6,19 +6,19 @@ import Foundation
 /// relevance threshold (4 stars by default) is a relevant item; movies the user rated in
 /// training are never recommended. Averages are over users with at least one relevant
 /// held-out item.
-public struct RankingMetrics: Sendable, Equatable, CustomStringConvertible {
-    public var k: Int
-    public var precision: Double
-    public var recall: Double
-    public var ndcg: Double
+package struct RankingMetrics: Sendable, Equatable, CustomStringConvertible {
+    package var k: Int
+    package var precision: Double
+    package var recall: Double
+    package var ndcg: Double
     /// Mean average precision at k, normalised by `min(relevant, k)`.
-    public var map: Double
+    package var map: Double
     /// Distinct movies recommended to anyone, over all movies.
-    public var coverage: Double
+    package var coverage: Double
     /// Users evaluated.
-    public var users: Int
+    package var users: Int
 
-    public var description: String {
+    package var description: String {
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
         return "precision@\(k)=\(f(precision)) recall@\(k)=\(f(recall)) ndcg@\(k)=\(f(ndcg)) map@\(k)=\(f(map)) "
             + "coverage=\(f(coverage)) users=\(users)"
@@ -26,28 +26,28 @@ public struct RankingMetrics: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Which of the users with relevant held-out ratings a ranking evaluation scores.
-public struct RankingSample: Sendable, Equatable {
+package struct RankingSample: Sendable, Equatable {
     /// At most this many users, drawn without replacement by `seed`; `nil`: every user.
     /// Scoring costs users x movies x k, so on large data a fixed sample of some ten thousand
     /// users measures the same averages (standard error well under 0.01) in a fraction of the
     /// time.
-    public var maxUsers: Int?
-    public var seed: UInt64
+    package var maxUsers: Int?
+    package var seed: UInt64
 
-    public init(maxUsers: Int? = nil, seed: UInt64 = 1) {
+    package init(maxUsers: Int? = nil, seed: UInt64 = 1) {
         self.maxUsers = maxUsers
         self.seed = seed
     }
 
     /// Every user.
-    public static let all = RankingSample()
+    package static let all = RankingSample()
 }
 
 extension Evaluation {
     /// Ranking metrics of `model`: every movie is scored for every evaluated user
     /// (`b_i + p_u . q_i`, one sgemm per block of users), rated-in-training movies excluded.
     /// `train` and `test` use the model's dense indices.
-    public static func ranking(
+    package static func ranking(
         of model: FactorModel, train: RatingTriples, test: RatingTriples, k: Int = 10,
         relevanceThreshold: Float = 4, threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> RankingMetrics {
@@ -56,7 +56,7 @@ extension Evaluation {
 
     /// Ranking metrics at several cut-offs from one scoring pass (one top list of the largest
     /// cut-off per user), in the order of `cutoffs`.
-    public static func ranking(
+    package static func ranking(
         of model: FactorModel, train: RatingTriples, test: RatingTriples, cutoffs: [Int], sample: RankingSample = .all,
         relevanceThreshold: Float = 4, threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> [RankingMetrics] {
@@ -70,7 +70,7 @@ extension Evaluation {
 
     /// The same metrics for the popularity recommender: every user gets the movies with the
     /// most training ratings that they have not rated. The reference any model must beat.
-    public static func popularityRanking(
+    package static func popularityRanking(
         userCount: Int, movieCount: Int, train: RatingTriples, test: RatingTriples, k: Int = 10,
         relevanceThreshold: Float = 4, threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws -> RankingMetrics {
@@ -80,7 +80,7 @@ extension Evaluation {
     }
 
     /// Popularity's metrics at several cut-offs, in the order of `cutoffs`.
-    public static func popularityRanking(
+    package static func popularityRanking(
         userCount: Int, movieCount: Int, train: RatingTriples, test: RatingTriples, cutoffs: [Int],
         sample: RankingSample = .all, relevanceThreshold: Float = 4,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount

@@ -13,21 +13,21 @@ import Logging
 /// squares, unlike the seed's unregularised pseudo-inverse, which is why there is no error
 /// peak at n = k), and the test ratings are predicted. A reference row per n predicts each
 /// movie's training mean, as the seed compares against.
-public enum FoldInCurve {
-    public struct Configuration: Sendable {
-        public var ks: [Int]
-        public var ratingCounts: [Int]
-        public var heldOutUserFraction: Double
+package enum FoldInCurve {
+    package struct Configuration: Sendable {
+        package var ks: [Int]
+        package var ratingCounts: [Int]
+        package var heldOutUserFraction: Double
         /// Held-out users need `max(ratingCounts) + minimumTestRatings` ratings.
-        public var minimumTestRatings: Int
-        public var seed: UInt64
+        package var minimumTestRatings: Int
+        package var seed: UInt64
         /// Training settings; `k` is replaced by each entry of `ks`. The default turns the
         /// missing-data term off: this experiment measures rating-prediction error, and that
         /// term (made for ranking) pulls a user known by a few ratings towards its imputed
         /// rating (n = 5 on ML-latest-small: RMSE 1.10 with it, 0.90 without).
-        public var training: AlternatingLeastSquares.Configuration
+        package var training: AlternatingLeastSquares.Configuration
 
-        public init(
+        package init(
             ks: [Int] = [1, 2, 3, 5, 10, 20, 40], ratingCounts: [Int] = [1, 2, 3, 5, 10, 20],
             heldOutUserFraction: Double = 0.1, minimumTestRatings: Int = 5, seed: UInt64 = 42,
             training: AlternatingLeastSquares.Configuration = .init(missingWeight: 0)
@@ -42,22 +42,22 @@ public enum FoldInCurve {
     }
 
     /// One cell of the table.
-    public struct Row: Sendable, Equatable {
+    package struct Row: Sendable, Equatable {
         /// Latent dimensions; nil for the movie-mean reference.
-        public var k: Int?
+        package var k: Int?
         /// Ratings folded in (n).
-        public var ratingsUsed: Int
-        public var mse: Double
-        public var rmse: Double
+        package var ratingsUsed: Int
+        package var mse: Double
+        package var rmse: Double
         /// Held-out users evaluated.
-        public var users: Int
+        package var users: Int
         /// Test ratings predicted.
-        public var predictions: Int
+        package var predictions: Int
     }
 
     /// Runs the experiment with ALS for every k. `train` replaces the trainer (for example to
     /// run it with MF-SGD): it gets k and the training ratings (indexed like `dataset`).
-    public static func run(
+    package static func run(
         _ dataset: Dataset, configuration: Configuration = .init(),
         train: ((_ k: Int, _ ratings: RatingTriples) throws -> FactorModel)? = nil
     ) throws -> [Row] {

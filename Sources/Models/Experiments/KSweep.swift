@@ -2,21 +2,21 @@ import Foundation
 
 /// Seed 000's Figure 8 experiment: test error of MF-SGD against the number of latent
 /// dimensions k (k = 0 is the biases-only model trained the same way).
-public enum KSweep {
+package enum KSweep {
     /// The seed's values of k.
-    public static let seedKs = [0, 1, 2, 3, 5, 10, 20, 40, 100]
+    package static let seedKs = [0, 1, 2, 3, 5, 10, 20, 40, 100]
 
     /// One trained k.
-    public struct Row: Sendable, Equatable {
-        public var k: Int
-        public var rmse: Double
-        public var mse: Double
-        public var mae: Double
+    package struct Row: Sendable, Equatable {
+        package var k: Int
+        package var rmse: Double
+        package var mse: Double
+        package var mae: Double
         /// Epochs of the returned model (best epoch by validation).
-        public var epochs: Int
-        public var seconds: Double
+        package var epochs: Int
+        package var seconds: Double
 
-        public init(k: Int, rmse: Double, mse: Double, mae: Double, epochs: Int, seconds: Double) {
+        package init(k: Int, rmse: Double, mse: Double, mae: Double, epochs: Int, seconds: Double) {
             self.k = k
             self.rmse = rmse
             self.mse = mse
@@ -28,7 +28,7 @@ public enum KSweep {
 
     /// Trains one model per k on `split.train` (same configuration apart from k) and scores
     /// it on `split.test`. Indices of `split` refer to `dataset`.
-    public static func run(
+    package static func run(
         dataset: Dataset, split: RatingSplit, ks: [Int] = seedKs,
         configuration: MatrixFactorizationSGD.Configuration = .init(), progress: ProgressReporter = .silent
     ) throws -> [Row] {
@@ -54,7 +54,7 @@ public enum KSweep {
     }
 
     /// A fixed-width text table of the rows (what the CLI prints).
-    public static func table(_ rows: [Row]) -> String {
+    package static func table(_ rows: [Row]) -> String {
         var out = "    k     rmse      mse      mae  epochs  seconds\n"
         for r in rows {
             out += String(format: "%5d  %7.4f  %7.4f  %7.4f  %6d  %7.2f\n", r.k, r.rmse, r.mse, r.mae, r.epochs, r.seconds)
@@ -63,7 +63,7 @@ public enum KSweep {
     }
 
     /// The Figure 8 plot: test MSE (and RMSE) against k.
-    public static func plot(_ rows: [Row], title: String = "Test error by number of latent dimensions") -> String {
+    package static func plot(_ rows: [Row], title: String = "Test error by number of latent dimensions") -> String {
         SVGPlot.lineChart(
             title: title, xLabel: "latent dimensions k", yLabel: "error on test set",
             series: [

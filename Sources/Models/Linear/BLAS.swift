@@ -2,10 +2,10 @@ import COpenBLAS
 
 /// Thin wrappers over the CBLAS routines the models use. Matrices are row-major unless a
 /// function says otherwise; pointers must address at least the stated number of elements.
-public enum BLAS {
+package enum BLAS {
     /// `y = alpha * A x + beta * y` with `A` row-major `rows x columns`.
     @inlinable
-    public static func gemv(
+    package static func gemv(
         rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
         vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
     ) {
@@ -14,7 +14,7 @@ public enum BLAS {
 
     /// `y = alpha * A^T x + beta * y` with `A` row-major `rows x columns` (so `y` has `columns` entries).
     @inlinable
-    public static func gemvTransposed(
+    package static func gemvTransposed(
         rows: Int, columns: Int, alpha: Float = 1, matrix a: UnsafePointer<Float>,
         vector x: UnsafePointer<Float>, beta: Float = 0, result y: UnsafeMutablePointer<Float>
     ) {
@@ -39,7 +39,7 @@ public enum BLAS {
     /// `C = alpha * A B^T + beta * C` with `A` row-major `m x k`, `B` row-major `n x k` and
     /// `C` row-major `m x n`: scores of `m` rows against `n` rows.
     @inlinable
-    public static func gemmABt(
+    package static func gemmABt(
         m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
@@ -50,7 +50,7 @@ public enum BLAS {
     /// transpose: `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`. The general form the
     /// neural layers need (forward `H W`, backward `H^T G` and `G W^T`).
     @inlinable
-    public static func gemm(
+    package static func gemm(
         m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, transposeA: Bool = false,
         b: UnsafePointer<Float>, transposeB: Bool = false, beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
@@ -68,7 +68,7 @@ public enum BLAS {
     /// `C = alpha * X^T X + beta * C`, written to the upper triangle of the `k x k`
     /// column-major `c` (the triangle ``Cholesky`` reads).
     @inlinable
-    public static func gramUpper(
+    package static func gramUpper(
         vectors x: UnsafePointer<Float>, count n: Int, dimension k: Int,
         alpha: Float = 1, beta: Float = 0, result c: UnsafeMutablePointer<Float>
     ) {
@@ -80,12 +80,12 @@ public enum BLAS {
     }
 
     /// The number of threads OpenBLAS uses for one call.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    package static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     /// Runs `body` with OpenBLAS restricted to `count` threads, restoring the previous
     /// setting afterwards. Used when the caller parallelises over rows itself, so the two
     /// levels of threading do not oversubscribe the cores.
-    public static func withThreadCount<T, E: Error>(_ count: Int, _ body: () throws(E) -> T) throws(E) -> T {
+    package static func withThreadCount<T, E: Error>(_ count: Int, _ body: () throws(E) -> T) throws(E) -> T {
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(Int32(max(1, count)))
         defer { openblas_set_num_threads(previous) }

@@ -1,7 +1,7 @@
 import COpenBLAS
 
 /// Failures of the dense linear-algebra wrappers.
-public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
+package enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     /// The matrix handed to a Cholesky factorisation is not positive definite (its leading
     /// minor of order `minor` is not positive). With a positive regularisation this only
     /// happens when the inputs hold NaN or infinity.
@@ -11,7 +11,7 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     /// Array sizes do not fit the stated dimensions.
     case dimensionMismatch(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .notPositiveDefinite(order, minor):
             return "the \(order)x\(order) normal matrix is not positive definite (leading minor \(minor)); "
@@ -30,11 +30,11 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
 /// Matrices are `n x n`, column-major; only the upper triangle (column-major sense) is read,
 /// so a symmetric matrix may be passed in either storage order as long as its upper
 /// triangle is filled.
-public enum Cholesky {
+package enum Cholesky {
     /// Factors `a` in place (its upper triangle becomes `U` with `A = U^T U`) and overwrites
     /// `b` (`n x nrhs`, column-major) with the solution. The hot-path entry point: no allocation.
     @inlinable
-    public static func solveInPlace(
+    package static func solveInPlace(
         order n: Int, matrix a: UnsafeMutablePointer<Float>,
         rightHandSides b: UnsafeMutablePointer<Float>, count nrhs: Int = 1
     ) throws(LinearAlgebraError) {
@@ -50,7 +50,7 @@ public enum Cholesky {
     /// Cholesky factorisation in place (upper triangle): `spotf2` for small orders, `spotrf`
     /// above ``unblockedOrderLimit``.
     @inlinable
-    public static func factorInPlace(order n: Int, matrix a: UnsafeMutablePointer<Float>) throws(LinearAlgebraError) {
+    package static func factorInPlace(order n: Int, matrix a: UnsafeMutablePointer<Float>) throws(LinearAlgebraError) {
         guard n > 0 else { return }
         var uplo = CChar(UInt8(ascii: "U"))
         var order = Int32(n)
@@ -64,7 +64,7 @@ public enum Cholesky {
 
     /// Solves with a factor produced by ``factorInPlace(order:matrix:)`` (`spotrs`).
     @inlinable
-    public static func solveFactored(
+    package static func solveFactored(
         order n: Int, factor a: UnsafePointer<Float>,
         rightHandSides b: UnsafeMutablePointer<Float>, count nrhs: Int = 1
     ) throws(LinearAlgebraError) {
@@ -87,7 +87,7 @@ public enum Cholesky {
 
     /// Safe array form: solves `A x = b` for a symmetric positive definite `A` given as a
     /// full `n x n` array (either order) and returns `x`. Leaves the inputs untouched.
-    public static func solve(_ matrix: [Float], order n: Int, rightHandSide: [Float]) throws(LinearAlgebraError) -> [Float] {
+    package static func solve(_ matrix: [Float], order n: Int, rightHandSide: [Float]) throws(LinearAlgebraError) -> [Float] {
         guard n >= 0, matrix.count == n * n else {
             throw .dimensionMismatch("matrix has \(matrix.count) entries, expected \(n)x\(n)")
         }

@@ -14,22 +14,22 @@ import Foundation
 /// the input layers, so a new user is embedded from their first ratings without retraining.
 /// Given the movies' genres, each genre's vector is the mean of its movies' vectors (for
 /// publishing; training does not use genres).
-public struct NeuralEmbedder: Sendable {
-    public var configuration: Configuration
+package struct NeuralEmbedder: Sendable {
+    package var configuration: Configuration
 
-    public init(configuration: Configuration = .init()) {
+    package init(configuration: Configuration = .init()) {
         self.configuration = configuration
     }
 
     /// Trains on all ratings of `dataset`.
-    public func fit(_ dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
+    package func fit(_ dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
         try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
     }
 
     /// Trains on `ratings`, whose indices refer to `users` and `movies`; every movie of
     /// `movies` gets a vector and a bias (a movie nobody liked is pushed down by the softmax).
     /// `genres`, when given, must be indexed like `movies`.
-    public func fit(
+    package func fit(
         ratings: RatingTriples, users: IDIndex, movies: IDIndex, genres: GenreIncidence? = nil,
         progress: ProgressReporter = .silent
     ) throws -> FactorModel {

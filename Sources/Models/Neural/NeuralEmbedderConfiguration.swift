@@ -11,47 +11,47 @@ extension NeuralEmbedder {
     /// against 0.237) for up to twice the time. Adam's step is 3e-3, not the paper's 1e-3: it
     /// reached the same NDCG (0.296, 0.237 against 0.298, 0.236) in a third to a half of the
     /// epochs, which matters because publishing fits twice (validation, then every rating).
-    public struct Configuration: Sendable, Equatable {
+    package struct Configuration: Sendable, Equatable {
         /// Width of the user embedding: the model's `k`.
-        public var dimension: Int
+        package var dimension: Int
         /// Width of a hidden layer between the bag and the embedding (0: none, the input
         /// layer gives the embedding directly).
-        public var hidden: Int
+        package var hidden: Int
         /// Ratings at or above this put a movie in the user's bag.
-        public var likedThreshold: Float
+        package var likedThreshold: Float
         /// Probability of dropping each input movie during training.
-        public var dropout: Float
+        package var dropout: Float
         /// Adam's step size.
-        public var learningRate: Float
+        package var learningRate: Float
         /// `λ` of the penalty `λ Σ‖W‖²` on the weight matrices (not the biases), added to the
         /// mean per-user loss.
-        public var weightDecay: Float
+        package var weightDecay: Float
         /// Users per mini-batch.
-        public var batchSize: Int
+        package var batchSize: Int
         /// Epochs (passes over the users with a non-empty bag); with validation, the most
         /// epochs early stopping allows.
-        public var epochs: Int
+        package var epochs: Int
         /// Share of the training ratings held out to choose the epoch by NDCG; 0 trains
         /// exactly ``epochs`` epochs.
-        public var validationFraction: Double
+        package var validationFraction: Double
         /// Epochs between two validation measurements.
-        public var evaluationInterval: Int
+        package var evaluationInterval: Int
         /// Measurements without a better validation NDCG before training stops.
-        public var patience: Int
+        package var patience: Int
         /// The cutoff of the validation NDCG.
-        public var validationCutoff: Int
+        package var validationCutoff: Int
         /// After early stopping, train again on all the ratings for the chosen number of
         /// epochs (instead of keeping the best network trained without the validation part).
-        public var refit: Bool
+        package var refit: Bool
         /// Seed of the initial weights, the user order and the dropout masks; same data, same
         /// seed and thread count, same model.
-        public var seed: UInt64
+        package var seed: UInt64
         /// Worker threads (OpenBLAS and the sparse and row-wise loops).
-        public var threads: Int
+        package var threads: Int
         /// The rating scale recorded in the model (its scores are ranking scores, not ratings).
-        public var ratingScale: ClosedRange<Float>
+        package var ratingScale: ClosedRange<Float>
 
-        public init(
+        package init(
             dimension: Int = 200, hidden: Int = 0, likedThreshold: Float = 3.5, dropout: Float = 0.5,
             learningRate: Float = 0.003, weightDecay: Float = 0.00002, batchSize: Int = 500, epochs: Int = 400,
             validationFraction: Double = 0.1, evaluationInterval: Int = 5, patience: Int = 6, validationCutoff: Int = 10,
@@ -80,7 +80,7 @@ extension NeuralEmbedder {
         var widths: [Int] { hidden > 0 ? [hidden, dimension] : [dimension] }
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
-        public func validate() throws {
+        package func validate() throws {
             let check = ModelError.require
             try check(dimension >= 1 && dimension <= 4096, "dimension", dimension, "between 1 and 4096")
             try check(hidden >= 0 && hidden <= 8192, "hidden", hidden, "between 0 (no hidden layer) and 8192")
@@ -99,7 +99,7 @@ extension NeuralEmbedder {
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
-        public var parameters: [String: String] {
+        package var parameters: [String: String] {
             [
                 "k": "\(dimension)", "hidden": "\(hidden)", "likedThreshold": "\(likedThreshold)", "dropout": "\(dropout)",
                 "learningRate": "\(learningRate)", "weightDecay": "\(weightDecay)", "batchSize": "\(batchSize)",

@@ -4,16 +4,16 @@
 ///
 /// The bag is L2-normalised (every movie weighs `1/sqrt(n)`), the first layer is a sparse
 /// gather-sum of its weight rows, and every layer applies tanh.
-public struct NeuralEncoder: Sendable, Equatable {
+package struct NeuralEncoder: Sendable, Equatable {
     /// `layers[0].inputs` is the number of movies; each layer's output feeds the next; the
     /// last layer's output is the embedding.
-    public let layers: [NeuralLayer]
+    package let layers: [NeuralLayer]
     /// Ratings at or above this value put a movie in the user's bag.
-    public let likedThreshold: Float
+    package let likedThreshold: Float
 
     /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` when there is no layer
     /// or consecutive widths do not match.
-    public init(layers: [NeuralLayer], likedThreshold: Float) throws {
+    package init(layers: [NeuralLayer], likedThreshold: Float) throws {
         guard !layers.isEmpty else {
             throw ModelError.invalidParameter(name: "layers", value: "[]", requirement: "at least one layer")
         }
@@ -29,14 +29,14 @@ public struct NeuralEncoder: Sendable, Equatable {
     }
 
     /// Number of movies the first layer reads (the model's catalogue).
-    public var movieCount: Int { layers[0].inputs }
+    package var movieCount: Int { layers[0].inputs }
     /// Width of the embedding (the model's `k`).
-    public var dimension: Int { layers[layers.count - 1].outputs }
+    package var dimension: Int { layers[layers.count - 1].outputs }
 
     /// The embedding of a user whose bag holds `movies` (dense movie indices of the model,
     /// normally the movies they rated at or above ``likedThreshold``). Indices outside the
     /// catalogue (movies added after training) are ignored, and so are repeats.
-    public func embed(movies: [Int32]) -> [Float] {
+    package func embed(movies: [Int32]) -> [Float] {
         var bag = movies.filter { $0 >= 0 && Int($0) < movieCount }
         bag.sort()
         bag.removeSubsequentDuplicates()

@@ -1,17 +1,17 @@
 /// One dense layer of a ``NeuralEncoder``: `output = tanh(input · weights + bias)`.
-public struct NeuralLayer: Sendable, Equatable {
+package struct NeuralLayer: Sendable, Equatable {
     /// Width of the input.
-    public let inputs: Int
+    package let inputs: Int
     /// Width of the output.
-    public let outputs: Int
+    package let outputs: Int
     /// Row-major `inputs x outputs`: row `i` is what input `i` adds to the pre-activation.
-    public let weights: [Float]
+    package let weights: [Float]
     /// One entry per output.
-    public let bias: [Float]
+    package let bias: [Float]
 
     /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` when the array sizes do
     /// not match the widths.
-    public init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]) throws {
+    package init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]) throws {
         guard inputs >= 1, outputs >= 1 else {
             throw ModelError.invalidParameter(name: "layer shape", value: "\(inputs)x\(outputs)", requirement: "at least 1x1")
         }

@@ -1,31 +1,31 @@
 import Foundation
 
 /// A minimal SVG line-chart writer for the experiment plots (no dependencies).
-public enum SVGPlot {
+package enum SVGPlot {
     /// One line of a chart.
-    public struct Series: Sendable, Equatable {
-        public var name: String
-        public var points: [(x: Double, y: Double)]
+    package struct Series: Sendable, Equatable {
+        package var name: String
+        package var points: [(x: Double, y: Double)]
 
-        public init(name: String, points: [(x: Double, y: Double)]) {
+        package init(name: String, points: [(x: Double, y: Double)]) {
             self.name = name
             self.points = points
         }
 
-        public static func == (a: Series, b: Series) -> Bool {
+        package static func == (a: Series, b: Series) -> Bool {
             a.name == b.name && a.points.elementsEqual(b.points) { $0.x == $1.x && $0.y == $1.y }
         }
     }
 
     /// How x values map to positions.
-    public enum XAxis: Sendable, Equatable {
+    package enum XAxis: Sendable, Equatable {
         case linear
         /// Distinct x values evenly spaced in increasing order (for k = 0, 1, 2, 3, 5, 10, 20, 40, 100).
         case categorical
     }
 
     /// An SVG document with one polyline (and markers) per series, axes with ticks, labels and a legend.
-    public static func lineChart(
+    package static func lineChart(
         title: String, xLabel: String, yLabel: String, series: [Series], xAxis: XAxis = .linear,
         width: Int = 720, height: Int = 440
     ) -> String {

@@ -6,11 +6,11 @@
 /// As a ``FactorModel`` it is the `k == 0` case whose movie bias is the movie's rating count
 /// (and whose global mean and user biases are zero), so its scores are the counts and every
 /// consumer of factor models (top-N, ranking evaluation, publishing) handles it unchanged.
-public struct Popularity: Sendable {
-    public init() {}
+package struct Popularity: Sendable {
+    package init() {}
 
     /// Counts the training ratings of every movie in `movies` (catalogue-only movies score 0).
-    public func fit(ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws -> FactorModel {
+    package func fit(ratings: RatingTriples, users: IDIndex, movies: IDIndex) throws -> FactorModel {
         try TrainingInput.validate(ratings, users: users, movies: movies)
         var counts = [Float](repeating: 0, count: movies.count)
         for m in ratings.movies { counts[Int(m)] += 1 }

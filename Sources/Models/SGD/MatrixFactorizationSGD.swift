@@ -24,9 +24,9 @@ import Foundation
 ///   `refit`, a second run on all training ratings uses the best epoch count found.
 /// - Initialisation: small Gaussian factors, or the truncated SVD of the mean-imputed residual
 ///   matrix (seed 004); biases start at zero (after the baseline's biases for the SVD start).
-public struct MatrixFactorizationSGD: Sendable {
+package struct MatrixFactorizationSGD: Sendable {
     /// How the factor matrices start.
-    public enum Initialisation: Sendable, Equatable {
+    package enum Initialisation: Sendable, Equatable {
         /// Independent normal entries with this standard deviation.
         case gaussian(standardDeviation: Float)
         /// Truncated SVD of the sparse residual matrix `r - mu - b_u - b_i` (missing entries
@@ -35,51 +35,51 @@ public struct MatrixFactorizationSGD: Sendable {
         case truncatedSVD(powerIterations: Int)
     }
 
-    public struct Configuration: Sendable, Equatable {
+    package struct Configuration: Sendable, Equatable {
         /// Latent dimensions (0: biases only).
-        public var k: Int
+        package var k: Int
         /// Maximum number of epochs.
-        public var epochs: Int
+        package var epochs: Int
         /// Initial learning rate of the factors.
-        public var learningRate: Float
+        package var learningRate: Float
         /// Initial learning rate of the biases.
-        public var biasLearningRate: Float
+        package var biasLearningRate: Float
         /// L2 penalty on factors, per rating.
-        public var regularisation: Float
+        package var regularisation: Float
         /// L2 penalty on biases, per rating.
-        public var biasRegularisation: Float
+        package var biasRegularisation: Float
         /// Ratings per mini-batch at the start (1: plain SGD).
-        public var batchSize: Int
+        package var batchSize: Int
         /// Apply the seed's adaptive learning rate and batch size.
-        public var adaptive: Bool
+        package var adaptive: Bool
         /// Factor applied to learning rate and batch size on a plateau or a worse epoch.
-        public var decay: Float
+        package var decay: Float
         /// Factor applied to learning rate and batch size after an improving epoch.
-        public var growth: Float
+        package var growth: Float
         /// Relative validation improvement below which an epoch counts as a plateau.
-        public var plateau: Float
+        package var plateau: Float
         /// Epochs without improvement before stopping (early stopping).
-        public var patience: Int
+        package var patience: Int
         /// First epochs during which neither early stopping nor the decay applies.
-        public var warmupEpochs: Int
+        package var warmupEpochs: Int
         /// Fraction of the training ratings held out for validation (0: no validation,
         /// no early stopping; the schedule then watches the training error).
-        public var validationFraction: Double
+        package var validationFraction: Double
         /// After early stopping, retrain on all training ratings for the best epoch count.
-        public var refit: Bool
+        package var refit: Bool
         /// Weight of the gravity term (seed 003); 0 disables it.
-        public var gravity: Float
-        public var initialisation: Initialisation
-        public var seed: UInt64
+        package var gravity: Float
+        package var initialisation: Initialisation
+        package var seed: UInt64
         /// Worker threads (1: sequential; results are identical either way).
-        public var threads: Int
+        package var threads: Int
         /// Groups per side of the block grid; 0 chooses from the data size (8 for up to a few
         /// million ratings, up to 64 for tens of millions, so a block's rows stay cache-sized).
-        public var blocks: Int
-        public var ratingScale: ClosedRange<Float>
+        package var blocks: Int
+        package var ratingScale: ClosedRange<Float>
 
         /// Defaults tuned on ML-100K (5-fold CV) and ML-latest-small (random 90/10).
-        public init(
+        package init(
             k: Int = 64, epochs: Int = 200, learningRate: Float = 0.02, biasLearningRate: Float = 0.02,
             regularisation: Float = 0.1, biasRegularisation: Float = 0.05, batchSize: Int = 1,
             adaptive: Bool = true, decay: Float = 0.5, growth: Float = 1.01, plateau: Float = 0.0002,
@@ -112,7 +112,7 @@ public struct MatrixFactorizationSGD: Sendable {
         }
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
-        public func validate() throws {
+        package func validate() throws {
             let check = ModelError.require
             try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
             try check(epochs >= 1, "epochs", epochs, "at least 1")
@@ -142,7 +142,7 @@ public struct MatrixFactorizationSGD: Sendable {
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
-        public var parameters: [String: String] {
+        package var parameters: [String: String] {
             let initText: String
             switch initialisation {
             case .gaussian(let std): initText = "gaussian(\(std))"
@@ -160,29 +160,29 @@ public struct MatrixFactorizationSGD: Sendable {
     }
 
     /// What one finished epoch reports.
-    public struct EpochReport: Sendable, Equatable {
-        public var epoch: Int
+    package struct EpochReport: Sendable, Equatable {
+        package var epoch: Int
         /// RMSE on the training ratings during the epoch (before each update).
-        public var trainingRMSE: Double
+        package var trainingRMSE: Double
         /// RMSE on the validation ratings after the epoch, when there are any.
-        public var validationRMSE: Double?
-        public var learningRate: Float
-        public var batchSize: Int
-        public var seconds: Double
+        package var validationRMSE: Double?
+        package var learningRate: Float
+        package var batchSize: Int
+        package var seconds: Double
         /// Upper bound: remaining epochs at the mean epoch time.
-        public var secondsRemaining: Double
+        package var secondsRemaining: Double
         /// True for the refit pass on all training ratings.
-        public var refitting: Bool
+        package var refitting: Bool
     }
 
-    public var configuration: Configuration
+    package var configuration: Configuration
 
-    public init(configuration: Configuration = .init()) {
+    package init(configuration: Configuration = .init()) {
         self.configuration = configuration
     }
 
     /// Trains on all ratings of `dataset`.
-    public func fit(_ dataset: Dataset, progress: ProgressReporter = .silent,
+    package func fit(_ dataset: Dataset, progress: ProgressReporter = .silent,
                     onEpoch: ((EpochReport) -> Void)? = nil) throws -> FactorModel {
         try fit(ratings: dataset.ratings, users: dataset.users, movies: dataset.movies, progress: progress, onEpoch: onEpoch)
     }
@@ -191,7 +191,7 @@ public struct MatrixFactorizationSGD: Sendable {
     /// stopping are `validation` when given, else carved from `ratings` by
     /// `configuration.validationFraction`. Users and movies without training ratings get zero
     /// biases and vectors.
-    public func fit(
+    package func fit(
         ratings: RatingTriples, users: IDIndex, movies: IDIndex, validation: RatingTriples? = nil,
         progress: ProgressReporter = .silent, onEpoch: ((EpochReport) -> Void)? = nil
     ) throws -> FactorModel {

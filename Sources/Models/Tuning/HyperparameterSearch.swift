@@ -10,28 +10,28 @@ import Foundation
 /// first, so tuning never returns something worse on the validation split than where it began.
 /// Trials run at reduced effort (``ModelConfiguration/trialEffort``); the winner is then fitted
 /// in full by the caller.
-public struct HyperparameterSearch: Sendable {
-    public struct Trial: Sendable {
-        public var configuration: ModelConfiguration
-        public var validation: ErrorMetrics
+package struct HyperparameterSearch: Sendable {
+    package struct Trial: Sendable {
+        package var configuration: ModelConfiguration
+        package var validation: ErrorMetrics
         /// Validation NDCG@10 (ranking models only).
-        public var ndcg: Double?
-        public var seconds: Double
+        package var ndcg: Double?
+        package var seconds: Double
 
         /// What the search minimises: RMSE, or minus NDCG@10 for ranking models.
-        public var loss: Double { ndcg.map { -$0 } ?? validation.rmse }
+        package var loss: Double { ndcg.map { -$0 } ?? validation.rmse }
     }
 
     /// Number of configurations tried at most (the starting one included).
-    public var trials: Int
+    package var trials: Int
     /// Fraction of the training ratings held out for scoring.
-    public var validationFraction: Double
-    public var seed: UInt64
+    package var validationFraction: Double
+    package var seed: UInt64
     /// Wall-clock seconds the search may take: no trial starts when the longest one so far
     /// would not end in time (the first always runs). `nil`: no limit.
-    public var budget: TimeInterval?
+    package var budget: TimeInterval?
 
-    public init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7, budget: TimeInterval? = nil) {
+    package init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7, budget: TimeInterval? = nil) {
         self.trials = trials
         self.validationFraction = validationFraction
         self.seed = seed
@@ -39,7 +39,7 @@ public struct HyperparameterSearch: Sendable {
     }
 
     /// Tries up to `trials` configurations around `start` and returns every trial, best first.
-    public func run(
+    package func run(
         from start: ModelConfiguration, ratings: RatingTriples, of dataset: Dataset,
         progress: ProgressReporter = .silent
     ) throws -> [Trial] {
@@ -105,7 +105,7 @@ public struct HyperparameterSearch: Sendable {
     }
 
     /// The tuned parameters of `configuration`, as `name=value,...`.
-    public static func describe(_ configuration: ModelConfiguration) -> String {
+    package static func describe(_ configuration: ModelConfiguration) -> String {
         configuration.tunedValues.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue)=\(MetricText.fixed($0.value))" }.joined(separator: ",")
     }

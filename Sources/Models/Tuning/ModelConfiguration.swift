@@ -1,6 +1,6 @@
 /// Which model to train, with its hyper-parameters: the one switch between the trainers, so the
 /// CLI, tuning and the scheduled jobs fit every model the same way.
-public enum ModelConfiguration: Sendable, Equatable {
+package enum ModelConfiguration: Sendable, Equatable {
     case popularity
     case baseline(BiasBaseline.Configuration)
     case mf(MatrixFactorizationSGD.Configuration)
@@ -8,7 +8,7 @@ public enum ModelConfiguration: Sendable, Equatable {
     case neural(NeuralEmbedder.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
-    public var kind: ModelKind {
+    package var kind: ModelKind {
         switch self {
         case .popularity: return .popularity
         case .baseline: return .baseline
@@ -20,14 +20,14 @@ public enum ModelConfiguration: Sendable, Equatable {
 
     /// Whether the model predicts ratings (its scores are clipped to the rating scale for
     /// readers, and RMSE measures it); popularity and the neural embedder only rank.
-    public var predictsRatings: Bool {
+    package var predictsRatings: Bool {
         switch self {
         case .popularity, .neural: return false
         case .baseline, .mf, .als: return true
         }
     }
 
-    public var parameters: [String: String] {
+    package var parameters: [String: String] {
         switch self {
         case .popularity: return [:]
         case .baseline(let c): return c.parameters
@@ -37,7 +37,7 @@ public enum ModelConfiguration: Sendable, Equatable {
         }
     }
 
-    public func validate() throws {
+    package func validate() throws {
         switch self {
         case .popularity: return
         case .baseline(let c): try c.validate()
@@ -50,7 +50,7 @@ public enum ModelConfiguration: Sendable, Equatable {
     /// Fits on `ratings`, whose indices refer to `dataset`'s users and movies (all of them, or a
     /// training split). Every movie of the dataset gets parameters, so a split's test rows and
     /// catalogue-only movies can still be scored.
-    public func fit(_ ratings: RatingTriples, of dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
+    package func fit(_ ratings: RatingTriples, of dataset: Dataset, progress: ProgressReporter = .silent) throws -> FactorModel {
         switch self {
         case .popularity:
             return try Popularity().fit(ratings: ratings, users: dataset.users, movies: dataset.movies)
@@ -73,7 +73,7 @@ public enum ModelConfiguration: Sendable, Equatable {
     /// validation split). ALS continues from the validated movie side for a fifth of its
     /// iterations (at least 2): every user is solved again on all their ratings first, and at
     /// 32M ratings this costs a fifth of a cold fit. The other models fit from scratch.
-    public func refit(
+    package func refit(
         _ ratings: RatingTriples, of dataset: Dataset, from validated: FactorModel, progress: ProgressReporter = .silent
     ) throws -> FactorModel {
         guard case .als(let c) = self, validated.kind == .als, validated.k == c.k, validated.movies.count == dataset.movies.count else {

@@ -1,5 +1,5 @@
 /// The kinds of model Latent trains; each names its default configuration.
-public enum ModelKind: String, Sendable, CaseIterable, Codable {
+package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// Most-rated movies first; lists only.
     case popularity
     /// Global mean plus user and movie biases.
@@ -14,7 +14,7 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case neural
 
     /// The configuration with every default (what a user who passes nothing gets).
-    public var defaultConfiguration: ModelConfiguration {
+    package var defaultConfiguration: ModelConfiguration {
         switch self {
         case .popularity: return .popularity
         case .baseline: return .baseline(.init())

@@ -1,5 +1,5 @@
 /// A hyper-parameter the search varies; which ones apply depends on the model kind.
-public enum TunedParameter: String, CaseIterable, Sendable, Codable {
+package enum TunedParameter: String, CaseIterable, Sendable, Codable {
     case k, lambda, gamma, regularizationExponent
     case learningRate, regularisation, biasRegularisation
     case userRegularisation, movieRegularisation
@@ -8,7 +8,7 @@ public enum TunedParameter: String, CaseIterable, Sendable, Codable {
 
 extension ModelConfiguration {
     /// The values the search varies for this kind (none for popularity).
-    public var tunedValues: [TunedParameter: Double] {
+    package var tunedValues: [TunedParameter: Double] {
         switch self {
         case .popularity: return [:]
         case .baseline(let c): return TunedKinds.baseline.values(of: c)
@@ -20,7 +20,7 @@ extension ModelConfiguration {
 
     /// This configuration with the given tuned values; parameters this kind does not tune are
     /// ignored, so the values of another kind's run change nothing.
-    public func applying(_ values: [TunedParameter: Double]) -> ModelConfiguration {
+    package func applying(_ values: [TunedParameter: Double]) -> ModelConfiguration {
         switch self {
         case .popularity: return self
         case .baseline(let c): return .baseline(TunedKinds.baseline.applying(values, to: c))

@@ -15,34 +15,34 @@ import Postgres
 /// lose the movies they rated.
 ///
 /// Not `Sendable`: it owns a connection; use it from one thread (``LiveRefreshService`` does).
-public final class LiveRefresher {
+package final class LiveRefresher {
     private let connection: PostgresConnection
     private let logger: Logger
-    public let listLength: Int
+    package let listLength: Int
     private var cached: (runID: Int64, model: FactorModel, context: FoldInContext?)?
 
-    public init(connection: PostgresConnection, listLength: Int = 100, logger: Logger = Logger(label: "latent.live")) {
+    package init(connection: PostgresConnection, listLength: Int = 100, logger: Logger = Logger(label: "latent.live")) {
         self.connection = connection
         self.listLength = listLength
         self.logger = logger
     }
 
     /// Reconnects when the connection broke (PostgreSQL restarted); a no-op otherwise.
-    public func reconnectIfNeeded() throws {
+    package func reconnectIfNeeded() throws {
         if !connection.isConnected { try connection.reconnect() }
     }
 
     /// What one refresh did.
-    public struct Report: Sendable, Equatable {
+    package struct Report: Sendable, Equatable {
         /// The run written to (nil: nothing serves lists yet).
-        public var runID: Int64?
-        public var users: Int
-        public var rows: Int
+        package var runID: Int64?
+        package var users: Int
+        package var rows: Int
     }
 
     /// Recomputes and replaces the lists (and user vectors) of `userIDs` in the serving run.
     @discardableResult
-    public func refresh(users userIDs: [Int64]) throws -> Report {
+    package func refresh(users userIDs: [Int64]) throws -> Report {
         guard !userIDs.isEmpty, let runID = try servingRun() else { return Report(runID: nil, users: 0, rows: 0) }
         let model = try model(of: runID)
         let ratings = try currentRatings(of: userIDs)

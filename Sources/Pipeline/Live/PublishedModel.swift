@@ -7,7 +7,7 @@ extension FactorModel {
     /// one (models with an encoder), else the movie side read back from its tables (kind,
     /// global mean, movie biases and vectors, training parameters for fold-in) with no users:
     /// the live path folds each user in from their ratings.
-    public static func published(runID: Int64, from connection: PostgresConnection) throws -> FactorModel {
+    package static func published(runID: Int64, from connection: PostgresConnection) throws -> FactorModel {
         var file: [UInt8]?
         try connection.copyOut("copy (select bytes from latent.model_files where run_id = \(runID)) to stdout (format binary)") { row in
             file = try row.bytes(0)

@@ -1,5 +1,5 @@
 /// Why publishing, switching or managing runs failed; each case names what was wrong.
-public enum PublishError: Error, Equatable, CustomStringConvertible {
+package enum PublishError: Error, Equatable, CustomStringConvertible {
     /// Another process holds the training lock.
     case trainingInProgress
     /// The snapshot has no ratings.
@@ -15,7 +15,7 @@ public enum PublishError: Error, Equatable, CustomStringConvertible {
     /// The run was stopped before it was published (shutdown).
     case cancelled
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .trainingInProgress:
             return "another Latent process is training (it holds the training lock); try again when it has finished"

@@ -2,40 +2,40 @@ import Foundation
 import Models
 
 /// How a publish run evaluates, lists and keeps its results.
-public struct PublishSettings: Sendable, Equatable {
+package struct PublishSettings: Sendable, Equatable {
     /// N: recommendations per user.
-    public var listLength = 100
+    package var listLength = 100
     /// K: similar movies per movie and measure.
-    public var similarCount = 50
+    package var similarCount = 50
     /// Share of the ratings held out (random, seeded) to measure the run before it may serve.
-    public var validationFraction = 0.1
+    package var validationFraction = 0.1
     /// Seed of the validation split.
-    public var seed: UInt64 = 1
+    package var seed: UInt64 = 1
     /// Train the published model on every rating after validating on the split (the lists then
     /// know the newest ratings); false publishes the model validated on 90% of them.
-    public var refit = true
+    package var refit = true
     /// Seconds of hyper-parameter search per model before the run's fit (`LATENT_TUNE_BUDGET`),
     /// starting from the tuned values of the model's current run; 0 turns it off.
-    public var tuneBudget: TimeInterval = 120
+    package var tuneBudget: TimeInterval = 120
     /// Users whose validation lists are scored (a fixed seeded sample when more have held-out
     /// relevant ratings): ranking every movie for 200k users costs as much as the top-N phase,
     /// and a 20k-user sample measures NDCG@10 within about 0.002 of the whole.
-    public var validationUsers = 20_000
+    package var validationUsers = 20_000
     /// Runs kept per model (the current one included) for rollback; older ones are dropped.
-    public var keepRuns = 2
-    public var guardrail = Guardrail()
+    package var keepRuns = 2
+    package var guardrail = Guardrail()
     /// Make the run current whatever the guardrail says.
-    public var force = false
+    package var force = false
     /// `LATENT_SERVE_MODEL`: the model whose lists the views show, when it ranks at least as
     /// well as popularity.
-    public var serveModel: String?
+    package var serveModel: String?
     /// Worker threads for scoring (the trainers take theirs from the model configuration).
-    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    package var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    public init() {}
+    package init() {}
 
     /// Checks every field, naming the first bad one.
-    public func validate() throws {
+    package func validate() throws {
         func bad(_ name: String, _ value: Any, _ requirement: String) -> ModelError {
             .invalidParameter(name: name, value: "\(value)", requirement: requirement)
         }
@@ -52,15 +52,15 @@ public struct PublishSettings: Sendable, Equatable {
 }
 
 /// What one publish run did.
-public struct PublishOutcome: Sendable {
-    public var runID: Int64
-    public var model: String
-    public var status: ModelRunStatus
+package struct PublishOutcome: Sendable {
+    package var runID: Int64
+    package var model: String
+    package var status: ModelRunStatus
     /// Why the run was rejected.
-    public var reason: String?
-    public var metrics: RunMetrics
+    package var reason: String?
+    package var metrics: RunMetrics
     /// Seconds per phase: snapshot, fit, eval, topn, publish (and switch).
-    public var durations: [String: Double]
-    public var rows: Int
-    public var serving: ServingChoice?
+    package var durations: [String: Double]
+    package var rows: Int
+    package var serving: ServingChoice?
 }

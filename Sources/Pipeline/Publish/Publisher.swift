@@ -9,13 +9,13 @@ import Postgres
 /// Readers never see a half-published run: rows go into partitions of the run's own, and only
 /// ``RunSwitch``'s one transaction makes them visible. A run that fails or is cancelled is
 /// marked `failed` and its partitions are dropped.
-public struct Publisher {
+package struct Publisher {
     let connection: PostgresConnection
     let logger: Logger
     let progress: ProgressReporter
 
     /// - Parameter connection: used only by this publisher while it runs (not inside a transaction).
-    public init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.publish"), progress: ProgressReporter = .silent) {
+    package init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.publish"), progress: ProgressReporter = .silent) {
         self.connection = connection
         self.logger = logger
         self.progress = progress
@@ -25,7 +25,7 @@ public struct Publisher {
     ///
     /// - Parameter isCancelled: polled between phases; when it turns true the run stops, is
     ///   marked `failed` and ``PublishError/cancelled`` is thrown.
-    public func publish(
+    package func publish(
         _ configuration: ModelConfiguration, settings: PublishSettings, isCancelled: () -> Bool = { false }
     ) throws -> PublishOutcome {
         try settings.validate()

@@ -4,30 +4,30 @@ import Postgres
 
 /// Operator actions on published runs: list them, roll a model back (or forward) to a kept
 /// run, drop a run's rows.
-public struct RunCatalog {
+package struct RunCatalog {
     let connection: PostgresConnection
     let logger: Logger
 
-    public init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.runs")) {
+    package init(connection: PostgresConnection, logger: Logger = Logger(label: "latent.runs")) {
         self.connection = connection
         self.logger = logger
     }
 
     /// One row of `latent runs list`.
-    public struct Entry: Sendable, Equatable {
-        public var runID: Int64
-        public var model: String
-        public var status: String
-        public var startedAt: String
-        public var ratings: Int?
-        public var metrics: String?
-        public var reason: String?
+    package struct Entry: Sendable, Equatable {
+        package var runID: Int64
+        package var model: String
+        package var status: String
+        package var startedAt: String
+        package var ratings: Int?
+        package var metrics: String?
+        package var reason: String?
         /// Whether the run's rows still exist (so it can be promoted).
-        public var hasRows: Bool
+        package var hasRows: Bool
     }
 
     /// The newest `limit` runs, newest first, optionally of one model.
-    public func list(model: String? = nil, limit: Int = 50) throws -> [Entry] {
+    package func list(model: String? = nil, limit: Int = 50) throws -> [Entry] {
         let result = try connection.query(
             """
             select run_id, model, status, to_char(started_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ratings_count,
@@ -44,7 +44,7 @@ public struct RunCatalog {
     }
 
     /// Makes run `runID` the current run of its model (rollback), without the guardrail.
-    public func promote(_ runID: Int64, preferredServing: String?) throws -> ServingChoice? {
+    package func promote(_ runID: Int64, preferredServing: String?) throws -> ServingChoice? {
         let (model, status, metrics) = try describe(runID)
         guard [.current, .retired, .rejected, .published].contains(status) else {
             throw PublishError.notPromotable(runID: runID, status: status.rawValue, why: "only published runs have rows to show")
@@ -62,7 +62,7 @@ public struct RunCatalog {
     }
 
     /// Drops the rows of run `runID` (not the current run of its model); its history row stays.
-    public func drop(_ runID: Int64) throws {
+    package func drop(_ runID: Int64) throws {
         let (_, status, _) = try describe(runID)
         guard status != .current else { throw PublishError.dropsCurrentRun(runID) }
         let lock = TrainingLock(connection: connection)

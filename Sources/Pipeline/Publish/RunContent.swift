@@ -1,20 +1,20 @@
 import Models
 
 /// Everything one run publishes, computed from the trained model before any row is written.
-public struct RunContent: Sendable {
+package struct RunContent: Sendable {
     /// The model whose vectors and biases are published.
-    public var model: FactorModel
+    package var model: FactorModel
     /// Top-N per user, by the model's dense user index.
-    public var recommendations: TopNTable
+    package var recommendations: TopNTable
     /// Whether published scores are predicted ratings clipped to the model's scale (rating
     /// models) or the raw ranking score (popularity and ranking models).
-    public var clipsScores: Bool
+    package var clipsScores: Bool
     /// Similar movies by measure (empty for models without vectors).
-    public var similar: [(measure: SimilarityMeasure, table: TopNTable)]
+    package var similar: [(measure: SimilarityMeasure, table: TopNTable)]
     /// Genre vectors (nil for models without vectors).
-    public var genres: GenreVectors?
+    package var genres: GenreVectors?
 
-    public init(
+    package init(
         model: FactorModel, recommendations: TopNTable, clipsScores: Bool,
         similar: [(measure: SimilarityMeasure, table: TopNTable)], genres: GenreVectors?
     ) {
@@ -33,7 +33,7 @@ public struct RunContent: Sendable {
     }
 
     /// Distinct movies in the published lists over all movies of the model.
-    public var coverage: Double {
+    package var coverage: Double {
         guard model.movies.count > 0 else { return 0 }
         var seen = Set<Int64>()
         let table = recommendations

@@ -2,24 +2,24 @@ import Models
 
 /// Computes what a run publishes from a trained model: every user's top-N (rated and excluded
 /// movies left out), similar movies by cosine and dot, genre vectors.
-public struct RunContentBuilder: Sendable {
-    public var settings: PublishSettings
-    public var excludedMovies: Set<Int64>
+package struct RunContentBuilder: Sendable {
+    package var settings: PublishSettings
+    package var excludedMovies: Set<Int64>
 
-    public init(settings: PublishSettings, excludedMovies: Set<Int64> = []) {
+    package init(settings: PublishSettings, excludedMovies: Set<Int64> = []) {
         self.settings = settings
         self.excludedMovies = excludedMovies
     }
 
     /// - Parameter dataset: the snapshot the model was trained from (same dense indices).
-    public func build(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
+    package func build(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
         var content = try lists(model: model, dataset: dataset, clipsScores: clipsScores)
         try addVectors(to: &content, dataset: dataset)
         return content
     }
 
     /// Every user's top-N (the other parts empty).
-    public func lists(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
+    package func lists(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
         let rated = SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count)
         let lists = try model.topNForAllUsers(
             count: settings.listLength, excluding: rated, excludedMovies: excludedMovies, threads: settings.threads)
@@ -27,7 +27,7 @@ public struct RunContentBuilder: Sendable {
     }
 
     /// Similar movies by every measure and genre vectors, for models with vectors.
-    public func addVectors(to content: inout RunContent, dataset: Dataset) throws {
+    package func addVectors(to content: inout RunContent, dataset: Dataset) throws {
         let model = content.model
         guard model.k > 0 else { return }
         let measures = SimilarityMeasure.allCases

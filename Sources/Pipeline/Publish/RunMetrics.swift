@@ -1,20 +1,20 @@
 import Foundation
 
 /// What a run measured on its validation split (stored as `latent.model_runs.metrics`).
-public struct RunMetrics: Codable, Sendable, Equatable {
+package struct RunMetrics: Codable, Sendable, Equatable {
     /// Rating error; nil for models that predict no ratings (popularity, ranking models).
-    public var rmse: Double?
-    public var mae: Double?
+    package var rmse: Double?
+    package var mae: Double?
     /// Ranking quality of the model's lists on held-out ratings (>= 4 stars relevant, rated
     /// movies excluded).
-    public var ndcgAt10: Double
-    public var recallAt20: Double
+    package var ndcgAt10: Double
+    package var recallAt20: Double
     /// Popularity's NDCG@10 on the same split: the floor a list must beat.
-    public var popularityNdcgAt10: Double
+    package var popularityNdcgAt10: Double
     /// Distinct movies in the published lists over all movies.
-    public var coverage: Double?
+    package var coverage: Double?
 
-    public init(rmse: Double?, mae: Double?, ndcgAt10: Double, recallAt20: Double, popularityNdcgAt10: Double, coverage: Double? = nil) {
+    package init(rmse: Double?, mae: Double?, ndcgAt10: Double, recallAt20: Double, popularityNdcgAt10: Double, coverage: Double? = nil) {
         self.rmse = rmse
         self.mae = mae
         self.ndcgAt10 = ndcgAt10
@@ -33,19 +33,19 @@ public struct RunMetrics: Codable, Sendable, Equatable {
 
 /// When a new run may replace the current run of its model: not worse than it by more than
 /// these relative margins (validation metrics of the two runs).
-public struct Guardrail: Sendable, Equatable {
+package struct Guardrail: Sendable, Equatable {
     /// Largest allowed relative RMSE increase (0.03: at most 3% worse).
-    public var maxRMSEIncrease: Double
+    package var maxRMSEIncrease: Double
     /// Largest allowed relative NDCG@10 drop (0.1: at least 90% of the current run's).
-    public var maxNDCGDrop: Double
+    package var maxNDCGDrop: Double
 
-    public init(maxRMSEIncrease: Double = 0.03, maxNDCGDrop: Double = 0.10) {
+    package init(maxRMSEIncrease: Double = 0.03, maxNDCGDrop: Double = 0.10) {
         self.maxRMSEIncrease = maxRMSEIncrease
         self.maxNDCGDrop = maxNDCGDrop
     }
 
     /// Nil when `candidate` may replace `current`, otherwise the reason it may not.
-    public func rejection(of candidate: RunMetrics, against current: RunMetrics) -> String? {
+    package func rejection(of candidate: RunMetrics, against current: RunMetrics) -> String? {
         if let new = candidate.rmse, let old = current.rmse, new > old * (1 + maxRMSEIncrease) {
             return "validation RMSE \(Self.text(new)) is worse than the current run's \(Self.text(old)) by more than \(Self.percent(maxRMSEIncrease))"
         }
@@ -60,32 +60,32 @@ public struct Guardrail: Sendable, Equatable {
 }
 
 /// Which model's current run the views show.
-public struct ServingChoice: Sendable, Equatable {
+package struct ServingChoice: Sendable, Equatable {
     /// A model with a current run.
-    public struct Candidate: Sendable, Equatable {
-        public var model: String
-        public var metrics: RunMetrics
+    package struct Candidate: Sendable, Equatable {
+        package var model: String
+        package var metrics: RunMetrics
         /// Vector length (0: lists only).
-        public var dimensions: Int
+        package var dimensions: Int
 
-        public init(model: String, metrics: RunMetrics, dimensions: Int) {
+        package init(model: String, metrics: RunMetrics, dimensions: Int) {
             self.model = model
             self.metrics = metrics
             self.dimensions = dimensions
         }
     }
 
-    public var lists: String
-    public var listsReason: String
-    public var vectors: String?
-    public var vectorsReason: String?
+    package var lists: String
+    package var listsReason: String
+    package var vectors: String?
+    package var vectorsReason: String?
     /// Candidates whose lists rank below popularity on their own validation split.
-    public var belowPopularity: [String]
+    package var belowPopularity: [String]
 
     /// Lists: `preferred` when it has a current run that ranks at least as well as popularity,
     /// otherwise the best validation NDCG@10 among those that do (popularity always does).
     /// Vectors: the best NDCG@10 among models with vectors. Nil when there are no candidates.
-    public static func choose(from candidates: [Candidate], preferred: String?) -> ServingChoice? {
+    package static func choose(from candidates: [Candidate], preferred: String?) -> ServingChoice? {
         guard !candidates.isEmpty else { return nil }
         func beatsPopularity(_ c: Candidate) -> Bool { c.metrics.ndcgAt10 >= c.metrics.popularityNdcgAt10 }
         let below = candidates.filter { !beatsPopularity($0) }.map(\.model).sorted()

@@ -4,9 +4,9 @@ import Foundation
 /// crontab(5): `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` and `a-b/n`; day of week 0-7
 /// with 0 and 7 both Sunday. When both day fields are restricted a day matching either runs,
 /// as in cron. Times are wall-clock times in `timeZone`.
-public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
-    public let expression: String
-    public let timeZone: TimeZone
+package struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
+    package let expression: String
+    package let timeZone: TimeZone
     let minutes: Set<Int>
     let hours: Set<Int>
     let daysOfMonth: Set<Int>
@@ -15,10 +15,10 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     let dayOfMonthRestricted: Bool
     let dayOfWeekRestricted: Bool
 
-    public var description: String { "\(expression) (\(timeZone.identifier))" }
+    package var description: String { "\(expression) (\(timeZone.identifier))" }
 
     /// Parses `expression`; throws ``CronError`` naming the field that is wrong.
-    public init(_ expression: String, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current) throws {
+    package init(_ expression: String, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current) throws {
         let fields = expression.split(whereSeparator: \.isWhitespace).map(String.init)
         guard fields.count == 5 else {
             throw CronError(expression: expression, problem: "needs 5 fields (minute hour day-of-month month day-of-week), found \(fields.count)")
@@ -41,7 +41,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
 
     /// The first matching minute strictly after `date` (nil if none within eight years, which
     /// only an impossible date such as 31 February gives).
-    public func next(after date: Date) -> Date? {
+    package func next(after date: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         guard var candidate = calendar.date(byAdding: .minute, value: 1, to: date),
@@ -113,10 +113,10 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A cron expression that cannot be parsed.
-public struct CronError: Error, Equatable, CustomStringConvertible {
-    public var expression: String
-    public var problem: String
-    public var description: String { "invalid cron expression '\(expression)': \(problem)" }
+package struct CronError: Error, Equatable, CustomStringConvertible {
+    package var expression: String
+    package var problem: String
+    package var description: String { "invalid cron expression '\(expression)': \(problem)" }
 }
 
 private struct CronFieldProblem: Error {

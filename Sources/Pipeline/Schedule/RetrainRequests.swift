@@ -3,16 +3,16 @@ import Postgres
 
 /// `latent.retrain_requests`: retraining asked for outside the schedule, and the scheduled
 /// cycles claimed by the instance that runs them (one row per cron tick, already taken).
-public struct RetrainRequests {
+package struct RetrainRequests {
     let connection: PostgresConnection
 
-    public init(connection: PostgresConnection) {
+    package init(connection: PostgresConnection) {
         self.connection = connection
     }
 
     /// Queues a request; returns its id.
     @discardableResult
-    public func request(by requester: String) throws -> Int64 {
+    package func request(by requester: String) throws -> Int64 {
         let result = try connection.query(
             "insert into latent.retrain_requests (requested_by) values ($1) returning request_id", [requester])
         guard let id = result[0, 0].flatMap({ Int64($0) }) else {
@@ -22,7 +22,7 @@ public struct RetrainRequests {
     }
 
     /// Takes every pending request for `taker` (one cycle answers them all); true when any was pending.
-    public func takePending(by taker: String) throws -> Bool {
+    package func takePending(by taker: String) throws -> Bool {
         let result = try connection.query(
             """
             update latent.retrain_requests set taken_at = now(), taken_by = $1

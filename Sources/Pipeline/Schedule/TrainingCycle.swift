@@ -6,24 +6,24 @@ import Postgres
 
 /// One retraining of every configured model, in order: what the nightly schedule, an
 /// on-demand request and `latent publish` run. A model that fails does not stop the others.
-public struct TrainingCycle: Sendable {
-    public var models: [ModelConfiguration]
-    public var settings: PublishSettings
+package struct TrainingCycle: Sendable {
+    package var models: [ModelConfiguration]
+    package var settings: PublishSettings
 
-    public init(models: [ModelConfiguration], settings: PublishSettings) {
+    package init(models: [ModelConfiguration], settings: PublishSettings) {
         self.models = models
         self.settings = settings
     }
 
     /// The result of one model in a cycle.
-    public enum Result: Sendable {
+    package enum Result: Sendable {
         case published(PublishOutcome)
         case failed(model: String, error: String)
     }
 
     /// Publishes every model over `connection`; stops early (remaining models not started) when
     /// `isCancelled` turns true.
-    public func run(
+    package func run(
         on connection: PostgresConnection, logger: Logger, progress: ProgressReporter = .silent, isCancelled: () -> Bool = { false }
     ) -> [Result] {
         let publisher = Publisher(connection: connection, logger: logger, progress: progress)
