@@ -45,7 +45,7 @@ package enum Cholesky {
     /// Orders up to this are factored unblocked (`spotf2`): measured with OpenBLAS 0.3.21 at
     /// order 64, the blocked `spotrf` spent most of ALS's solve time packing for and running
     /// its triangular-matrix kernels.
-    public static let unblockedOrderLimit = 128
+    package static let unblockedOrderLimit = 128
 
     /// Cholesky factorisation in place (upper triangle): `spotf2` for small orders, `spotrf`
     /// above ``unblockedOrderLimit``.
