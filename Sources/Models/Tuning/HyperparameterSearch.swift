@@ -27,8 +27,9 @@ package struct HyperparameterSearch: Sendable {
     /// Fraction of the training ratings held out for scoring.
     package var validationFraction: Double
     package var seed: UInt64
-    /// Wall-clock seconds the search may take: no trial starts when the longest one so far
-    /// would not end in time (the first always runs). `nil`: no limit.
+    /// Wall-clock seconds the search may take: a candidate is skipped when its expected time
+    /// (the first trial's, scaled by the square of its dimension against the start's) would
+    /// not end in time; the first trial always runs. `nil`: no limit.
     package var budget: TimeInterval?
 
     package init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7, budget: TimeInterval? = nil) {
@@ -50,8 +51,8 @@ package struct HyperparameterSearch: Sendable {
         let started = Date()
         var results: [Trial] = []
         for (number, candidate) in candidates(around: start).enumerated() {
-            if let budget, let longest = results.map(\.seconds).max(),
-               Date().timeIntervalSince(started) + longest > budget { break }
+            if let budget, let first = results.first,
+               Date().timeIntervalSince(started) + Self.expectedSeconds(of: candidate, after: first) > budget { continue }
             let trial = try evaluate(candidate, on: split, of: dataset)
             results.append(trial)
             progress.step("tuning \(candidate.kind.rawValue)", [
@@ -60,6 +61,13 @@ package struct HyperparameterSearch: Sendable {
             ])
         }
         return results.sorted { $0.loss < $1.loss }
+    }
+
+    /// A trial's cost grows with the square of the dimension (Gram matrices, k x k solves).
+    static func expectedSeconds(of candidate: ModelConfiguration, after first: Trial) -> Double {
+        let dimension = { (c: ModelConfiguration) in c.tunedValues[.k] ?? c.tunedValues[.dimension] ?? 1 }
+        let ratio = dimension(candidate) / max(dimension(first.configuration), 1)
+        return first.seconds * max(1, ratio * ratio)
     }
 
     private func evaluate(_ candidate: ModelConfiguration, on split: RatingSplit, of dataset: Dataset) throws -> Trial {

@@ -1,6 +1,6 @@
 /// A hyper-parameter the search varies; which ones apply depends on the model kind.
 package enum TunedParameter: String, CaseIterable, Sendable, Codable {
-    case k, lambda, gamma, regularizationExponent
+    case k, lambda, gamma
     case learningRate, regularisation, biasRegularisation
     case userRegularisation, movieRegularisation
     case dimension, dropout

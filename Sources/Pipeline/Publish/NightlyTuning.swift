@@ -28,7 +28,7 @@ struct NightlyTuning {
         _ configuration: ModelConfiguration, train: RatingTriples, dataset: Dataset, seed: UInt64, progress: ProgressReporter
     ) throws -> Result? {
         guard budget > 0, !configuration.tunedValues.isEmpty else { return nil }
-        let previous = try previousWinners(of: configuration.kind)
+        let previous = try previousWinners(of: configuration)
         let start = previous.map { configuration.applying($0.values) } ?? configuration
         let sample = Self.sample(train, userCount: dataset.users.count, limit: Self.sampleRatings, seed: seed)
         let search = HyperparameterSearch(trials: 8, seed: seed, budget: budget)
@@ -44,7 +44,8 @@ struct NightlyTuning {
 
     /// The tuned values recorded in the parameters of `kind`'s current run. Values that do
     /// not parse are reported and skipped, never guessed.
-    private func previousWinners(of kind: ModelKind) throws -> (runID: Int64, values: [TunedParameter: Double])? {
+    private func previousWinners(of configuration: ModelConfiguration) throws -> (runID: Int64, values: [TunedParameter: Double])? {
+        let kind = configuration.kind
         let result = try connection.query(
             """
             select r.run_id, r.parameters from latent.model_runs r join latent.current_runs c on c.run_id = r.run_id
@@ -61,7 +62,7 @@ struct NightlyTuning {
             return nil
         }
         var values: [TunedParameter: Double] = [:]
-        for parameter in TunedParameter.allCases {
+        for parameter in configuration.tunedValues.keys {
             guard let raw = parameters[parameter.rawValue] else { continue }
             guard let value = Double(raw), value.isFinite, value > 0 else {
                 logger.warning("skipping an unreadable tuned value of the current run", metadata: [
