@@ -51,14 +51,23 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka", logging]),
         .target(name: "Postgres", dependencies: ["CLibPQ", logging]),
 
-        // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
-        .target(name: "Models", dependencies: ["COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
+        // Ratings and catalogue entries with external ids: what ingest, import and the snapshot
+        // share. No dependencies, so ingest links neither the models nor OpenBLAS.
+        .target(name: "Records"),
 
-        // Ingest, migrations, import, database snapshots, publishing. `Migrations` is a symlink to
-        // sql/migrations (the canonical, human-facing folder): SwiftPM compiles every file in it
-        // into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
+        // Kafka -> PostgreSQL: event parsing, batching, COPY writers, offsets in the same
+        // transaction. Data flows one way: Kafka -> Ingest -> PostgreSQL -> snapshot -> Models ->
+        // publish.
+        .target(name: "Ingest", dependencies: ["Kafka", "Postgres", "Records", logging, metrics]),
+
+        // Snapshot structures, models, evaluation. Numeric code: BLAS/LAPACK through COpenBLAS.
+        .target(name: "Models", dependencies: ["Records", "COpenBLAS", "CSIMD", logging], swiftSettings: nativeSIMD),
+
+        // Orchestration: migrations, import, database snapshots, training runs, publishing.
+        // `Migrations` is a symlink to sql/migrations (the canonical, human-facing folder): SwiftPM
+        // compiles every file in it into the binary as bytes (`PackageResources`), so `latent migrate` reads no files.
         .target(
-            name: "Pipeline", dependencies: ["Kafka", "Postgres", "Models", logging, metrics],
+            name: "Pipeline", dependencies: ["Postgres", "Records", "Models", logging, metrics],
             resources: [.embedInCode("Migrations")]),
 
         // `latent serve`: ingest, the training schedule, the live refresh and HTTP, as services
@@ -66,7 +75,7 @@ let package = Package(
         .target(
             name: "LatentServer",
             dependencies: [
-                "Pipeline", "Postgres", "Models", logging, metrics,
+                "Ingest", "Pipeline", "Postgres", "Models", logging, metrics,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -79,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "latent",
             dependencies: [
-                "Pipeline", "Models", "Kafka", "Postgres", logging, metrics,
+                "Ingest", "Pipeline", "Records", "Models", "Kafka", "Postgres", logging, metrics,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,12 +98,12 @@ let package = Package(
 
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Records"]),
         // Helpers shared by test targets: the built `latent` executable run as a user runs it,
         // scratch databases, loopback sockets.
         .target(name: "LatentTestSupport", dependencies: ["Postgres"], path: "Tests/LatentTestSupport"),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Kafka", "Postgres", "Models", "LatentTestSupport", logging]),
-        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Ingest", "Pipeline", "Records", "Kafka", "Postgres", "Models", "LatentTestSupport", logging]),
+        .testTarget(name: "LatentServerTests", dependencies: ["LatentServer", "Ingest", "Pipeline", "Postgres", "Models", "Kafka", "LatentTestSupport"]),
         .testTarget(name: "LatentTests", dependencies: ["latent", "LatentTestSupport", "Postgres"]),
     ]
 )

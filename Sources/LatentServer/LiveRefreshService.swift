@@ -1,3 +1,4 @@
+import Ingest
 import Dispatch
 import Foundation
 import Logging

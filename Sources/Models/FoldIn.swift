@@ -1,40 +1,90 @@
 import Foundation
 
-/// The regularisation a fold-in uses; by default the one the model was trained with, so a
-/// folded-in user is what training would have produced for them.
+/// The regularisation a fold-in uses: the one the model was trained with, so a folded-in user
+/// is what training would have produced for them.
 public struct FoldInRegularization: Sendable, Equatable {
     /// Vector penalty `lambda * n^exponent` for a user with `n` ratings.
     public var lambda: Float
     public var exponent: Float
-    /// Bias penalty.
+    /// Bias penalty `gamma * n^gammaExponent`.
     public var gamma: Float
+    public var gammaExponent: Float
     /// Weight and value of the missing-data term (see
     /// ``AlternatingLeastSquares/Configuration/missingWeight``); weight 0 turns it off.
     public var missingWeight: Float
     public var missingRating: Float
 
-    public init(lambda: Float, exponent: Float, gamma: Float, missingWeight: Float = 0, missingRating: Float = 0) {
+    public init(
+        lambda: Float, exponent: Float, gamma: Float, gammaExponent: Float = 0,
+        missingWeight: Float = 0, missingRating: Float = 0
+    ) {
         self.lambda = lambda
         self.exponent = exponent
         self.gamma = gamma
+        self.gammaExponent = gammaExponent
         self.missingWeight = missingWeight
         self.missingRating = missingRating
     }
 
-    /// Reads "lambda", "regularizationExponent", "gamma", "missingWeight" and
-    /// "missingRating" from the model's parameters, falling back to the ALS defaults for the
-    /// first three and to no missing-data term when absent or unreadable.
-    public init(model: FactorModel) {
-        let defaults = AlternatingLeastSquares.Configuration()
-        func value(_ key: String, _ fallback: Float) -> Float {
-            guard let text = model.parameters[key], let v = Float(text), v.isFinite, v >= 0 else { return fallback }
-            return v
+    /// The settings `model` was trained with, read from its saved parameters by its kind:
+    /// - ALS: `lambda * n^regularizationExponent` and `gamma`, as in its alternating updates,
+    ///   with its missing-data term (absent in models trained before the term existed: none);
+    /// - MF by SGD: the per-rating penalties `regularisation` and `biasRegularisation`, which
+    ///   over a user's `n` ratings sum to `n` times each;
+    /// - baseline: no vector, the user-bias penalty `userRegularisation`.
+    ///
+    /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` naming the parameter
+    /// when one is missing or unreadable, and for the kinds that do not fold in by a regularised
+    /// solve (popularity has no user side; the neural model embeds through its encoder).
+    public init(model: FactorModel) throws(ModelError) {
+        let saved = SavedParameters(kind: model.kind, values: model.parameters)
+        switch model.kind {
+        case .als:
+            self.init(
+                lambda: try saved.nonNegative("lambda"), exponent: try saved.nonNegative("regularizationExponent"),
+                gamma: try saved.nonNegative("gamma"),
+                missingWeight: try saved.nonNegative("missingWeight", absent: 0, below: 1),
+                missingRating: try saved.finite("missingRating", absent: 0))
+        case .mf:
+            self.init(
+                lambda: try saved.nonNegative("regularisation"), exponent: 1,
+                gamma: try saved.nonNegative("biasRegularisation"), gammaExponent: 1)
+        case .baseline:
+            self.init(lambda: 0, exponent: 0, gamma: try saved.nonNegative("userRegularisation"))
+        case .popularity, .neural:
+            throw ModelError.invalidParameter(
+                name: "model kind", value: model.kind.rawValue,
+                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder)")
         }
-        lambda = value("lambda", defaults.lambda)
-        exponent = value("regularizationExponent", defaults.regularizationExponent)
-        gamma = value("gamma", defaults.gamma)
-        missingWeight = min(value("missingWeight", 0), 0.999)
-        missingRating = value("missingRating", 0)
+    }
+}
+
+/// A model's saved hyper-parameters read as typed values; every error names the kind and key.
+private struct SavedParameters {
+    let kind: ModelKind
+    let values: [String: String]
+
+    func nonNegative(_ key: String, absent: Float? = nil, below limit: Float = .infinity) throws(ModelError) -> Float {
+        let value = try finite(key, absent: absent)
+        guard value >= 0, value < limit else {
+            throw ModelError.invalidParameter(
+                name: "\(kind.rawValue) parameter \(key)", value: "\(value)",
+                requirement: limit.isFinite ? "in [0, \(limit))" : "zero or positive")
+        }
+        return value
+    }
+
+    func finite(_ key: String, absent: Float? = nil) throws(ModelError) -> Float {
+        guard let text = values[key] else {
+            if let absent { return absent }
+            throw ModelError.invalidParameter(
+                name: "\(kind.rawValue) parameter \(key)", value: "missing",
+                requirement: "saved with the model (retrain it to record its settings)")
+        }
+        guard let value = Float(text), value.isFinite else {
+            throw ModelError.invalidParameter(name: "\(kind.rawValue) parameter \(key)", value: text, requirement: "a finite number")
+        }
+        return value
     }
 }
 
@@ -139,20 +189,27 @@ extension FactorModel {
             let liked = zip(movieIndices, ratings).filter { $0.1 >= encoder.likedThreshold }.map(\.0)
             return (0, encoder.embed(movies: liked))
         }
-        let reg = regularization ?? FoldInRegularization(model: self)
-        let n = ratings.count
-        guard n > 0 else { return (0, [Float](repeating: 0, count: k)) }
-        let w = reg.missingWeight
+        let reg = try regularization ?? FoldInRegularization(model: self)
+        guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }
         var missing: FoldInContext?
-        if w > 0 {
+        if reg.missingWeight > 0 {
             if let context, context.missingRating == reg.missingRating, context.count == movies.count, context.vectors.count == k {
                 missing = context
             } else {
                 missing = FoldInContext(model: self, missingRating: reg.missingRating)
             }
         }
-        let order = k + 1
-        // Rows [q_m, 1] gathered contiguously; targets r - mu - b_m.
+        var (design, targets) = try foldInDesign(movieIndices: movieIndices, ratings: ratings, regularization: reg)
+        return try solveFoldIn(design: &design, targets: &targets, regularization: reg, missing: missing)
+    }
+
+    /// The least-squares rows `[q_m, 1]` of the rated movies, gathered contiguously
+    /// (`n x (k+1)`), and their targets `r - mu - b_m` (with the missing-data term a rated
+    /// movie weighs `(1 - w) e + w (r - r_miss)`).
+    private func foldInDesign(
+        movieIndices: [Int32], ratings: [Float], regularization reg: FoldInRegularization
+    ) throws -> (design: [Float], targets: [Float]) {
+        let n = ratings.count, order = k + 1, w = reg.missingWeight
         var design = [Float](repeating: 1, count: n * order)
         var targets = [Float](repeating: 0, count: n)
         for j in 0..<n {
@@ -162,13 +219,22 @@ extension FactorModel {
             }
             guard ratings[j].isFinite else { throw ModelError.invalidRating(movieID: movies.ids[m], rating: ratings[j]) }
             targets[j] = ratings[j] - globalMean - movieBias[m]
-            // With the missing-data term a rated movie weighs (1 - w) e + w (r - r_miss).
             if w > 0 { targets[j] = (1 - w) * targets[j] + w * (ratings[j] - reg.missingRating) }
             for d in 0..<k { design[j * order + d] = movieFactors[m * k + d] }
         }
+        return (design, targets)
+    }
+
+    /// Solves the regularised normal equations of the fold-in for `(p, b)` with one Cholesky
+    /// factorisation; with a missing-data context every movie adds its weighted share.
+    private func solveFoldIn(
+        design: inout [Float], targets: inout [Float], regularization reg: FoldInRegularization, missing: FoldInContext?
+    ) throws -> (bias: Float, vector: [Float]) {
+        let n = targets.count, order = k + 1, w = reg.missingWeight
         var normal = [Float](repeating: 0, count: order * order)
         var rhs = [Float](repeating: 0, count: order)
-        let l = reg.exponent == 0 ? reg.lambda : reg.lambda * Float(pow(Double(n), Double(reg.exponent)))
+        let l = Self.penalty(reg.lambda, exponent: reg.exponent, ratings: n)
+        let biasPenalty = Self.penalty(reg.gamma, exponent: reg.gammaExponent, ratings: n)
         do {
             try design.withUnsafeBufferPointer { x in
                 try targets.withUnsafeBufferPointer { t in
@@ -185,8 +251,8 @@ extension FactorModel {
                             }
                             BLAS.gramUpper(vectors: xb, count: n, dimension: order, alpha: 1 - w, beta: beta, result: ab)
                             for d in 0..<k { ab[d * order + d] += l }
-                            // A bias penalty of 0 is fine unless there are no ratings (handled above).
-                            ab[k * order + k] += reg.gamma
+                            // A bias penalty of 0 is fine unless there are no ratings (handled by the caller).
+                            ab[k * order + k] += biasPenalty
                             BLAS.gemvTransposed(rows: n, columns: order, matrix: xb, vector: tb, result: bb)
                             if let missing {
                                 for d in 0..<k { bb[d] += w * missing.weightedVectors[d] }
@@ -201,6 +267,11 @@ extension FactorModel {
             throw ModelError.numerical("fold-in of \(n) ratings: \(error)")
         }
         return (rhs[k], Array(rhs[0..<k]))
+    }
+
+    /// `weight * n^exponent`.
+    private static func penalty(_ weight: Float, exponent: Float, ratings n: Int) -> Float {
+        exponent == 0 ? weight : weight * Float(pow(Double(n), Double(exponent)))
     }
 
     /// Adds a user (or replaces an existing user's bias and vector).

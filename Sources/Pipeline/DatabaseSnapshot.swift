@@ -1,3 +1,4 @@
+import Records
 import Models
 import Postgres
 

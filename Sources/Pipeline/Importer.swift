@@ -1,3 +1,4 @@
+import Records
 import Logging
 import Models
 import Postgres

@@ -23,7 +23,7 @@ struct BenchFoldInCommand: ParsableCommand {
     func run() throws {
         let dataset = try MovieLens.loadDataset(ratings: ratings, movies: movies)
         let model = try AlternatingLeastSquares(configuration: .init(k: k, iterations: 3)).fit(dataset)
-        let regularization = FoldInRegularization(model: model)
+        let regularization = try FoldInRegularization(model: model)
         let context = FoldInContext(model: model, missingRating: regularization.missingRating)
 
         // Reference: the irreducible LAPACK part of one fold-in.

@@ -1,3 +1,4 @@
+import Ingest
 import ArgumentParser
 import Foundation
 import Hummingbird

@@ -61,6 +61,53 @@ final class FoldInTests: XCTestCase {
         XCTAssertNoThrow(try model.recommend(userID: 777, count: 3))
     }
 
+    /// A baseline model folds a user in with its own user-bias penalty, not ALS's: the bias is
+    /// the closed form `sum_j (r_j - mu - b_j) / (userRegularisation + n)`.
+    func testBaselineFoldInUsesTheBaselinePenalty() throws {
+        let problem = LowRankProblem(users: 40, movies: 25, rank: 2, density: 0.4, seed: 23)
+        let model = try BiasBaseline(configuration: .init(userRegularisation: 10, movieRegularisation: 2)).fit(problem.dataset)
+        let ratings: [(movieID: Int64, rating: Float)] = [(1000, 5), (1003, 4.5), (1007, 1)]
+        var residual: Float = 0
+        for (movieID, rating) in ratings { residual += rating - model.globalMean - model.movieBias[Int(model.movies[movieID]!)] }
+        let folded = try model.foldIn(ratings: ratings)
+        XCTAssertEqual(folded.bias, residual / (10 + 3), accuracy: 1e-5)
+        XCTAssertEqual(folded.vector, [])
+    }
+
+    /// Each kind's settings come from its own saved parameters; a missing or unreadable one is
+    /// an error naming it, never ALS's defaults.
+    func testFoldInSettingsAreTypedByModelKind() throws {
+        func model(_ kind: ModelKind, _ parameters: [String: String]) -> FactorModel {
+            FactorModel(kind: kind, k: 1, globalMean: 3, userBias: [0], movieBias: [0], userFactors: [0], movieFactors: [1],
+                        users: IDIndex(ids: [1]), movies: IDIndex(ids: [10]), parameters: parameters)
+        }
+        let mf = MatrixFactorizationSGD.Configuration(regularisation: 0.07, biasRegularisation: 0.01)
+        XCTAssertEqual(try FoldInRegularization(model: model(.mf, mf.parameters)),
+                       FoldInRegularization(lambda: 0.07, exponent: 1, gamma: 0.01, gammaExponent: 1))
+        let als = AlternatingLeastSquares.Configuration(lambda: 9, gamma: 2, regularizationExponent: 0.5, missingWeight: 0.1, missingRating: 1)
+        XCTAssertEqual(try FoldInRegularization(model: model(.als, als.parameters)),
+                       FoldInRegularization(lambda: 9, exponent: 0.5, gamma: 2, missingWeight: 0.1, missingRating: 1))
+
+        func assertRejected(_ kind: ModelKind, _ parameters: [String: String], naming name: String, line: UInt = #line) {
+            XCTAssertThrowsError(try FoldInRegularization(model: model(kind, parameters)), line: line) { error in
+                guard case let ModelError.invalidParameter(parameter, _, _) = error else { return XCTFail("\(error)", line: line) }
+                XCTAssertTrue(parameter.contains(name), "\(parameter)", line: line)
+            }
+        }
+        var withoutLambda = als.parameters
+        withoutLambda["lambda"] = nil
+        assertRejected(.als, withoutLambda, naming: "lambda")
+        var unreadable = mf.parameters
+        unreadable["regularisation"] = "lots"
+        assertRejected(.mf, unreadable, naming: "regularisation")
+        var outOfRange = als.parameters
+        outOfRange["missingWeight"] = "1.5"
+        assertRejected(.als, outOfRange, naming: "missingWeight")
+        assertRejected(.mf, [:], naming: "regularisation")
+        assertRejected(.baseline, [:], naming: "userRegularisation")
+        assertRejected(.popularity, [:], naming: "kind")
+    }
+
     func testFoldInCurveOnMLLatestSmall() throws {
         let dataset = try loadMLLatestSmall()
         let rows = try FoldInCurve.run(dataset, configuration: .init(

@@ -1,3 +1,5 @@
+import Ingest
+import Records
 import Models
 import Pipeline
 import XCTest

@@ -1,3 +1,4 @@
+import Ingest
 import Foundation
 import Kafka
 import Logging

@@ -1,3 +1,5 @@
+import Records
+
 /// Accumulates ratings and catalogue entries with external ids into a ``Dataset``.
 ///
 /// Dense indices follow first appearance. Movies seen only in the catalogue are kept (with

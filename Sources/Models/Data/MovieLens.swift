@@ -1,3 +1,5 @@
+import Records
+
 /// Readers for the MovieLens files (see ``MovieLensFormat``): a streaming ratings reader that
 /// parses bytes in large chunks, a catalogue reader, and a one-call dataset loader.
 public enum MovieLens {

@@ -1,3 +1,4 @@
+import Records
 import Foundation
 
 /// Rating-prediction error on held-out ratings.

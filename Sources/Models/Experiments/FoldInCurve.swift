@@ -169,7 +169,7 @@ public enum FoldInCurve {
     /// One row per count: each held-out user folded into `model` from their first `n` ratings,
     /// then their test ratings predicted (clipped to the rating scale).
     private static func foldInRows(_ model: FactorModel, k: Int, _ split: HeldOutUsers, ratings: RatingTriples) throws -> [Row] {
-        let regularization = FoldInRegularization(model: model)
+        let regularization = try FoldInRegularization(model: model)
         let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
         return try split.counts.map { n in
             var squared = 0.0, count = 0

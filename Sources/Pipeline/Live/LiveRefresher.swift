@@ -68,8 +68,12 @@ public final class LiveRefresher {
     private func model(of runID: Int64) throws -> (runID: Int64, model: FactorModel, context: FoldInContext?) {
         if let cached, cached.runID == runID { return cached }
         let model = try FactorModel.published(runID: runID, from: connection)
-        let regularization = FoldInRegularization(model: model)
-        let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
+        // Popularity has no user side and the neural model folds in through its encoder.
+        var context: FoldInContext?
+        if model.kind != .popularity, model.encoder == nil {
+            let regularization = try FoldInRegularization(model: model)
+            if regularization.missingWeight > 0 { context = FoldInContext(model: model, missingRating: regularization.missingRating) }
+        }
         logger.info("live refresh follows a new serving run", metadata: ["run_id": "\(runID)", "model": "\(model.kind)", "movies": "\(model.movies.count)"])
         cached = (runID, model, context)
         return (runID, model, context)

@@ -1,5 +1,5 @@
 import Foundation
-import Models
+import Records
 
 /// Parses the JSON events of the ingest contract (see the README):
 ///

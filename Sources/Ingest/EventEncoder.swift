@@ -1,4 +1,4 @@
-import Models
+import Records
 
 /// Encodes events in the JSON of the ingest contract (the inverse of ``EventParser``), appending
 /// to a reusable byte buffer so that producing millions of events allocates almost nothing.

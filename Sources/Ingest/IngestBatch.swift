@@ -1,6 +1,6 @@
 import Foundation
 import Kafka
-import Models
+import Records
 
 /// The events of one ingest batch, parsed, deduplicated and ready to write in one transaction.
 ///

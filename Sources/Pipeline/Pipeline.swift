@@ -1,3 +1,0 @@
-import Kafka
-import Postgres
-import Models
