@@ -4,6 +4,6 @@ import ArgumentParser
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
-        abstract: "Reproduce the seed papers' experiments: a table on stdout and an SVG plot.",
-        subcommands: [KSweepCommand.self, FoldInCommand.self])
+        abstract: "Reproduce published experiments: a table on stdout (and an SVG plot where there is a curve).",
+        subcommands: [KSweepCommand.self, FoldInCommand.self, HeldOutUsersCommand.self])
 }

@@ -200,7 +200,8 @@ struct TrainCommand: ParsableCommand {
             on: dataset, sourceLabel: source.label, loadSeconds: loadSeconds, savingTo: out,
             runs: connection.map(ModelRunStore.init(connection:)), progress: progress, logger: logger)
         for trial in outcome.trials {
-            print("trial validation_rmse=\(MetricText.fixed(trial.validation.rmse)) \(HyperparameterSearch.describe(trial.configuration))")
+            let score = trial.ndcg.map { "validation_ndcg@10=\(MetricText.fixed($0))" } ?? "validation_rmse=\(MetricText.fixed(trial.validation.rmse))"
+            print("trial \(score) \(HyperparameterSearch.describe(trial.configuration))")
         }
         print(outcome.summary)
     }

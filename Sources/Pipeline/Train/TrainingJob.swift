@@ -85,16 +85,25 @@ package struct TrainingJob {
             trials = try record.time("tune") { try tune(configuration, train, of: dataset, tuning, progress: progress) }
             if let best = trials.first {
                 configuration = best.configuration
-                record.metrics["tune_validation_rmse"] = best.validation.rmse
+                if let ndcg = best.ndcg {
+                    record.metrics["tune_validation_ndcg_at_10"] = ndcg
+                } else {
+                    record.metrics["tune_validation_rmse"] = best.validation.rmse
+                }
             }
         }
         let trained = try record.time("fit") { try configuration.fit(train, of: dataset, progress: progress) }
         progress.finish("training done")
-        let trainErrors = Evaluation.errors(of: trained, on: train)
-        record.metrics["train_rmse"] = trainErrors.rmse
-        var summary = "model=\(configuration.kind.rawValue) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(record.durations["fit"] ?? 0)) train_rmse=\(MetricText.fixed(trainErrors.rmse))"
+        var summary = "model=\(configuration.kind.rawValue) k=\(trained.k) ratings=\(train.count) fit_seconds=\(MetricText.fixed(record.durations["fit"] ?? 0))"
+        // Popularity and neural scores rank; as ratings their error would mean nothing.
+        let ratesMovies = configuration.predictsRatings
+        if ratesMovies {
+            let trainErrors = Evaluation.errors(of: trained, on: train)
+            record.metrics["train_rmse"] = trainErrors.rmse
+            summary += " train_rmse=\(MetricText.fixed(trainErrors.rmse))"
+        }
         if let test {
-            summary += try evaluate(trained, train: train, test: test, of: dataset, metrics: &record.metrics)
+            summary += try evaluate(trained, train: train, test: test, of: dataset, ratesMovies: ratesMovies, metrics: &record.metrics)
         }
         return Outcome(model: trained, summary: summary, trials: trials)
     }
@@ -112,21 +121,25 @@ package struct TrainingJob {
     /// Held-out rating errors and top-10 ranking metrics (with popularity's for comparison);
     /// returns their part of the summary line.
     private func evaluate(
-        _ model: FactorModel, train: RatingTriples, test: RatingTriples, of dataset: Dataset, metrics: inout [String: Double]
+        _ model: FactorModel, train: RatingTriples, test: RatingTriples, of dataset: Dataset, ratesMovies: Bool,
+        metrics: inout [String: Double]
     ) throws -> String {
-        let errors = Evaluation.errors(of: model, on: test, train: train)
+        var summary = ""
+        if ratesMovies {
+            let errors = Evaluation.errors(of: model, on: test, train: train)
+            metrics["test_rmse"] = errors.rmse
+            metrics["test_mae"] = errors.mae
+            summary = " test_rmse=\(MetricText.fixed(errors.rmse)) test_mae=\(MetricText.fixed(errors.mae)) test_n=\(errors.count)"
+        }
         let ranking = try Evaluation.ranking(of: model, train: train, test: test)
         let popular = try Evaluation.popularityRanking(
             userCount: dataset.users.count, movieCount: dataset.movies.count, train: train, test: test)
-        metrics["test_rmse"] = errors.rmse
-        metrics["test_mae"] = errors.mae
         metrics["test_ndcg_at_10"] = ranking.ndcg
         metrics["test_precision_at_10"] = ranking.precision
         metrics["test_recall_at_10"] = ranking.recall
         metrics["test_map_at_10"] = ranking.map
         metrics["test_coverage"] = ranking.coverage
         metrics["popularity_ndcg_at_10"] = popular.ndcg
-        return " test_rmse=\(MetricText.fixed(errors.rmse)) test_mae=\(MetricText.fixed(errors.mae)) test_n=\(errors.count)"
-            + " ndcg@10=\(MetricText.fixed(ranking.ndcg)) popularity_ndcg@10=\(MetricText.fixed(popular.ndcg))"
+        return summary + " ndcg@10=\(MetricText.fixed(ranking.ndcg)) popularity_ndcg@10=\(MetricText.fixed(popular.ndcg))"
     }
 }
