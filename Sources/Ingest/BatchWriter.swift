@@ -234,15 +234,21 @@ package final class BatchWriter {
         }
     }
 
+    /// The last-write-wins rule every merge applies: a staged event `s` counts only when
+    /// `latent.<table>` holds no newer row (by `column`) for the same user and movie.
+    static func notSuperseded(byNewer table: String, at column: String) -> String {
+        """
+          and not exists (
+              select 1 from latent.\(table) newer
+              where newer.user_id = s.user_id and newer.movie_id = s.movie_id and newer.\(column) > s.rated_at)
+        """
+    }
+
     /// Live ratings: replace an older-or-equal live row, else insert. With `checkingTombstones`,
     /// first remove the older-or-equal tombstones the ratings supersede, and skip the ratings that
     /// a newer tombstone retracts.
     static func mergeRatingsSQL(checkingTombstones: Bool) -> String {
-        let notRetracted = checkingTombstones ? """
-              and not exists (
-                  select 1 from latent.rating_tombstones t
-                  where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at > s.rated_at)
-            """ : ""
+        let notRetracted = checkingTombstones ? notSuperseded(byNewer: "rating_tombstones", at: "retracted_at") : ""
         let clearTombstones = checkingTombstones ? """
             delete from latent.rating_tombstones as t
             using pg_temp.latent_ingest_ratings as s
@@ -275,9 +281,7 @@ package final class BatchWriter {
             select s.user_id, s.movie_id, s.rating, s.rated_at
             from pg_temp.latent_ingest_ratings s
             where s.rating is not null
-              and not exists (
-                  select 1 from latent.rating_tombstones t
-                  where t.user_id = s.user_id and t.movie_id = s.movie_id and t.retracted_at > s.rated_at)
+            \(notSuperseded(byNewer: "rating_tombstones", at: "retracted_at"))
         ), superseded_tombstones as (
             delete from latent.rating_tombstones t using incoming i
             where t.user_id = i.user_id and t.movie_id = i.movie_id
@@ -297,9 +301,7 @@ package final class BatchWriter {
             select s.user_id, s.movie_id, s.rated_at
             from pg_temp.latent_ingest_ratings s
             where s.rating is null
-              and not exists (
-                  select 1 from latent.ratings r
-                  where r.user_id = s.user_id and r.movie_id = s.movie_id and r.rated_at > s.rated_at)
+            \(notSuperseded(byNewer: "ratings", at: "rated_at"))
         ), retracted as (
             delete from latent.ratings r using incoming i
             where r.user_id = i.user_id and r.movie_id = i.movie_id

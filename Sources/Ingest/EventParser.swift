@@ -134,10 +134,7 @@ package enum EventParser {
 
     /// Parses a rating event from bytes.
     package static func rating(from payload: [UInt8]) throws(EventRejection) -> RatingEvent {
-        let result: Result<RatingEvent, EventRejection> = payload.withUnsafeBytes { raw in
-            do throws(EventRejection) { return .success(try rating(from: raw)) } catch { return .failure(error) }
-        }
-        return try result.get()
+        try parse(payload, with: rating(from:))
     }
 
     /// Parses a rating event from text.
@@ -147,8 +144,15 @@ package enum EventParser {
 
     /// Parses a movie event from bytes.
     package static func movie(from payload: [UInt8]) throws(EventRejection) -> MovieRecord {
-        let result: Result<MovieRecord, EventRejection> = payload.withUnsafeBytes { raw in
-            do throws(EventRejection) { return .success(try movie(from: raw)) } catch { return .failure(error) }
+        try parse(payload, with: movie(from:))
+    }
+
+    /// Runs a raw-buffer parser over an array (`withUnsafeBytes` does not pass typed errors on).
+    private static func parse<Event>(
+        _ payload: [UInt8], with parser: (UnsafeRawBufferPointer) throws(EventRejection) -> Event
+    ) throws(EventRejection) -> Event {
+        let result: Result<Event, EventRejection> = payload.withUnsafeBytes { raw in
+            do throws(EventRejection) { return .success(try parser(raw)) } catch { return .failure(error) }
         }
         return try result.get()
     }

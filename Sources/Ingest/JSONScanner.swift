@@ -72,13 +72,19 @@ struct JSONScanner {
             let key = try readKey()
             try expect(UInt8(ascii: ":"), "expected ':' after object key")
             try body(&self, key)
-            skipWhitespace()
-            guard index < end else { throw malformed("expected ',' or '}' after object member") }
-            let b = base[index]
-            index += 1
-            if b == UInt8(ascii: "}") { return }
-            if b != UInt8(ascii: ",") { index -= 1; throw malformed("expected ',' or '}' after object member") }
+            if try closes(with: UInt8(ascii: "}"), "expected ',' or '}' after object member") { return }
         }
+    }
+
+    /// Reads the `,` or the closing bracket after a member or element; true at the bracket.
+    private mutating func closes(with closer: UInt8, _ what: String) throws(EventRejection) -> Bool {
+        skipWhitespace()
+        guard index < end else { throw malformed(what) }
+        let b = base[index]
+        index += 1
+        if b == closer { return true }
+        if b != UInt8(ascii: ",") { index -= 1; throw malformed(what) }
+        return false
     }
 
     /// The key string at `index` (which holds the opening quote).
@@ -283,12 +289,7 @@ struct JSONScanner {
         if peek() == UInt8(ascii: "]") { index += 1; return }
         while true {
             try body(&self)
-            skipWhitespace()
-            guard index < end else { throw malformed("expected ',' or ']' after array element") }
-            let b = base[index]
-            index += 1
-            if b == UInt8(ascii: "]") { return }
-            if b != UInt8(ascii: ",") { index -= 1; throw malformed("expected ',' or ']' after array element") }
+            if try closes(with: UInt8(ascii: "]"), "expected ',' or ']' after array element") { return }
         }
     }
 

@@ -4,13 +4,9 @@ package struct Migration: Sendable, Equatable {
     package let version: Int
     package let name: String
     package let sql: String
+}
 
-    package init(version: Int, name: String, sql: String) {
-        self.version = version
-        self.name = name
-        self.sql = sql
-    }
-
+extension Migration {
     /// Parses `NNN_name.sql` into a migration.
     package init(fileName: String, sql: String) throws(MigrationError) {
         guard fileName.hasSuffix(".sql") else { throw .badFileName(fileName) }

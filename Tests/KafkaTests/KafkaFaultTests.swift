@@ -39,9 +39,7 @@ final class KafkaFaultTests: KafkaTestCase {
         }
         received += rest
         received += try drain(consumer, seconds: 0.5)
-        let byPartition = offsetsByPartition(received)
-        XCTAssertEqual(byPartition[0], Array(0..<700))
-        XCTAssertEqual(byPartition[1], Array(0..<700))
+        XCTAssertEqual(offsetsByPartition(received), [0: Array(0..<700), 1: Array(0..<700)])
         for tp in fixture.allPartitions {
             XCTAssertEqual(try consumer.watermarks(tp, timeoutMilliseconds: 5_000).high, 700)
         }

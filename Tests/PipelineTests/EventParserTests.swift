@@ -17,35 +17,26 @@ final class EventParserTests: XCTestCase {
         }
     }
 
+    /// Which parser a rejection test feeds.
+    private enum Payload { case rating, movie }
+
     private func assertRejected(
-        _ text: String, _ reason: EventRejection.Reason, containing fragment: String? = nil,
+        _ text: String, _ reason: EventRejection.Reason, containing fragment: String? = nil, as payload: Payload = .rating,
         file: StaticString = #filePath, line: UInt = #line
     ) {
-        assertRejected(Array(text.utf8), reason, containing: fragment, file: file, line: line)
+        assertRejected(Array(text.utf8), reason, containing: fragment, as: payload, file: file, line: line)
     }
 
     private func assertRejected(
-        _ bytes: [UInt8], _ reason: EventRejection.Reason, containing fragment: String? = nil,
+        _ bytes: [UInt8], _ reason: EventRejection.Reason, containing fragment: String? = nil, as payload: Payload = .rating,
         file: StaticString = #filePath, line: UInt = #line
     ) {
-        do {
-            let event = try EventParser.rating(from: bytes)
-            XCTFail("accepted \(String(decoding: bytes, as: UTF8.self)) as \(event)", file: file, line: line)
-        } catch {
-            XCTAssertEqual(error.reason, reason, "\(error)", file: file, line: line)
-            if let fragment {
-                XCTAssertTrue(error.message.contains(fragment), "message \"\(error.message)\" lacks \"\(fragment)\"", file: file, line: line)
+        do throws(EventRejection) {
+            let event: Any = switch payload {
+            case .rating: try EventParser.rating(from: bytes)
+            case .movie: try EventParser.movie(from: bytes)
             }
-        }
-    }
-
-    private func assertMovieRejected(
-        _ text: String, _ reason: EventRejection.Reason, containing fragment: String? = nil,
-        file: StaticString = #filePath, line: UInt = #line
-    ) {
-        do {
-            let movie = try EventParser.movie(from: text)
-            XCTFail("accepted \(text) as \(movie)", file: file, line: line)
+            XCTFail("accepted \(String(decoding: bytes, as: UTF8.self)) as \(event)", file: file, line: line)
         } catch {
             XCTAssertEqual(error.reason, reason, "\(error)", file: file, line: line)
             if let fragment {
@@ -264,17 +255,17 @@ final class EventParserTests: XCTestCase {
     }
 
     func testMovieRejections() {
-        assertMovieRejected(#"{"title":"X","genres":[]}"#, .missingField, containing: "movie_id")
-        assertMovieRejected(#"{"movie_id":1,"genres":[]}"#, .missingField, containing: "title")
-        assertMovieRejected(#"{"movie_id":1,"title":7}"#, .wrongType, containing: "title")
-        assertMovieRejected(#"{"movie_id":1,"title":"X","genres":"Drama"}"#, .wrongType, containing: "genres")
-        assertMovieRejected(#"{"movie_id":1,"title":"X","genres":["Drama",3]}"#, .wrongType, containing: "element")
-        assertMovieRejected(#"{"movie_id":1,"title":""}"#, .invalidText, containing: "empty")
-        assertMovieRejected(#"{"movie_id":1,"title":"a\u0000b"}"#, .invalidText, containing: "NUL")
-        assertMovieRejected(#"{"movie_id":1,"title":"X","genres":["\u0000"]}"#, .invalidText)
-        assertMovieRejected(#"{"movie_id":0,"title":"X"}"#, .nonPositiveID)
-        assertMovieRejected(#"{"movie_id":1,"movie_id":2,"title":"X"}"#, .duplicateField)
-        assertMovieRejected(#"{"movie_id":1,"title":"X""#, .malformedJSON)
+        assertRejected(#"{"title":"X","genres":[]}"#, .missingField, containing: "movie_id", as: .movie)
+        assertRejected(#"{"movie_id":1,"genres":[]}"#, .missingField, containing: "title", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":7}"#, .wrongType, containing: "title", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":"X","genres":"Drama"}"#, .wrongType, containing: "genres", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":"X","genres":["Drama",3]}"#, .wrongType, containing: "element", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":""}"#, .invalidText, containing: "empty", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":"a\u0000b"}"#, .invalidText, containing: "NUL", as: .movie)
+        assertRejected(#"{"movie_id":1,"title":"X","genres":["\u0000"]}"#, .invalidText, as: .movie)
+        assertRejected(#"{"movie_id":0,"title":"X"}"#, .nonPositiveID, as: .movie)
+        assertRejected(#"{"movie_id":1,"movie_id":2,"title":"X"}"#, .duplicateField, as: .movie)
+        assertRejected(#"{"movie_id":1,"title":"X""#, .malformedJSON, as: .movie)
     }
 
     // MARK: Encoder

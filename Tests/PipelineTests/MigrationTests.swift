@@ -56,15 +56,14 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(Set(migrations.map(\.version)).count, migrations.count)
     }
 
-    func testFileNamesAreValidated() {
+    func testFileNamesAreValidated() throws {
         XCTAssertEqual(try Migration(fileName: "012_add_things.sql", sql: "").version, 12)
         XCTAssertEqual(try Migration(fileName: "012_add_things.sql", sql: "").name, "add_things")
         for bad in ["schema.sql", "001schema.sql", "001_.sql", "abc_schema.sql", "000_zero.sql", "001_schema.txt"] {
             XCTAssertThrowsError(try Migration(fileName: bad, sql: ""), bad)
         }
-        XCTAssertThrowsError(try Migrations.ordered([
-            Migration(version: 1, name: "a", sql: ""), Migration(version: 1, name: "b", sql: ""),
-        ]))
+        let sameVersion = [try Migration(fileName: "001_a.sql", sql: ""), try Migration(fileName: "001_b.sql", sql: "")]
+        XCTAssertThrowsError(try Migrations.ordered(sameVersion))
     }
 
     func testMigrateTwiceIsIdempotent() throws {
@@ -107,7 +106,7 @@ final class MigrationTests: XCTestCase {
         let database = try LatentScratchDatabase(self)
         let connection = try database.connect()
         let migrations = try Migrations.all + [
-            Migration(version: 900, name: "half_done", sql: "create table latent.half (id int); select 1/0;"),
+            Migration(fileName: "900_half_done.sql", sql: "create table latent.half (id int); select 1/0;"),
         ]
         XCTAssertThrowsError(try MigrationRunner(connection: connection, migrations: migrations).migrate()) { error in
             let failure = error as? MigrationFailure
@@ -118,7 +117,7 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try connection.execute("select to_regclass('latent.half') is null")[0, 0], "t")
         XCTAssertEqual(try MigrationRunner(connection: connection).appliedVersions(), try Migrations.all.map(\.version))
         // Fixed, it applies on the next run.
-        let fixed = try Migrations.all + [Migration(version: 900, name: "half_done", sql: "create table latent.half (id int)")]
+        let fixed = try Migrations.all + [Migration(fileName: "900_half_done.sql", sql: "create table latent.half (id int)")]
         XCTAssertEqual(try MigrationRunner(connection: connection, migrations: fixed).migrate().applied.map(\.version), [900])
     }
 

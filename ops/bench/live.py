@@ -321,18 +321,13 @@ def main():
     parser.add_argument("--work", default=".")
     parser.add_argument("--users", type=int, required=True, help="existing users are 1...USERS")
     parser.add_argument("--movies", type=int, required=True)
-    parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--duration", type=float, default=40)
-    parser.add_argument("--probe-every", type=float, default=0.1)
-    parser.add_argument("--probe-users", type=int, default=2000)
-    parser.add_argument("--poll-ms", type=float, default=10)
-    parser.add_argument("--linger-ms", type=int, default=5)
-    parser.add_argument("--new-share", type=float, default=0.2)
-    parser.add_argument("--new-user-base", type=int, default=10_000_000)
-    parser.add_argument("--backlog", type=int, default=500_000)
-    parser.add_argument("--backlog-users", type=int, default=20_000)
-    parser.add_argument("--drain-timeout", type=float, default=600)
-    parser.add_argument("--seed", type=int, default=1)
+    # Tuning knobs: the default's type is the option's type.
+    for flag, default in [
+        ("--rate", 500.0), ("--duration", 40.0), ("--probe-every", 0.1), ("--probe-users", 2000),
+        ("--poll-ms", 10.0), ("--linger-ms", 5), ("--new-share", 0.2), ("--new-user-base", 10_000_000),
+        ("--backlog", 500_000), ("--backlog-users", 20_000), ("--drain-timeout", 600.0), ("--seed", 1),
+    ]:
+        parser.add_argument(flag, type=type(default), default=default)
     args = parser.parse_args()
     result = latency(args) if args.phase == "latency" else ingest(args)
     print(json.dumps(result))

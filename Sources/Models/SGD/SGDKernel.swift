@@ -288,23 +288,27 @@ enum SGDKernel {
                     gm[f] += err * pu[f] - movie.penalty[f] * qm[f]
                 }
             }
-            for u32 in touchedUsers {
-                let u = Int(u32)
-                let inverse = 1 / Float(tu[u])
-                tu[u] = 0
-                let pu = s.p + u * stride, gu = gp + u * stride
-                for f in 0..<stride { pu[f] += inverse * user.rate[f] * gu[f]; gu[f] = 0 }
-            }
-            for m32 in touchedMovies {
-                let m = Int(m32)
-                let inverse = 1 / Float(tm[m])
-                tm[m] = 0
-                let qm = s.q + m * stride, gm = gq + m * stride
-                for f in 0..<stride { qm[f] += inverse * movie.rate[f] * gm[f]; gm[f] = 0 }
-            }
+            applyMeanGradients(of: touchedUsers, counts: tu, to: s.p, gradients: gp, rate: user.rate, stride: stride)
+            applyMeanGradients(of: touchedMovies, counts: tm, to: s.q, gradients: gq, rate: movie.rate, stride: stride)
             start = end
         }
         return sse
+    }
+
+    /// Moves each touched row by `rate` times its mean gradient (the summed gradient over its
+    /// count), then clears the gradient and the count for the next batch. One side at a time.
+    @inline(__always)
+    private static func applyMeanGradients(
+        of touched: [Int32], counts: UnsafeMutablePointer<Int32>, to rows: UnsafeMutablePointer<Float>,
+        gradients: UnsafeMutablePointer<Float>, rate: [Float], stride: Int
+    ) {
+        for r32 in touched {
+            let r = Int(r32)
+            let inverse = 1 / Float(counts[r])
+            counts[r] = 0
+            let row = rows + r * stride, gradient = gradients + r * stride
+            for f in 0..<stride { row[f] += inverse * rate[f] * gradient[f]; gradient[f] = 0 }
+        }
     }
 }
 

@@ -67,12 +67,6 @@ package struct ServingChoice: Sendable, Equatable {
         package var metrics: RunMetrics
         /// Vector length (0: lists only).
         package var dimensions: Int
-
-        package init(model: String, metrics: RunMetrics, dimensions: Int) {
-            self.model = model
-            self.metrics = metrics
-            self.dimensions = dimensions
-        }
     }
 
     package var lists: String

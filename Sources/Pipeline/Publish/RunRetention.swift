@@ -7,11 +7,6 @@ package struct RunRetention {
     let connection: PostgresConnection
     let logger: Logger
 
-    package init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
-    }
-
     /// Marks `running` and `published` runs failed (with the lock held, their process is gone:
     /// it was killed mid-publish) and drops their partitions, and every partition of a failed run.
     package func cleanUpOrphans() throws {

@@ -9,11 +9,6 @@ package struct RunSwitch {
     let connection: PostgresConnection
     let logger: Logger
 
-    package init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
-    }
-
     /// What ``switchIn(runID:model:metrics:guardrail:force:preferredServing:)`` did.
     package enum Outcome: Equatable {
         /// The run is current; `previous` was retired.

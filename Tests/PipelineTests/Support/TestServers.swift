@@ -24,7 +24,7 @@ enum TestServers {
 /// `@unchecked Sendable`: the messages are guarded by `lock`.
 final class CapturedLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var messages: [(level: Logger.Level, message: String)] = []
+    private var messages: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] = []
 
     /// A logger that writes here.
     func logger(label: String = "test") -> Logger {
@@ -36,8 +36,13 @@ final class CapturedLog: @unchecked Sendable {
         lock.withLock { messages.map(\.message).filter { $0.contains(text) } }
     }
 
-    fileprivate func append(_ level: Logger.Level, _ message: String) {
-        lock.withLock { messages.append((level, message)) }
+    /// Every message with its level and metadata, one a line, for failure output.
+    var text: String {
+        lock.withLock { messages.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n") }
+    }
+
+    fileprivate func append(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) {
+        lock.withLock { messages.append((level, message, metadata)) }
     }
 
     private struct Handler: LogHandler {
@@ -51,7 +56,7 @@ final class CapturedLog: @unchecked Sendable {
         }
 
         func log(event: LogEvent) {
-            log.append(event.level, event.message.description)
+            log.append(event.level, event.message.description, self.metadata.merging(event.metadata ?? [:]) { $1 })
         }
     }
 }
