@@ -70,6 +70,7 @@ struct PublishOptions: ParsableArguments {
         s.serveModel = serveModel ?? ProcessInfo.processInfo.environment["LATENT_SERVE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
         if let threads = threads ?? defaultThreads { s.threads = threads }
         if let budget = try tuneBudget ?? Self.environmentTuneBudget() { s.tuneBudget = budget }
+        if k != nil { s.pinnedParameters = [.k, .dimension] }  // an explicit --k is kept by the search
         if let model = s.serveModel, ModelKind(rawValue: model) == nil {
             throw ValidationError("LATENT_SERVE_MODEL / --serve-model: unknown model '\(model)' (one of \(Self.kindList))")
         }

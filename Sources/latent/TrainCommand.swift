@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train baseline|mf|als`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,14 +14,14 @@ struct TrainCommand: ParsableCommand {
             The defaults are the best settings found on ML-100K and ML-latest-small: a user who \
             passes nothing gets a good model. --tune runs a random search on a validation split \
             carved from the training data and trains with the winner. The last line on stdout \
-            sums the run up: model=... k=... fit_seconds=... train_rmse=...
+            sums the run up: model=... k=... fit_seconds=... and, for rating models, train_rmse=...
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case baseline, mf, als, neural
+        case popularity, baseline, mf, als, neural
     }
 
-    @Argument(help: "The model: baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings).")
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -97,7 +97,12 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if let k, k <= 0 { throw ValidationError("--k must be a positive number of latent dimensions, got \(k)") }
-        if model == .baseline, k != nil { throw ValidationError("--k does not apply to the baseline (it has no factors)") }
+        if model == .baseline || model == .popularity, k != nil {
+            throw ValidationError("--k does not apply to the \(model.rawValue) model (it has no factors)")
+        }
+        if model == .popularity, tune || regularisation != nil {
+            throw ValidationError("--tune and --regularisation do not apply to popularity (it has no parameters)")
+        }
         if let iterations, iterations <= 0 { throw ValidationError("--iterations must be positive, got \(iterations)") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
@@ -121,6 +126,8 @@ struct TrainCommand: ParsableCommand {
     /// The configuration from the defaults and the flags given.
     func modelConfiguration() throws -> ModelConfiguration {
         switch model {
+        case .popularity:
+            return .popularity
         case .baseline:
             var c = BiasBaseline.Configuration()
             if let regularisation {

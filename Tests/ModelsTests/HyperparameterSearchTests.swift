@@ -1,4 +1,4 @@
-import Models
+@testable import Models
 import XCTest
 
 final class HyperparameterSearchTests: XCTestCase {
@@ -30,6 +30,15 @@ final class HyperparameterSearchTests: XCTestCase {
         XCTAssertEqual(trials.count, 2)
         for trial in trials { XCTAssertEqual(trial.loss, -(try XCTUnwrap(trial.ndcg))) }
         XCTAssertGreaterThanOrEqual(trials[0].ndcg ?? 0, trials[1].ndcg ?? 0)
+    }
+
+    func testPinnedParametersKeepTheStartsValue() throws {
+        var search = HyperparameterSearch(trials: 6, seed: 5)
+        search.pinned = [.k]
+        let start = ModelConfiguration.als(.init(k: 48))
+        let candidates = search.candidates(around: start)
+        XCTAssertEqual(candidates.count, 6)
+        XCTAssertEqual(Set(candidates.map { $0.tunedValues[.k] }), [48])
     }
 
     func testTheBudgetStopsStartingTrials() throws {

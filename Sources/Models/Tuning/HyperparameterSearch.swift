@@ -31,6 +31,8 @@ package struct HyperparameterSearch: Sendable {
     /// (the first trial's, scaled by the square of its dimension against the start's) would
     /// not end in time; the first trial always runs. `nil`: no limit.
     package var budget: TimeInterval?
+    /// Parameters every candidate keeps at the start's value.
+    package var pinned: Set<TunedParameter> = []
 
     package init(trials: Int = 8, validationFraction: Double = 0.1, seed: UInt64 = 7, budget: TimeInterval? = nil) {
         self.trials = trials
@@ -97,7 +99,7 @@ package struct HyperparameterSearch: Sendable {
         let factors = [0.5, 0.7, 1, 1.4, 2]
         let dimensions = [16, 32, 64, 128, 200]
         var out = values
-        for (parameter, value) in values {
+        for (parameter, value) in values where !pinned.contains(parameter) {
             switch parameter {
             case .k, .dimension:
                 let here = dimensions.firstIndex { Double($0) >= value } ?? (dimensions.count - 1)

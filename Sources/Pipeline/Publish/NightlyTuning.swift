@@ -10,6 +10,7 @@ struct NightlyTuning {
     let connection: PostgresConnection
     let logger: Logger
     let budget: TimeInterval
+    var pinned: Set<TunedParameter> = []
     /// Ratings a trial fits on at most: a larger training split is cut to a seeded sample of
     /// users first, so a trial costs what one on a 2M-rating set does and the budget buys
     /// several of them even at 32M ratings.
@@ -29,9 +30,10 @@ struct NightlyTuning {
     ) throws -> Result? {
         guard budget > 0, !configuration.tunedValues.isEmpty else { return nil }
         let previous = try previousWinners(of: configuration)
-        let start = previous.map { configuration.applying($0.values) } ?? configuration
+        let start = previous.map { configuration.applying($0.values.filter { !pinned.contains($0.key) }) } ?? configuration
         let sample = Self.sample(train, userCount: dataset.users.count, limit: Self.sampleRatings, seed: seed)
-        let search = HyperparameterSearch(trials: 8, seed: seed, budget: budget)
+        var search = HyperparameterSearch(trials: 8, seed: seed, budget: budget)
+        search.pinned = pinned
         let trials = try search.run(from: start, ratings: sample, of: dataset, progress: progress)
         guard let best = trials.first else { return nil }
         logger.info("tuned", metadata: [

@@ -17,6 +17,8 @@ package struct PublishSettings: Sendable, Equatable {
     /// Seconds of hyper-parameter search per model before the run's fit (`LATENT_TUNE_BUDGET`),
     /// starting from the tuned values of the model's current run; 0 turns it off.
     package var tuneBudget: TimeInterval = 120
+    /// Tuned parameters the search leaves as configured (e.g. `k` when the operator chose it).
+    package var pinnedParameters: Set<TunedParameter> = []
     /// Users whose validation lists are scored (a fixed seeded sample when more have held-out
     /// relevant ratings): ranking every movie for 200k users costs as much as the top-N phase,
     /// and a 20k-user sample measures NDCG@10 within about 0.002 of the whole.

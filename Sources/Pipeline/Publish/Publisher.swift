@@ -116,7 +116,7 @@ package struct Publisher {
     private func tuned(
         _ configuration: ModelConfiguration, runID: Int64, split: RatingSplit, dataset: Dataset, settings: PublishSettings
     ) throws -> ModelConfiguration {
-        let tuning = NightlyTuning(connection: connection, logger: logger, budget: settings.tuneBudget)
+        let tuning = NightlyTuning(connection: connection, logger: logger, budget: settings.tuneBudget, pinned: settings.pinnedParameters)
         guard let result = try tuning.tune(configuration, train: split.train, dataset: dataset, seed: settings.seed, progress: progress) else {
             return configuration
         }
