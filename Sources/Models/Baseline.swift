@@ -19,10 +19,9 @@ package struct BiasBaseline: Sendable {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
-            let check = ModelError.require
-            try check(userRegularisation.isFinite && userRegularisation >= 0, "userRegularisation", userRegularisation, "zero or positive")
-            try check(movieRegularisation.isFinite && movieRegularisation >= 0, "movieRegularisation", movieRegularisation, "zero or positive")
-            try check(sweeps >= 1, "sweeps", sweeps, "at least 1")
+            try ParameterCheck.nonNegative("userRegularisation", userRegularisation)
+            try ParameterCheck.nonNegative("movieRegularisation", movieRegularisation)
+            try ParameterCheck.integer("sweeps", sweeps, atLeast: 1)
         }
 
         package var parameters: [String: String] {

@@ -30,13 +30,3 @@ package enum ModelError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
-
-extension ModelError {
-    /// Throws ``invalidParameter(name:value:requirement:)`` unless `condition` holds: the one
-    /// check every configuration's `validate()` is written with.
-    static func require(
-        _ condition: Bool, _ name: String, _ value: any CustomStringConvertible, _ requirement: String
-    ) throws(ModelError) {
-        if !condition { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-    }
-}

@@ -83,18 +83,16 @@ package struct AlternatingLeastSquares: Sendable {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
-            let check = ModelError.require
-            try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
-            try check(iterations >= 1, "iterations", iterations, "at least 1")
-            try check(lambda.isFinite && lambda > 0, "lambda", lambda, "a positive number")
-            try check(gamma.isFinite && gamma >= 0, "gamma", gamma, "zero or positive")
-            try check(tau.isFinite && tau > 0, "tau", tau, "a positive number")
-            try check(regularizationExponent.isFinite && regularizationExponent >= 0 && regularizationExponent <= 2,
-                      "regularizationExponent", regularizationExponent, "between 0 and 2")
-            try check(threads >= 1, "threads", threads, "at least 1")
-            try check(initialScale.isFinite && initialScale > 0, "initialScale", initialScale, "a positive number")
-            try check(missingWeight.isFinite && missingWeight >= 0 && missingWeight < 1, "missingWeight", missingWeight, "in [0, 1)")
-            try check(missingRating.isFinite, "missingRating", missingRating, "a finite number")
+            try ParameterCheck.integer("k", k, in: 0...4096)
+            try ParameterCheck.integer("iterations", iterations, atLeast: 1)
+            try ParameterCheck.positive("lambda", lambda)
+            try ParameterCheck.nonNegative("gamma", gamma)
+            try ParameterCheck.positive("tau", tau)
+            try ParameterCheck.real("regularizationExponent", regularizationExponent, in: .closed(0, 2))
+            try ParameterCheck.integer("threads", threads, atLeast: 1)
+            try ParameterCheck.positive("initialScale", initialScale)
+            try ParameterCheck.real("missingWeight", missingWeight, in: .closedOpen(0, 1))
+            try ParameterCheck.finite("missingRating", missingRating)
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.

@@ -39,17 +39,16 @@ package enum Synthetic {
         }
 
         package func validate() throws {
-            let check = ModelError.require
-            try check(users >= 1, "users", users, "at least 1")
-            try check(movies >= 2, "movies", movies, "at least 2")
-            try check(ratings >= 1, "ratings", ratings, "at least 1")
+            try ParameterCheck.integer("users", users, atLeast: 1)
+            try ParameterCheck.integer("movies", movies, atLeast: 2)
             // Each user rates at most half the catalogue (distinct movies by rejection sampling).
-            try check(ratings <= users * (movies / 2), "ratings", ratings,
-                      "at most users x movies / 2 = \(users * (movies / 2)) (each user rates distinct movies)")
-            try check(rank >= 0 && rank <= 256, "rank", rank, "between 0 and 256")
-            try check(userActivityExponent >= 0 && userActivityExponent <= 3, "userActivityExponent", userActivityExponent, "in [0, 3]")
-            try check(moviePopularityExponent >= 0 && moviePopularityExponent <= 3, "moviePopularityExponent", moviePopularityExponent, "in [0, 3]")
-            try check(noise >= 0 && noise.isFinite, "noise", noise, "zero or positive")
+            try ParameterCheck.integer("ratings", ratings, atLeast: 1)
+            try ParameterCheck.require(ratings <= users * (movies / 2), "ratings", ratings,
+                                       "at most users x movies / 2 = \(users * (movies / 2)) (each user rates distinct movies)")
+            try ParameterCheck.integer("rank", rank, in: 0...256)
+            try ParameterCheck.real("userActivityExponent", userActivityExponent, in: .closed(0, 3))
+            try ParameterCheck.real("moviePopularityExponent", moviePopularityExponent, in: .closed(0, 3))
+            try ParameterCheck.nonNegative("noise", noise)
         }
     }
 

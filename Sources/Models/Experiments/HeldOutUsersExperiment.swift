@@ -50,16 +50,13 @@ package enum HeldOutUsersExperiment {
         }
 
         package func validate() throws {
-            func check(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ requirement: String) throws {
-                if !ok { throw ModelError.invalidParameter(name: name, value: value.description, requirement: requirement) }
-            }
-            try check(positiveThreshold.isFinite, "positiveThreshold", positiveThreshold, "finite")
-            try check(minimumPositives >= 2, "minimumPositives", minimumPositives, "at least 2 (one to fold in, one to evaluate)")
-            try check(heldOutFraction > 0 && heldOutFraction < 1, "heldOutFraction", heldOutFraction, "in (0, 1)")
-            if let heldOutCount { try check(heldOutCount >= 1, "heldOutCount", heldOutCount, "at least 1") }
-            try check(evaluationFraction > 0 && evaluationFraction < 1, "evaluationFraction", evaluationFraction, "in (0, 1)")
-            try check(!models.isEmpty, "models", "[]", "at least one model")
-            try check(threads >= 1, "threads", threads, "at least 1")
+            try ParameterCheck.finite("positiveThreshold", positiveThreshold)
+            try ParameterCheck.integer("minimumPositives", minimumPositives, atLeast: 2, note: "one to fold in, one to evaluate")
+            try ParameterCheck.real("heldOutFraction", heldOutFraction, in: .open(0, 1))
+            if let heldOutCount { try ParameterCheck.integer("heldOutCount", heldOutCount, atLeast: 1) }
+            try ParameterCheck.real("evaluationFraction", evaluationFraction, in: .open(0, 1))
+            try ParameterCheck.require(!models.isEmpty, "models", "[]", "at least one model")
+            try ParameterCheck.integer("threads", threads, atLeast: 1)
             for model in models { try model.validate() }
         }
     }

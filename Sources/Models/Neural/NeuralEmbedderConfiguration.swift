@@ -81,21 +81,20 @@ extension NeuralEmbedder {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
-            let check = ModelError.require
-            try check(dimension >= 1 && dimension <= 4096, "dimension", dimension, "between 1 and 4096")
-            try check(hidden >= 0 && hidden <= 8192, "hidden", hidden, "between 0 (no hidden layer) and 8192")
-            try check(likedThreshold.isFinite, "likedThreshold", likedThreshold, "finite")
-            try check(dropout.isFinite && dropout >= 0 && dropout < 1, "dropout", dropout, "in [0, 1)")
-            try check(learningRate.isFinite && learningRate > 0 && learningRate < 1, "learningRate", learningRate, "in (0, 1)")
-            try check(weightDecay.isFinite && weightDecay >= 0, "weightDecay", weightDecay, "zero or positive")
-            try check(batchSize >= 1 && batchSize <= 100_000, "batchSize", batchSize, "between 1 and 100000")
-            try check(epochs >= 1, "epochs", epochs, "at least 1")
-            try check(validationFraction >= 0 && validationFraction < 0.5, "validationFraction", validationFraction, "in [0, 0.5)")
-            try check(evaluationInterval >= 1, "evaluationInterval", evaluationInterval, "at least 1")
-            try check(patience >= 1, "patience", patience, "at least 1")
-            try check(validationCutoff >= 1, "validationCutoff", validationCutoff, "at least 1")
-            try check(threads >= 1, "threads", threads, "at least 1")
-            try check(ratingScale.lowerBound.isFinite && ratingScale.upperBound.isFinite, "ratingScale", ratingScale, "finite")
+            try ParameterCheck.integer("dimension", dimension, in: 1...4096)
+            try ParameterCheck.integer("hidden", hidden, in: 0...8192, note: "no hidden layer")
+            try ParameterCheck.finite("likedThreshold", likedThreshold)
+            try ParameterCheck.real("dropout", dropout, in: .closedOpen(0, 1))
+            try ParameterCheck.real("learningRate", learningRate, in: .open(0, 1))
+            try ParameterCheck.nonNegative("weightDecay", weightDecay)
+            try ParameterCheck.integer("batchSize", batchSize, in: 1...100_000)
+            try ParameterCheck.integer("epochs", epochs, atLeast: 1)
+            try ParameterCheck.real("validationFraction", validationFraction, in: .closedOpen(0, 0.5))
+            try ParameterCheck.integer("evaluationInterval", evaluationInterval, atLeast: 1)
+            try ParameterCheck.integer("patience", patience, atLeast: 1)
+            try ParameterCheck.integer("validationCutoff", validationCutoff, atLeast: 1)
+            try ParameterCheck.integer("threads", threads, atLeast: 1)
+            try ParameterCheck.finite("ratingScale", ratingScale)
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.

@@ -113,32 +113,29 @@ package struct MatrixFactorizationSGD: Sendable {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
-            let check = ModelError.require
-            try check(k >= 0 && k <= 4096, "k", k, "between 0 and 4096")
-            try check(epochs >= 1, "epochs", epochs, "at least 1")
-            try check(learningRate.isFinite && learningRate > 0 && learningRate < 1, "learningRate", learningRate, "in (0, 1)")
-            try check(biasLearningRate.isFinite && biasLearningRate >= 0 && biasLearningRate < 1,
-                      "biasLearningRate", biasLearningRate, "in [0, 1)")
-            try check(regularisation.isFinite && regularisation >= 0, "regularisation", regularisation, "zero or positive")
-            try check(biasRegularisation.isFinite && biasRegularisation >= 0,
-                      "biasRegularisation", biasRegularisation, "zero or positive")
-            try check(batchSize >= 1, "batchSize", batchSize, "at least 1")
-            try check(decay.isFinite && decay > 0 && decay <= 1, "decay", decay, "in (0, 1]")
-            try check(growth.isFinite && growth >= 1 && growth < 2, "growth", growth, "in [1, 2)")
-            try check(plateau.isFinite && plateau >= 0, "plateau", plateau, "zero or positive")
-            try check(patience >= 1, "patience", patience, "at least 1")
-            try check(warmupEpochs >= 0, "warmupEpochs", warmupEpochs, "zero or positive")
-            try check(validationFraction >= 0 && validationFraction < 0.5, "validationFraction", validationFraction, "in [0, 0.5)")
-            try check(gravity.isFinite && gravity >= 0, "gravity", gravity, "zero or positive")
+            try ParameterCheck.integer("k", k, in: 0...4096)
+            try ParameterCheck.integer("epochs", epochs, atLeast: 1)
+            try ParameterCheck.real("learningRate", learningRate, in: .open(0, 1))
+            try ParameterCheck.real("biasLearningRate", biasLearningRate, in: .closedOpen(0, 1))
+            try ParameterCheck.nonNegative("regularisation", regularisation)
+            try ParameterCheck.nonNegative("biasRegularisation", biasRegularisation)
+            try ParameterCheck.integer("batchSize", batchSize, atLeast: 1)
+            try ParameterCheck.real("decay", decay, in: .openClosed(0, 1))
+            try ParameterCheck.real("growth", growth, in: .closedOpen(1, 2))
+            try ParameterCheck.nonNegative("plateau", plateau)
+            try ParameterCheck.integer("patience", patience, atLeast: 1)
+            try ParameterCheck.integer("warmupEpochs", warmupEpochs, atLeast: 0)
+            try ParameterCheck.real("validationFraction", validationFraction, in: .closedOpen(0, 0.5))
+            try ParameterCheck.nonNegative("gravity", gravity)
             switch initialisation {
             case .gaussian(let std):
-                try check(std.isFinite && std >= 0, "initialisation standard deviation", std, "zero or positive")
+                try ParameterCheck.nonNegative("initialisation standard deviation", std)
             case .truncatedSVD(let iterations):
-                try check(iterations >= 0 && iterations <= 50, "SVD power iterations", iterations, "between 0 and 50")
+                try ParameterCheck.integer("SVD power iterations", iterations, in: 0...50)
             }
-            try check(threads >= 1, "threads", threads, "at least 1")
-            try check(blocks >= 0 && blocks <= 256, "blocks", blocks, "between 0 (automatic) and 256")
-            try check(ratingScale.lowerBound.isFinite && ratingScale.upperBound.isFinite, "ratingScale", ratingScale, "finite")
+            try ParameterCheck.integer("threads", threads, atLeast: 1)
+            try ParameterCheck.integer("blocks", blocks, in: 0...256, note: "automatic")
+            try ParameterCheck.finite("ratingScale", ratingScale)
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
