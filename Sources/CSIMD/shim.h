@@ -41,6 +41,22 @@ static inline __attribute__((always_inline)) latent_float4 latent_opaque4(latent
     return value;
 }
 
+/* Bit i set when lane i of `values` is greater than `threshold` (NaN lanes never are): the
+ * top-N scan's test of eight scores at once. Swift's `any(mask)` spills the mask and loops
+ * over the lanes; this is one compare and one movemask with AVX. */
+#if defined(__x86_64__) && defined(__AVX__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) unsigned latent_greater_mask8(latent_float8 values, float threshold) {
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps((__m256)values, _mm256_set1_ps(threshold), _CMP_GT_OQ));
+}
+#else
+static inline __attribute__((always_inline)) unsigned latent_greater_mask8(latent_float8 values, float threshold) {
+    unsigned bits = 0;
+    for (int i = 0; i < 8; i++) bits |= (unsigned)(values[i] > threshold) << i;
+    return bits;
+}
+#endif
+
 /* Asks for the cache line at `address` ahead of its use, for writing (a hint: never faults). */
 static inline __attribute__((always_inline)) void latent_prefetch(const void *address) {
     __builtin_prefetch(address, 1, 3);

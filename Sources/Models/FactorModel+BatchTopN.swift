@@ -1,3 +1,4 @@
+import CSIMD
 import Foundation
 
 /// Top-N lists for every row of a batch (every user of a model, or every movie for similar
@@ -92,6 +93,17 @@ extension FactorModel {
         }
     }
 
+    /// Every user's scores against every movie by the same blocked `sgemm` as
+    /// ``topNForAllUsers(count:excluding:excludedMovies:threads:blockSize:)``, with nothing
+    /// selected: the arithmetic top-N cannot avoid, for benchmarks. Returns a checksum so the
+    /// work is not optimised away.
+    package func scoreAllUsers(threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64) -> Float {
+        let problem = BlockTopN(
+            queries: userFactors, queryCount: users.count, items: movieFactors, itemCount: movies.count, k: k,
+            itemBias: movieBias, queryOffset: nil, itemIDs: movies.ids, count: 0)
+        return problem.scoreOnly(threads: threads, blockSize: blockSize)
+    }
+
     /// Dense indices of the given movie ids that the model knows.
     private func movieMask(_ ids: Set<Int64>) -> [Int] {
         ids.compactMap { movies[$0].map(Int.init) }.sorted()
@@ -135,7 +147,8 @@ struct BlockTopN: Sendable {
         let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
         BLAS.withThreadCount(1) {
             chunks.run(workers: threads, makeScratch: {
-                (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count))
+                (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count),
+                 guesses: [ThresholdGuess](repeating: ThresholdGuess(), count: selections.count))
             }) { scratch, _, range in
                 guard !range.isEmpty else { return }
                 score(range, into: &scratch.buffer)
@@ -143,14 +156,89 @@ struct BlockTopN: Sendable {
                     scratch.buffer.withUnsafeMutableBufferPointer { all in
                         let rowScores = UnsafeMutableBufferPointer(rebasing: all[(row * itemCount) ..< ((row + 1) * itemCount)])
                         exclude(q, rowScores)
-                        for (selection, output) in zip(selections, outputs) {
-                            select(rowScores, query: q, selection: selection, top: &scratch.top, output: output)
+                        for (s, (selection, output)) in zip(selections, outputs).enumerated() {
+                            select(rowScores, query: q, selection: selection, top: &scratch.top, guess: &scratch.guesses[s], output: output)
                         }
                     }
                 }
             }
         }
         return tables.map { $0.table() }
+    }
+
+    /// The scoring part of ``run(threads:blockSize:selections:exclude:)`` alone; returns the
+    /// sum of each block's first score.
+    func scoreOnly(threads: Int, blockSize: Int) -> Float {
+        let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max((queryCount + blockSize - 1) / blockSize, 1)) { _ in 1 }
+        let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
+        let sums = SharedPointer(UnsafeMutablePointer<Float>.allocate(capacity: chunks.chunkCount))
+        sums.base.initialize(repeating: 0, count: chunks.chunkCount)
+        defer { sums.base.deallocate() }
+        BLAS.withThreadCount(1) {
+            chunks.run(workers: threads, makeScratch: { [Float](repeating: 0, count: max(maxRows * itemCount, 1)) }) { buffer, chunk, range in
+                guard !range.isEmpty else { return }
+                score(range, into: &buffer)
+                sums.base[chunk] = buffer[0]
+            }
+        }
+        return (0..<chunks.chunkCount).reduce(0) { $0 + sums.base[$1] }
+    }
+
+    /// Offers `top` the items `0..<count` whose score beats its threshold. Most items score
+    /// below the current N-th best: eight at a time, one vector comparison rejects them without
+    /// touching the selector. Items come in index order, so an equal score loses (ties keep
+    /// the lower index), and excluded items (-infinity, or NaN once scaled by 0) never pass.
+    /// `score` and `scores` (eight from an index) must round identically.
+    @inline(__always)
+    private static func scan(
+        _ count: Int, _ top: inout TopNSelector, _ score: (Int) -> Float, _ scores: (Int) -> SIMD8<Float>
+    ) {
+        var threshold = top.threshold
+        let vectorEnd = count - count % 8
+        var i = 0
+        while i < vectorEnd {
+            let s = scores(i)
+            var passing = latent_greater_mask8(s, threshold)
+            while passing != 0 {
+                let j = passing.trailingZeroBitCount
+                passing &= passing - 1
+                // The threshold may have risen within these eight.
+                if s[j] > threshold {
+                    top.offer(index: Int32(i + j), score: s[j])
+                    threshold = top.threshold
+                }
+            }
+            i += 8
+        }
+        while i < count {
+            let s = score(i)
+            if s > threshold {
+                top.offer(index: Int32(i), score: s)
+                threshold = top.threshold
+            }
+            i += 1
+        }
+    }
+
+    /// A guess at a row's N-th best score from the rows before it (rows of one problem score
+    /// alike: the same movie biases, similar users), so the scan starts with a high bar
+    /// instead of -infinity and hands the selector about N candidates rather than N ln(M/N).
+    /// The guess is the previous row's N-th best lowered by twice the usual change between
+    /// consecutive rows; when fewer than N items beat it, the row is scanned again without it,
+    /// so lists are exact either way.
+    struct ThresholdGuess {
+        private var last = -Float.infinity
+        private var spread = Float.infinity
+
+        var floor: Float { last.isFinite && spread.isFinite ? last - 2 * spread : -.infinity }
+
+        mutating func record(_ threshold: Float) {
+            if last.isFinite, threshold.isFinite {
+                let change = abs(threshold - last)
+                spread = spread.isFinite ? 0.9 * spread + 0.1 * change : change
+            }
+            last = threshold
+        }
     }
 
     /// A table's arrays, written through raw pointers by the workers (each row by exactly one
@@ -212,42 +300,56 @@ struct BlockTopN: Sendable {
         }
     }
 
-    /// Heap-selects the best of one row under `selection` and writes it to the output slots
-    /// of `query`.
+    /// Selects the best of one row under `selection` and writes it to the output slots of
+    /// `query`.
     private func select(
-        _ row: UnsafeMutableBufferPointer<Float>, query: Int, selection: Selection, top: inout TopNSelector, output: Output
+        _ row: UnsafeMutableBufferPointer<Float>, query: Int, selection: Selection, top: inout TopNSelector,
+        guess: inout ThresholdGuess, output: Output
     ) {
         let offset = queryOffset?[query] ?? 0
         let rowScale = selection.queryScale.isEmpty ? 1 : selection.queryScale[query]
-        top.reset()
-        // Most items score below the current N-th best: one comparison rejects them without
-        // touching the heap. Items come in index order, so an equal score loses (ties keep the
-        // lower index), and excluded items (-infinity, or NaN once scaled by 0) never pass.
-        var threshold = -Float.infinity
-        @inline(__always) func scan(_ score: (Int) -> Float) {
-            for i in 0..<itemCount {
-                let s = score(i)
-                guard s > threshold else { continue }
-                top.offer(index: Int32(i), score: s)
-                if top.isFull { threshold = top.minimumScore }
-            }
+        guard let raw = row.baseAddress else { return output.filled.base[query] = 0 }
+        // The guess is kept relative to the row's offset (e.g. a user's bias), which moves every
+        // score of the row alike.
+        let floor = guess.floor + offset
+        top.reset(above: floor)
+        let values = UnsafePointer(raw)
+        @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
         }
-        itemBias.withUnsafeBufferPointer { bias in
-            selection.itemScale.withUnsafeBufferPointer { scale in
-                // One loop per case, so the hot loop tests nothing but the threshold.
-                switch (bias.isEmpty, scale.isEmpty) {
-                case (true, true): scan { row[$0] + offset }
-                case (false, true): scan { row[$0] + bias[$0] + offset }
-                case (true, false): scan { row[$0] * rowScale * scale[$0] + offset }
-                case (false, false): scan { row[$0] * rowScale * scale[$0] + bias[$0] + offset }
+        let n = itemCount
+        func scanRow(_ top: inout TopNSelector) {
+            itemBias.withUnsafeBufferPointer { bias in
+                selection.itemScale.withUnsafeBufferPointer { scale in
+                    // One loop per case, so the hot loop tests nothing but the threshold.
+                    switch (bias.isEmpty ? nil : bias.baseAddress, scale.isEmpty ? nil : scale.baseAddress) {
+                    case (nil, nil):
+                        Self.scan(n, &top, { values[$0] + offset }, { load(values, $0) + offset })
+                    case let (b?, nil):
+                        Self.scan(n, &top, { values[$0] + b[$0] + offset }, { load(values, $0) + load(b, $0) + offset })
+                    case let (nil, c?):
+                        Self.scan(n, &top, { values[$0] * rowScale * c[$0] + offset },
+                                  { load(values, $0) * rowScale * load(c, $0) + offset })
+                    case let (b?, c?):
+                        Self.scan(n, &top, { values[$0] * rowScale * c[$0] + b[$0] + offset },
+                                  { load(values, $0) * rowScale * load(c, $0) + load(b, $0) + offset })
+                    }
                 }
             }
         }
-        let best = top.sorted()
-        for (slot, entry) in best.enumerated() {
+        scanRow(&top)
+        if !top.isFull, floor > -.infinity {
+            // The guess was too high: fewer than N items beat it, so scan again without one.
+            top.reset()
+            scanRow(&top)
+        }
+        let kept = top.finish()
+        guess.record(kept == count && kept > 0 ? top.entry(kept - 1).score - offset : -.infinity)
+        for slot in 0..<kept {
+            let entry = top.entry(slot)
             output.ids.base[query * count + slot] = itemIDs[Int(entry.index)]
             output.scores.base[query * count + slot] = entry.score
         }
-        output.filled.base[query] = Int32(best.count)
+        output.filled.base[query] = Int32(kept)
     }
 }

@@ -10,7 +10,7 @@ struct Latent: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, ImportCommand.self, DevBrokerCommand.self,
             TrainCommand.self, PublishCommand.self, RunsCommand.self, ServeCommand.self, RetrainNowCommand.self, EvalCommand.self, RecommendCommand.self, SimilarCommand.self,
-            SplitCommand.self, SynthCommand.self, ExperimentCommand.self, BenchFoldInCommand.self,
+            SplitCommand.self, SynthCommand.self, ExperimentCommand.self, BenchFoldInCommand.self, BenchTopNCommand.self,
             IngestCommand.self, ProduceCommand.self, IngestBenchCommand.self,
         ]
     )

@@ -88,6 +88,16 @@ final class CLITests: XCTestCase {
 
     // MARK: Model commands on a small file
 
+    /// The benchmark's figures come out of a real run: both timings, and a ratio to the bound.
+    func testBenchTopNPrintsTopNAgainstTheSgemmBound() throws {
+        let sample = try Sample(self)
+        let run = try LatentRun.run(["bench-topn", "--ratings", sample.ratings, "--k", "8", "--count", "10"], timeout: 120)
+        XCTAssertEqual(run.status, 0, run.standardError)
+        let lines = run.standardOutput.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("sgemm bound: ") && $0.contains("GFLOP/s") }, run.standardOutput)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("top-N: ") && $0.contains("x the bound") }, run.standardOutput)
+    }
+
     func testTrainEvalRecommendAndSimilarOnASmallSample() throws {
         let sample = try Sample(self)
         for model in ["baseline", "mf", "als"] {
