@@ -38,7 +38,13 @@ package struct Publisher {
         try RunRetention(connection: connection, logger: logger).cleanUpOrphans()
 
         var clock = PhaseClock()
-        let snapshot = try clock.time("snapshot") { try loadSnapshot(from: connection) }
+        // The snapshot phase includes the user-major index of what each user rated, which the
+        // lists exclude: data preparation, not top-N work.
+        let (snapshot, rated) = try clock.time("snapshot") {
+            let snapshot = try loadSnapshot(from: connection)
+            let dataset = snapshot.dataset
+            return (snapshot, SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count))
+        }
         let dataset = snapshot.dataset
         guard !dataset.ratings.isEmpty else { throw PublishError.noRatings }
         logger.info("snapshot loaded", metadata: [
@@ -50,7 +56,8 @@ package struct Publisher {
             model: configuration.kind.rawValue, parameters: configuration.parameters, snapshot: SnapshotSize(dataset),
             newestRatedAt: snapshot.newestRatedAt)
         do {
-            return try run(configuration, runID: runID, dataset: dataset, settings: settings, clock: clock, isCancelled: isCancelled)
+            return try run(
+                configuration, runID: runID, dataset: dataset, rated: rated, settings: settings, clock: clock, isCancelled: isCancelled)
         } catch {
             try recordFailure(runID: runID, error: error)
             throw error
@@ -58,7 +65,7 @@ package struct Publisher {
     }
 
     private func run(
-        _ configuration: ModelConfiguration, runID: Int64, dataset: Dataset, settings: PublishSettings,
+        _ configuration: ModelConfiguration, runID: Int64, dataset: Dataset, rated: SparseRatings, settings: PublishSettings,
         clock: PhaseClock, isCancelled: () -> Bool
     ) throws -> PublishOutcome {
         var clock = clock
@@ -82,7 +89,7 @@ package struct Publisher {
         try checkpoint()
         let builder = RunContentBuilder(settings: settings, excludedMovies: try excludedMovies())
         var content = try clock.time("topn") {
-            try builder.lists(model: model, dataset: dataset, clipsScores: configuration.predictsRatings)
+            try builder.lists(model: model, dataset: dataset, rated: rated, clipsScores: configuration.predictsRatings)
         }
         try clock.time("similar") { try builder.addVectors(to: &content, dataset: dataset) }
         metrics.coverage = content.coverage

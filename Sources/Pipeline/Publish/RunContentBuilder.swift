@@ -13,14 +13,15 @@ package struct RunContentBuilder: Sendable {
 
     /// - Parameter dataset: the snapshot the model was trained from (same dense indices).
     package func build(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
-        var content = try lists(model: model, dataset: dataset, clipsScores: clipsScores)
+        let rated = SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count)
+        var content = try lists(model: model, dataset: dataset, rated: rated, clipsScores: clipsScores)
         try addVectors(to: &content, dataset: dataset)
         return content
     }
 
-    /// Every user's top-N (the other parts empty).
-    package func lists(model: FactorModel, dataset: Dataset, clipsScores: Bool) throws -> RunContent {
-        let rated = SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count)
+    /// Every user's top-N (the other parts empty), leaving out what `rated` (the dataset's
+    /// ratings, indexed like it) holds.
+    package func lists(model: FactorModel, dataset: Dataset, rated: SparseRatings, clipsScores: Bool) throws -> RunContent {
         let lists = try model.topNForAllUsers(
             count: settings.listLength, excluding: rated, excludedMovies: excludedMovies, threads: settings.threads)
         return RunContent(model: model, recommendations: lists, clipsScores: clipsScores, similar: [], genres: nil)
