@@ -13,11 +13,29 @@ package struct FoldInRegularization: Sendable, Equatable {
     /// ``AlternatingLeastSquares/Configuration/missingWeight``); weight 0 turns it off.
     package var missingWeight: Float
     package var missingRating: Float
+    /// ALS with the ranking objective (kind "ials"): the user is solved as in its training, with
+    /// no bias; nil for rating models.
+    package var ranking: Ranking?
+
+    /// The ranking objective's settings (see ``AlternatingLeastSquares/Configuration``):
+    /// `alpha_0`, the confidence weight and the positive threshold.
+    package struct Ranking: Sendable, Equatable {
+        package var unobservedWeight: Float
+        package var confidenceWeight: Float
+        package var positiveThreshold: Float
+
+        package init(unobservedWeight: Float, confidenceWeight: Float = 0, positiveThreshold: Float = 0) {
+            self.unobservedWeight = unobservedWeight
+            self.confidenceWeight = confidenceWeight
+            self.positiveThreshold = positiveThreshold
+        }
+    }
 
     package init(
         lambda: Float, exponent: Float, gamma: Float, gammaExponent: Float = 0,
-        missingWeight: Float = 0, missingRating: Float = 0
+        missingWeight: Float = 0, missingRating: Float = 0, ranking: Ranking? = nil
     ) {
+        self.ranking = ranking
         self.lambda = lambda
         self.exponent = exponent
         self.gamma = gamma
@@ -29,6 +47,7 @@ package struct FoldInRegularization: Sendable, Equatable {
     /// The settings `model` was trained with, read from its saved parameters by its kind:
     /// - ALS: `lambda * n^regularizationExponent` and `gamma`, as in its alternating updates,
     ///   with its missing-data term (absent in models trained before the term existed: none);
+    /// - ALS with the ranking objective: `lambda`, the exponent and its ``Ranking`` settings;
     /// - MF by SGD: the per-rating penalties `regularisation` and `biasRegularisation`, which
     ///   over a user's `n` ratings sum to `n` times each;
     /// - baseline: no vector, the user-bias penalty `userRegularisation`.
@@ -45,6 +64,12 @@ package struct FoldInRegularization: Sendable, Equatable {
                 gamma: try saved.nonNegative("gamma"),
                 missingWeight: try saved.nonNegative("missingWeight", absent: 0, below: 1),
                 missingRating: try saved.finite("missingRating", absent: 0))
+        case .ials:
+            self.init(
+                lambda: try saved.nonNegative("lambda"), exponent: try saved.nonNegative("regularizationExponent"), gamma: 0,
+                ranking: Ranking(
+                    unobservedWeight: try saved.nonNegative("unobservedWeight"), confidenceWeight: try saved.nonNegative("confidenceWeight"),
+                    positiveThreshold: try saved.finite("positiveThreshold")))
         case .mf:
             self.init(
                 lambda: try saved.nonNegative("regularisation"), exponent: 1,
@@ -56,6 +81,14 @@ package struct FoldInRegularization: Sendable, Equatable {
                 name: "model kind", value: model.kind.rawValue,
                 requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder)")
         }
+    }
+}
+
+extension FoldInRegularization {
+    /// The per-model sums fold-ins under these settings need (the missing-data term's or the
+    /// ranking objective's Gram sums), nil when they need none.
+    package func context(for model: FactorModel) -> FoldInContext? {
+        missingWeight > 0 || ranking != nil ? FoldInContext(model: model, missingRating: missingRating) : nil
     }
 }
 
@@ -191,6 +224,11 @@ extension FactorModel {
         }
         let reg = try regularization ?? FoldInRegularization(model: self)
         guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }
+        if let ranking = reg.ranking {
+            let sums = context.flatMap { $0.count == movies.count && $0.vectors.count == k ? $0 : nil }
+                ?? FoldInContext(model: self, missingRating: reg.missingRating)
+            return (0, try rankingFoldIn(movieIndices: movieIndices, ratings: ratings, regularization: reg, ranking: ranking, sums: sums))
+        }
         var missing: FoldInContext?
         if reg.missingWeight > 0 {
             if let context, context.missingRating == reg.missingRating, context.count == movies.count, context.vectors.count == k {

@@ -117,6 +117,11 @@ struct PublishOptions: ParsableArguments {
             if let k { c.k = k }
             if let threads = threads ?? defaultThreads { c.threads = threads }
             return .als(c)
+        case .ials(var c):
+            c.seed = seed
+            if let k { c.k = k }
+            if let threads = threads ?? defaultThreads { c.threads = threads }
+            return .ials(c)
         case .neural(var c):
             c.seed = seed
             if let k { c.dimension = k }

@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train popularity|baseline|mf|als|neural`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural|ials`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,16 +18,33 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case popularity, baseline, mf, als, neural
+        case popularity, baseline, mf, als, neural, ials
     }
 
-    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings).")
+    /// What ALS fits: ratings, or which movies a user rates (the "ials" model).
+    enum Objective: String, ExpressibleByArgument, CaseIterable {
+        case rating, ranking
+    }
+
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings) or ials (ALS with the ranking objective, the same as als --objective ranking).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
 
     @Option(help: ArgumentHelp("Where to write the trained model.", valueName: "file"))
     var out: String
+
+    @Option(help: "ALS: rating (fit the ratings) or ranking (implicit-feedback ALS after Hu, Koren and Volinsky, \"Collaborative filtering for implicit feedback datasets\": which movies a user rates; trains the ials model). Default: rating.")
+    var objective: Objective?
+
+    @Option(name: .customLong("unobserved-weight"), help: "ials: weight of every user-movie pair's pull of its score towards 0 (alpha_0 in Rendle et al., \"Revisiting the performance of iALS on item recommendation benchmarks\").")
+    var unobservedWeight: Float?
+
+    @Option(name: .customLong("confidence-weight"), help: "ials: a rated pair's confidence is 1 + this times its rating (Hu, Koren and Volinsky).")
+    var confidenceWeight: Float?
+
+    @Option(name: .customLong("positive-threshold"), help: "ials: ratings below this are not positives (their pairs count as unobserved); 0 takes every rating.")
+    var positiveThreshold: Float?
 
     @Option(help: "Latent dimensions (mf, als; neural: the embedding width).")
     var k: Int?
@@ -96,6 +113,15 @@ struct TrainCommand: ParsableCommand {
     var holdout: Double = 0
 
     func validate() throws {
+        if objective != nil, model != .als, model != .ials {
+            throw ValidationError("--objective is for als (--objective ranking trains the ials model), not \(model.rawValue)")
+        }
+        if model == .ials, objective == .rating {
+            throw ValidationError("ials is ALS with the ranking objective: drop --objective rating, or train als")
+        }
+        if !ranksALS, unobservedWeight != nil || confidenceWeight != nil || positiveThreshold != nil {
+            throw ValidationError("--unobserved-weight, --confidence-weight and --positive-threshold are for ials (als --objective ranking)")
+        }
         if let k, k <= 0 { throw ValidationError("--k must be a positive number of latent dimensions, got \(k)") }
         if model == .baseline || model == .popularity, k != nil {
             throw ValidationError("--k does not apply to the \(model.rawValue) model (it has no factors)")
@@ -106,11 +132,14 @@ struct TrainCommand: ParsableCommand {
         if let iterations, iterations <= 0 { throw ValidationError("--iterations must be positive, got \(iterations)") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
-        if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
+        if !alternating, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
         if model != .mf, model != .neural, epochs != nil { throw ValidationError("--epochs is for mf and neural; als takes --iterations") }
         if model != .neural, hidden != nil || dropout != nil { throw ValidationError("--hidden and --dropout are for neural") }
-        if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
+        if !alternating, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
             throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
+        }
+        if ranksALS, missingWeight != nil || missingRating != nil || gamma != nil {
+            throw ValidationError("--missing-weight, --missing-rating and --gamma are for als with the rating objective (ials has no biases)")
         }
         if model != .mf, biasRegularisation != nil || gravity != nil || initialisation != nil
             || (model != .neural && (learningRate != nil || validationFraction != nil)) {
@@ -123,8 +152,22 @@ struct TrainCommand: ParsableCommand {
         guard tuneTrials >= 1 else { throw ValidationError("--tune-trials must be at least 1, got \(tuneTrials)") }
     }
 
+    /// ALS with either objective.
+    private var alternating: Bool { model == .als || model == .ials }
+
+    /// ALS with the ranking objective: `ials`, or `als --objective ranking`.
+    private var ranksALS: Bool { model == .ials || (model == .als && objective == .ranking) }
+
     /// The configuration from the defaults and the flags given.
     func modelConfiguration() throws -> ModelConfiguration {
+        if ranksALS {
+            var c = AlternatingLeastSquares.Configuration.rankingDefaults
+            applyALSOptions(to: &c)
+            if let unobservedWeight { c.unobservedWeight = unobservedWeight }
+            if let confidenceWeight { c.confidenceWeight = confidenceWeight }
+            if let positiveThreshold { c.positiveThreshold = positiveThreshold }
+            return .ials(c)
+        }
         switch model {
         case .popularity:
             return .popularity
@@ -151,21 +194,13 @@ struct TrainCommand: ParsableCommand {
             if initialisation == "svd" { c.initialisation = .truncatedSVD(powerIterations: 3) }
             if let threads { c.threads = threads }
             return .mf(c)
-        case .als:
+        case .als, .ials:
             var c = AlternatingLeastSquares.Configuration()
-            if let k { c.k = k }
-            if let iterations { c.iterations = iterations }
-            if let seed { c.seed = seed }
-            if let lambda {
-                c.lambda = lambda
-                c.tau = tau ?? lambda
-            }
+            applyALSOptions(to: &c)
+            if let lambda { c.tau = tau ?? lambda }
             if let gamma { c.gamma = gamma }
-            if let tau { c.tau = tau }
-            if noGenres { c.useGenres = false }
             if let missingWeight { c.missingWeight = missingWeight }
             if let missingRating { c.missingRating = missingRating }
-            if let threads { c.threads = threads }
             return .als(c)
         case .neural:
             var c = NeuralEmbedder.Configuration()
@@ -179,6 +214,17 @@ struct TrainCommand: ParsableCommand {
             if let threads { c.threads = threads }
             return .neural(c)
         }
+    }
+
+    /// The options both ALS objectives share.
+    private func applyALSOptions(to c: inout AlternatingLeastSquares.Configuration) {
+        if let k { c.k = k }
+        if let iterations { c.iterations = iterations }
+        if let seed { c.seed = seed }
+        if let lambda { c.lambda = lambda }
+        if let tau { c.tau = tau }
+        if noGenres { c.useGenres = false }
+        if let threads { c.threads = threads }
     }
 
     func run() throws {

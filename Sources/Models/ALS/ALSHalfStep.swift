@@ -23,6 +23,9 @@ struct ALSHalfStep {
     /// Steck's missing-not-at-random term (nil when off): every unrated pair of a rated user
     /// and a rated movie counts as a rating `rating` with weight `weight`.
     var missing: MissingSums? = nil
+    /// The ranking objective (implicit-feedback ALS): the rows' values are confidences, there
+    /// are no biases, and `missing` holds the all-pairs Gram sums (see ``solveRankingRow``).
+    var ranking = false
 
     /// Sums over the fixed side's rows that have ratings, for the missing-data term.
     struct MissingSums: Sendable {
@@ -149,6 +152,7 @@ struct ALSHalfStep {
             if let prior = s.prior { x.update(from: prior + r * k, count: k) } else { x.update(repeating: 0, count: k) }
             return true
         }
+        if ranking { return solveRankingRow(r, start: start, count: n, shared: s, scratch: scratch, measureLoss: measureLoss, loss: &loss) }
         let values = s.rows.values + start
         gather(s, columns: s.rows.columns + start, values: values, count: n, into: scratch)
         let b = solveBias(x, values: values, count: n, scratch: scratch)

@@ -21,6 +21,18 @@ import Foundation
 /// training mean and stays fixed. Each half-step is an exact block minimisation, so the
 /// objective never increases. Movies without training ratings are outside the objective
 /// and take their genre prior as vector (cold start).
+///
+/// With the ranking objective (``AlternatingLeastSquares/Configuration/Objective/ranking``,
+/// implicit-feedback ALS after Hu, Koren and Volinsky 2008 and Rendle et al. 2021) the
+/// ratings' values are confidences `c` (see ``AlternatingLeastSquares/Configuration/rankingPairs(_:)``),
+/// `mu` and the biases are 0, and the objective is
+///
+///     1/2 sum_(rated u,i) c_ui (1 - p_u . q_i)^2 + alpha_0/2 sum_(all u,i) (p_u . q_i)^2
+///   + the same vector, genre-prior and genre penalties,
+///
+/// with `lambda_x = lambda * (n_x + alpha_0 * N)^alpha`, `N` the rated rows of the other side
+/// (Rendle et al.'s frequency-scaled regularisation). "All" pairs are those of a rated user
+/// and a rated movie, summed as `p_u^T (sum_i q_i q_i^T) p_u` through the Gram matrix.
 package struct ALSTrainer: Sendable {
     package let configuration: AlternatingLeastSquares.Configuration
     package let ratings: SparseRatings
@@ -48,6 +60,9 @@ package struct ALSTrainer: Sendable {
     private let movieRows: RowSide
     /// Movies of each genre (CSR), for the genre update.
     private let genreOffsets: [Int]
+    /// Users and movies with at least one training rating (the ranking objective's `N`).
+    private let ratedUsers: Int
+    private let ratedMovies: Int
     private let genreMovies: [Int32]
 
     /// Sets up the initial state: biases zero, user vectors zero, movie vectors small
@@ -65,7 +80,7 @@ package struct ALSTrainer: Sendable {
             guard r.isFinite else { throw ModelError.emptyData("a training rating is NaN or infinite") }
             sum += Double(r)
         }
-        globalMean = Float(sum / Double(ratings.count))
+        globalMean = configuration.objective == .ranking ? 0 : Float(sum / Double(ratings.count))
         let k = configuration.k
         userBias = [Float](repeating: 0, count: ratings.userCount)
         movieBias = [Float](repeating: 0, count: ratings.movieCount)
@@ -77,6 +92,8 @@ package struct ALSTrainer: Sendable {
         genreFactors = [Float](repeating: 0, count: genres.genreCount * k)
         moviePriors = [Float](repeating: 0, count: ratings.movieCount * k)
 
+        ratedUsers = (0..<ratings.userCount).reduce(0) { $0 + (ratings.userOffsets[$1 + 1] > ratings.userOffsets[$1] ? 1 : 0) }
+        ratedMovies = (0..<ratings.movieCount).reduce(0) { $0 + (ratings.movieOffsets[$1 + 1] > ratings.movieOffsets[$1] ? 1 : 0) }
         userRows = RowSide(offsets: ratings.userOffsets, columns: ratings.userMovies, values: ratings.userRatings, k: k)
         movieRows = RowSide(offsets: ratings.movieOffsets, columns: ratings.movieUsers, values: ratings.movieRatings, k: k)
 
@@ -118,10 +135,17 @@ package struct ALSTrainer: Sendable {
         ALSHalfStep(
             k: configuration.k, globalMean: globalMean, lambda: configuration.lambda,
             alpha: configuration.regularizationExponent, gamma: configuration.gamma,
-            workers: configuration.threads)
+            workers: configuration.threads, ranking: ranking)
     }
 
-    private var usesMissingData: Bool { configuration.missingWeight > 0 }
+    private var ranking: Bool { configuration.objective == .ranking }
+
+    /// Whether half-steps need the Gram sums of the fixed side: Steck's missing-data term, or
+    /// the ranking objective's all-pairs term.
+    private var usesMissingData: Bool { ranking || configuration.missingWeight > 0 }
+
+    /// Weight of the all-pairs term: `alpha_0` (ranking) or the missing-data weight.
+    private var allPairsWeight: Float { ranking ? configuration.unobservedWeight : configuration.missingWeight }
 
     /// Sums over the rated rows of one side (the side held fixed in a half-step).
     private func missingSums(factors: [Float], bias: [Float], offsets: [Int]) -> ALSHalfStep.MissingSums {
@@ -139,7 +163,7 @@ package struct ALSTrainer: Sendable {
                 }
             }
         }
-        let base = Double(configuration.missingRating) - Double(globalMean)
+        let base = ranking ? 0 : Double(configuration.missingRating) - Double(globalMean)
         for r in 0..<rows {
             if offsets[r + 1] == offsets[r] {
                 // Rows without ratings are outside the objective: take them back out of the Gram matrix.
@@ -156,17 +180,19 @@ package struct ALSTrainer: Sendable {
             }
         }
         return ALSHalfStep.MissingSums(
-            weight: configuration.missingWeight, rating: configuration.missingRating, gram: gram,
+            weight: allPairsWeight, rating: ranking ? 0 : configuration.missingRating, gram: gram,
             vectors: vectors.map(Float.init), targets: Float(targets), weightedVectors: weighted.map(Float.init), count: count)
     }
 
     private var usesGenres: Bool { configuration.useGenres && genres.genreCount > 0 && configuration.k > 0 }
 
-    /// Regularisation weight of a row with `n` ratings.
+    /// Regularisation weight of a row with `n` ratings whose other side has `others` rated
+    /// rows (the ranking objective counts them, weighted by `alpha_0`, as in ``ALSHalfStep``).
     @inline(__always)
-    private func weight(_ n: Int) -> Double {
+    private func weight(_ n: Int, others: Int) -> Double {
         let alpha = Double(configuration.regularizationExponent)
-        return Double(configuration.lambda) * (alpha == 0 ? 1 : pow(Double(n), alpha))
+        let count = ranking ? Double(n) + Double(configuration.unobservedWeight) * Double(others) : Double(n)
+        return Double(configuration.lambda) * (alpha == 0 ? 1 : pow(count, alpha))
     }
 
     /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
@@ -188,7 +214,7 @@ package struct ALSTrainer: Sendable {
             movieRows, step: step, fixedFactors: userFactors, fixedBias: userBias, bias: &movieBias, factors: &movieFactors,
             prior: usesGenres ? moviePriors : nil, measureLoss: true)
         lastSquaredError = result.squaredError
-        lastMissingObservedError = usesMissingData ? result.missingSquaredError : nil
+        lastMissingObservedError = usesMissingData && !ranking ? result.missingSquaredError : nil
     }
 
     /// One side's CSR rows, their longest row, and how its half-step is cut into chunks.
@@ -268,7 +294,7 @@ package struct ALSTrainer: Sendable {
                 guard n > 0 else { continue }
                 let movieGenres = genres.genres(ofMovie: m)
                 let s = 1 / Double(movieGenres.count).squareRoot()
-                let l = weight(n)
+                let l = weight(n, others: ratedUsers)
                 for d in 0..<k { others[d] = 0 }
                 for h in movieGenres where Int(h) != g {
                     let base = Int(h) * k
@@ -335,7 +361,7 @@ package struct ALSTrainer: Sendable {
                 for j in 0..<k { gram[i * k + j] += qi * Double(movieFactors[m * k + j]) }
             }
         }
-        let base = Double(configuration.missingRating) - Double(globalMean)
+        let base = ranking ? 0 : Double(configuration.missingRating) - Double(globalMean)
         var full = 0.0
         for u in 0..<ratings.userCount where ratings.userOffsets[u + 1] > ratings.userOffsets[u] {
             let a = base - Double(userBias[u])
@@ -350,7 +376,7 @@ package struct ALSTrainer: Sendable {
             }
             full += -2 * cross + quadratic
         }
-        return 0.5 * Double(configuration.missingWeight) * (full - observedMissing)
+        return 0.5 * Double(allPairsWeight) * (full - observedMissing)
     }
 
     /// Training RMSE of the current state (a full pass over the ratings).
@@ -373,7 +399,7 @@ package struct ALSTrainer: Sendable {
             guard n > 0 else { continue }
             var norm = 0.0
             for d in 0..<k { let x = Double(userFactors[u * k + d]); norm += x * x }
-            total += 0.5 * weight(n) * norm
+            total += 0.5 * weight(n, others: ratedMovies) * norm
         }
         let genresOn = usesGenres
         for m in 0..<ratings.movieCount {
@@ -384,7 +410,7 @@ package struct ALSTrainer: Sendable {
                 let x = Double(movieFactors[m * k + d]) - (genresOn ? Double(moviePriors[m * k + d]) : 0)
                 norm += x * x
             }
-            total += 0.5 * weight(n) * norm
+            total += 0.5 * weight(n, others: ratedUsers) * norm
         }
         if genresOn {
             var norm = 0.0
@@ -401,7 +427,8 @@ package struct ALSTrainer: Sendable {
         return regularizationTerms() + 0.5 * sse + missingTerm(observedMissing: lastMissingObservedError ?? 0)
     }
 
-    /// Squared error of the rated pairs against their ratings, and against the missing rating.
+    /// Squared error of the rated pairs against their ratings, and against the missing rating
+    /// (ranking: confidence-weighted squared error against 1, and 0).
     private func squaredErrors() -> (observed: Double, observedMissing: Double) {
         let k = configuration.k
         let missingRating = configuration.missingRating
@@ -411,6 +438,10 @@ package struct ALSTrainer: Sendable {
                 let m = Int(ratings.userMovies[p])
                 var prediction = globalMean + userBias[u] + movieBias[m]
                 for d in 0..<k { prediction += userFactors[u * k + d] * movieFactors[m * k + d] }
+                if ranking {
+                    total += Double(ratings.userRatings[p]) * Double(1 - prediction) * Double(1 - prediction)
+                    continue
+                }
                 let e = Double(ratings.userRatings[p] - prediction)
                 total += e * e
                 let em = Double(missingRating - prediction)

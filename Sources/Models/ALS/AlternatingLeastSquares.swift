@@ -50,6 +50,27 @@ package struct AlternatingLeastSquares: Sendable {
         package var missingWeight: Float
         /// The rating imputed for unrated pairs when ``missingWeight`` > 0.
         package var missingRating: Float
+        /// What the factors are fitted to: the ratings (seed 001), or which movies a user rates
+        /// (implicit-feedback ALS, kind "ials"; see ``rankingDefaults``).
+        package var objective: Objective = .rating
+        /// Ranking objective: `alpha_0`, the weight of every (user, movie) pair's pull of its
+        /// score towards 0 (Rendle et al. 2021); rated pairs also pull towards 1 with their confidence.
+        package var unobservedWeight: Float = 0
+        /// Ranking objective: a rated pair's confidence is `1 + confidenceWeight * rating`
+        /// (Hu, Koren and Volinsky 2008); 0 weighs every positive alike.
+        package var confidenceWeight: Float = 0
+        /// Ranking objective: ratings below this are not positives (their pairs count as
+        /// unobserved); 0 takes every rating.
+        package var positiveThreshold: Float = 0
+
+        /// The loss ALS minimises.
+        package enum Objective: String, Sendable, CaseIterable {
+            /// Squared error of the ratings, with biases (seed 001).
+            case rating
+            /// Implicit feedback: rated pairs towards 1, all pairs weakly towards 0, no biases;
+            /// scores rank movies and are not ratings.
+            case ranking
+        }
 
         /// Iterations of a warm refit (``ModelConfiguration/refit(_:of:from:progress:)``).
         package var warmIterations: Int { max(2, iterations / 5) }
@@ -93,6 +114,11 @@ package struct AlternatingLeastSquares: Sendable {
             try ParameterCheck.positive("initialScale", initialScale)
             try ParameterCheck.real("missingWeight", missingWeight, in: .closedOpen(0, 1))
             try ParameterCheck.finite("missingRating", missingRating)
+            guard objective == .ranking else { return }
+            try ParameterCheck.integer("k", k, atLeast: 1, note: "with the ranking objective")
+            try ParameterCheck.positive("unobservedWeight", unobservedWeight)
+            try ParameterCheck.nonNegative("confidenceWeight", confidenceWeight)
+            try ParameterCheck.nonNegative("positiveThreshold", positiveThreshold)
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
@@ -102,7 +128,10 @@ package struct AlternatingLeastSquares: Sendable {
                 "tau": "\(tau)", "regularizationExponent": "\(regularizationExponent)",
                 "useGenres": "\(useGenres)", "seed": "\(seed)", "initialScale": "\(initialScale)",
                 "missingWeight": "\(missingWeight)", "missingRating": "\(missingRating)",
-            ]
+            ].merging(objective == .ranking ? [
+                "objective": objective.rawValue, "unobservedWeight": "\(unobservedWeight)",
+                "confidenceWeight": "\(confidenceWeight)", "positiveThreshold": "\(positiveThreshold)",
+            ] : [:]) { $1 }
         }
     }
 
@@ -110,6 +139,8 @@ package struct AlternatingLeastSquares: Sendable {
     package struct Progress: Sendable {
         package var iteration: Int
         package var iterations: Int
+        /// Root mean squared error of the ratings (ranking objective: of the rated pairs'
+        /// scores against 1, confidence-weighted).
         package var trainingRMSE: Double
         /// The objective after the iteration; NaN on iterations that do not report it.
         package var objective: Double
@@ -154,11 +185,15 @@ package struct AlternatingLeastSquares: Sendable {
                 throw ModelError.invalidRating(movieID: movies.ids[Int(m)], rating: ratings.ratings[i])
             }
         }
-        let sparse = SparseRatings(ratings, userCount: users.count, movieCount: movies.count)
+        let ranking = configuration.objective == .ranking
+        let pairs = ranking ? configuration.rankingPairs(ratings) : ratings
+        guard !pairs.isEmpty else { throw ModelError.emptyData("no ratings at or above \(configuration.positiveThreshold) to train on") }
+        let sparse = SparseRatings(pairs, userCount: users.count, movieCount: movies.count)
         var trainer = try ALSTrainer(configuration: configuration, ratings: sparse, genres: genres)
         if let start { try trainer.warmStart(from: start) }
         let started = Date()
         logger.info("ALS training", metadata: [
+            "objective": "\(configuration.objective.rawValue)",
             "ratings": "\(ratings.count)", "users": "\(users.count)", "movies": "\(movies.count)",
             "k": "\(configuration.k)", "iterations": "\(configuration.iterations)",
             "lambda": "\(configuration.lambda)", "gamma": "\(configuration.gamma)",
@@ -180,7 +215,7 @@ package struct AlternatingLeastSquares: Sendable {
                 secondsThisIteration: Date().timeIntervalSince(iterationStart),
                 secondsRemaining: elapsed / Double(iteration) * Double(configuration.iterations - iteration))
             var metadata: Logger.Metadata = [
-                "iteration": "\(iteration)/\(configuration.iterations)", "train_rmse": "\(String(format: "%.4f", rmse))",
+                "iteration": "\(iteration)/\(configuration.iterations)", ranking ? "train_rms_to_1" : "train_rmse": "\(String(format: "%.4f", rmse))",
                 "seconds": "\(String(format: "%.2f", report.secondsThisIteration))",
                 "eta_seconds": "\(String(format: "%.0f", report.secondsRemaining))",
             ]
@@ -192,7 +227,7 @@ package struct AlternatingLeastSquares: Sendable {
         parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
         let genresUsed = configuration.useGenres && configuration.k > 0 && genres.genreCount > 0
         return FactorModel(
-            kind: .als, k: configuration.k, globalMean: trainer.globalMean,
+            kind: ranking ? .ials : .als, k: configuration.k, globalMean: trainer.globalMean,
             userBias: trainer.userBias, movieBias: trainer.movieBias,
             userFactors: trainer.userFactors, movieFactors: trainer.movieFactors,
             genreFactors: genresUsed ? trainer.genreFactors : [],

@@ -170,7 +170,7 @@ package enum FoldInCurve {
     /// then their test ratings predicted (clipped to the rating scale).
     private static func foldInRows(_ model: FactorModel, k: Int, _ split: HeldOutUsers, ratings: RatingTriples) throws -> [Row] {
         let regularization = try FoldInRegularization(model: model)
-        let context = regularization.missingWeight > 0 ? FoldInContext(model: model, missingRating: regularization.missingRating) : nil
+        let context = regularization.context(for: model)
         return try split.counts.map { n in
             var squared = 0.0, count = 0
             for order in split.orders {

@@ -146,7 +146,7 @@ package enum HeldOutUsersExperiment {
         guard k > 0 else { return (biases, vectors) }
         // The neural model embeds through its encoder; the others solve with their saved settings.
         let regularization: FoldInRegularization? = try model.encoder == nil ? FoldInRegularization(model: model) : nil
-        let context = regularization.flatMap { $0.missingWeight > 0 ? FoldInContext(model: model, missingRating: $0.missingRating) : nil }
+        let context = regularization?.context(for: model)
         for u in 0..<users {
             let folded = try model.foldIn(
                 movieIndices: history.movies[u], ratings: history.ratings[u], regularization: regularization, context: context)

@@ -133,6 +133,9 @@ extension ModelConfiguration {
         case .als(var c):
             c.iterations = min(c.iterations, Self.trialIterations)
             return .als(c)
+        case .ials(var c):
+            c.iterations = min(c.iterations, Self.trialIterations)
+            return .ials(c)
         case .mf(var c):
             c.epochs = min(c.epochs, Self.trialEpochs)
             return .mf(c)

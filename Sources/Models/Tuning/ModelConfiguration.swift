@@ -6,6 +6,8 @@ package enum ModelConfiguration: Sendable, Equatable {
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
     case neural(NeuralEmbedder.Configuration)
+    /// ALS with the ranking objective (its configuration's `objective` is `.ranking`).
+    case ials(AlternatingLeastSquares.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -15,6 +17,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf: return .mf
         case .als: return .als
         case .neural: return .neural
+        case .ials: return .ials
         }
     }
 
@@ -22,7 +25,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// readers, and RMSE measures it); popularity and the neural embedder only rank.
     package var predictsRatings: Bool {
         switch self {
-        case .popularity, .neural: return false
+        case .popularity, .neural, .ials: return false
         case .baseline, .mf, .als: return true
         }
     }
@@ -32,7 +35,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .popularity: return [:]
         case .baseline(let c): return c.parameters
         case .mf(let c): return c.parameters
-        case .als(let c): return c.parameters
+        case .als(let c), .ials(let c): return c.parameters
         case .neural(let c): return c.parameters
         }
     }
@@ -42,7 +45,12 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .popularity: return
         case .baseline(let c): try c.validate()
         case .mf(let c): try c.validate()
-        case .als(let c): try c.validate()
+        case .als(let c), .ials(let c):
+            let objective: AlternatingLeastSquares.Configuration.Objective = kind == .ials ? .ranking : .rating
+            guard c.objective == objective else {
+                throw ModelError.invalidParameter(name: "objective", value: c.objective.rawValue, requirement: "\(objective.rawValue) for \(kind.rawValue)")
+            }
+            try c.validate()
         case .neural(let c): try c.validate()
         }
     }
@@ -59,7 +67,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c):
             return try MatrixFactorizationSGD(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
-        case .als(let c):
+        case .als(let c), .ials(let c):
             // ALS logs each iteration (loss, RMSE, ETA) itself.
             return try AlternatingLeastSquares(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
@@ -76,7 +84,13 @@ package enum ModelConfiguration: Sendable, Equatable {
     package func refit(
         _ ratings: RatingTriples, of dataset: Dataset, from validated: FactorModel, progress: ProgressReporter = .silent
     ) throws -> FactorModel {
-        guard case .als(let c) = self, validated.kind == .als, validated.k == c.k, validated.movies.count == dataset.movies.count else {
+        let alternating: AlternatingLeastSquares.Configuration
+        switch self {
+        case .als(let c), .ials(let c): alternating = c
+        default: return try fit(ratings, of: dataset, progress: progress)
+        }
+        let c = alternating
+        guard validated.kind == kind, validated.k == c.k, validated.movies.count == dataset.movies.count else {
             return try fit(ratings, of: dataset, progress: progress)
         }
         return try AlternatingLeastSquares(configuration: c).fit(

@@ -12,6 +12,9 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// The multinomial softmax embedder (Liang et al., "Variational autoencoders for
     /// collaborative filtering", 2018: Mult-DAE); lists and vectors, no ratings.
     case neural
+    /// ALS with the ranking objective: implicit-feedback ALS (Hu, Koren and Volinsky 2008;
+    /// Rendle et al. 2021) with the genre prior; lists and vectors, no ratings.
+    case ials
 
     /// The configuration with every default (what a user who passes nothing gets).
     package var defaultConfiguration: ModelConfiguration {
@@ -21,6 +24,7 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .mf: return .mf(.init())
         case .als: return .als(.init())
         case .neural: return .neural(.init())
+        case .ials: return .ials(.rankingDefaults)
         }
     }
 }

@@ -4,6 +4,7 @@ package enum TunedParameter: String, CaseIterable, Sendable, Codable {
     case learningRate, regularisation, biasRegularisation
     case userRegularisation, movieRegularisation
     case dimension, dropout
+    case unobservedWeight
 }
 
 extension ModelConfiguration {
@@ -15,6 +16,7 @@ extension ModelConfiguration {
         case .mf(let c): return TunedKinds.mf.values(of: c)
         case .als(let c): return TunedKinds.als.values(of: c)
         case .neural(let c): return TunedKinds.neural.values(of: c)
+        case .ials(let c): return TunedKinds.ials.values(of: c)
         }
     }
 
@@ -27,6 +29,7 @@ extension ModelConfiguration {
         case .mf(let c): return .mf(TunedKinds.mf.applying(values, to: c))
         case .als(let c): return .als(TunedKinds.als.applying(values, to: c))
         case .neural(let c): return .neural(TunedKinds.neural.applying(values, to: c))
+        case .ials(let c): return .ials(TunedKinds.ials.applying(values, to: c))
         }
     }
 }
@@ -62,6 +65,9 @@ private enum TunedKinds {
     }
     static var als: TunedFields<AlternatingLeastSquares.Configuration> {
         .init(floats: [(.lambda, \.lambda), (.gamma, \.gamma)], ints: [(.k, \.k)])
+    }
+    static var ials: TunedFields<AlternatingLeastSquares.Configuration> {
+        .init(floats: [(.lambda, \.lambda), (.unobservedWeight, \.unobservedWeight)], ints: [(.k, \.k)])
     }
     static var neural: TunedFields<NeuralEmbedder.Configuration> {
         .init(floats: [(.dropout, \.dropout), (.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])

@@ -55,7 +55,7 @@ package final class LiveRefresher {
             let list = try model.model.recommend(bias: bias, vector: vector, count: listLength, excluding: exclude)
             lists.append((user, bias, vector, list))
         }
-        let rows = try write(lists, runID: runID, clips: model.model.kind != .popularity && model.model.kind != .neural, scale: model.model.ratingScale)
+        let rows = try write(lists, runID: runID, clips: model.model.kind.defaultConfiguration.predictsRatings, scale: model.model.ratingScale)
         return Report(runID: runID, users: userIDs.count, rows: rows)
     }
 
@@ -72,7 +72,7 @@ package final class LiveRefresher {
         var context: FoldInContext?
         if model.kind != .popularity, model.encoder == nil {
             let regularization = try FoldInRegularization(model: model)
-            if regularization.missingWeight > 0 { context = FoldInContext(model: model, missingRating: regularization.missingRating) }
+            context = regularization.context(for: model)
         }
         logger.info("live refresh follows a new serving run", metadata: ["run_id": "\(runID)", "model": "\(model.kind)", "movies": "\(model.movies.count)"])
         cached = (runID, model, context)
