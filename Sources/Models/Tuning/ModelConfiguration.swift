@@ -6,6 +6,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
     case neural(NeuralEmbedder.Configuration)
+    case mlp(RatingMLP.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -15,6 +16,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf: return .mf
         case .als: return .als
         case .neural: return .neural
+        case .mlp: return .mlp
         }
     }
 
@@ -23,7 +25,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     package var predictsRatings: Bool {
         switch self {
         case .popularity, .neural: return false
-        case .baseline, .mf, .als: return true
+        case .baseline, .mf, .als, .mlp: return true
         }
     }
 
@@ -34,6 +36,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c): return c.parameters
         case .als(let c): return c.parameters
         case .neural(let c): return c.parameters
+        case .mlp(let c): return c.parameters
         }
     }
 
@@ -44,6 +47,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c): try c.validate()
         case .als(let c): try c.validate()
         case .neural(let c): try c.validate()
+        case .mlp(let c): try c.validate()
         }
     }
 
@@ -65,6 +69,9 @@ package enum ModelConfiguration: Sendable, Equatable {
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
         case .neural(let c):
             return try NeuralEmbedder(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
+        case .mlp(let c):
+            return try RatingMLP(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         }
     }

@@ -12,6 +12,15 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// The multinomial softmax embedder (Liang et al., "Variational autoencoders for
     /// collaborative filtering", 2018: Mult-DAE); lists and vectors, no ratings.
     case neural
+    /// The rating MLP of the study of latent spaces for user preferences (Brazilian Journal of
+    /// Technology, 2021): embeddings through three ReLU layers to a clipped rating.
+    case mlp
+
+    /// The kinds a publish or a nightly cycle trains when none is named: every kind but
+    /// ``mlp``, whose top-N lists score every user against every movie through its network
+    /// (thousands of times the cost of a dot product) and whose ratings are no better than
+    /// MF's; `--model mlp` and `LATENT_TRAIN_MODELS=mlp` still publish it.
+    package static let nightlyDefaults: [ModelKind] = allCases.filter { $0 != .mlp }
 
     /// The configuration with every default (what a user who passes nothing gets).
     package var defaultConfiguration: ModelConfiguration {
@@ -21,6 +30,7 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .mf: return .mf(.init())
         case .als: return .als(.init())
         case .neural: return .neural(.init())
+        case .mlp: return .mlp(.init())
         }
     }
 }
