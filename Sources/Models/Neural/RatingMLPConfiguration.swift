@@ -54,18 +54,18 @@ extension RatingMLP {
 
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
-            let check = ModelError.require
-            try check(dimension >= 1 && dimension <= 4096, "dimension", dimension, "between 1 and 4096")
-            try check(hidden.count == 3 && hidden.allSatisfy { $0 >= 1 && $0 <= 8192 }, "hidden", hidden, "three widths between 1 and 8192")
-            try check(noise.isFinite && noise >= 0, "noise", noise, "zero or positive")
-            try check(learningRate.isFinite && learningRate > 0 && learningRate < 1, "learningRate", learningRate, "in (0, 1)")
-            try check(batchSize >= 1 && batchSize <= 100_000, "batchSize", batchSize, "between 1 and 100000")
-            try check(epochs >= 1, "epochs", epochs, "at least 1")
-            try check(validationFraction >= 0 && validationFraction < 0.5, "validationFraction", validationFraction, "in [0, 0.5)")
-            try check(patience >= 1, "patience", patience, "at least 1")
-            try check(initialScale.isFinite && initialScale > 0, "initialScale", initialScale, "positive")
-            try check(threads >= 1, "threads", threads, "at least 1")
-            try check(ratingScale.lowerBound.isFinite && ratingScale.upperBound.isFinite, "ratingScale", ratingScale, "finite")
+            try ParameterCheck.integer("dimension", dimension, in: 1...4096)
+            try ParameterCheck.require(
+                hidden.count == 3 && hidden.allSatisfy { (1...8192).contains($0) }, "hidden", hidden, "three widths between 1 and 8192")
+            try ParameterCheck.nonNegative("noise", noise)
+            try ParameterCheck.real("learningRate", learningRate, in: .open(0, 1))
+            try ParameterCheck.integer("batchSize", batchSize, in: 1...100_000)
+            try ParameterCheck.integer("epochs", epochs, atLeast: 1)
+            try ParameterCheck.real("validationFraction", validationFraction, in: .closedOpen(0, 0.5))
+            try ParameterCheck.integer("patience", patience, atLeast: 1)
+            try ParameterCheck.positive("initialScale", initialScale)
+            try ParameterCheck.integer("threads", threads, atLeast: 1)
+            try ParameterCheck.finite("ratingScale", ratingScale)
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
