@@ -33,7 +33,9 @@ extension FactorModel {
     /// ``Dataset``) and every movie in `excludedMovies` (ids; unknown ones are ignored).
     /// Scores blocks of users against all movies with one `sgemm` per block, then selects the
     /// top N per user with a heap (no full sort); blocks run in parallel, and memory is one
-    /// block of scores per thread, never a users x movies matrix.
+    /// block of scores per thread, never a users x movies matrix. A model with a
+    /// ``ratingHead`` scores every pair through it (unclipped outputs), and refuses when users x
+    /// movies is above ``RatingHead/maxScoredPairs``.
     package func topNForAllUsers(
         count: Int, excluding rated: SparseRatings? = nil, excludedMovies: Set<Int64> = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, blockSize: Int = 64
@@ -44,10 +46,20 @@ extension FactorModel {
                 requirement: "indexed like the model (\(users.count) users x \(movies.count) movies)")
         }
         let banned = movieMask(excludedMovies)
-        let offsets = (0..<users.count).map { globalMean + userBias[$0] }
-        let problem = BlockTopN(
-            queries: userFactors, queryCount: users.count, items: movieFactors, itemCount: movies.count, k: k,
-            itemBias: movieBias, queryOffset: offsets, itemIDs: movies.ids, count: count)
+        var problem: BlockTopN
+        if let ratingHead {
+            try RatingHead.checkScoringSize(users: users.count, movies: movies.count)
+            problem = BlockTopN(
+                queries: [], queryCount: users.count, items: [], itemCount: movies.count, k: k,
+                itemBias: [], queryOffset: nil, itemIDs: movies.ids, count: count)
+            problem.scorer = RatingHeadScorer(
+                head: ratingHead, userFactors: userFactors, userCount: users.count, movieFactors: movieFactors, movieCount: movies.count)
+        } else {
+            let offsets = (0..<users.count).map { globalMean + userBias[$0] }
+            problem = BlockTopN(
+                queries: userFactors, queryCount: users.count, items: movieFactors, itemCount: movies.count, k: k,
+                itemBias: movieBias, queryOffset: offsets, itemIDs: movies.ids, count: count)
+        }
         return try problem.run(threads: threads, blockSize: blockSize, selections: [BlockTopN.Selection()]) { u, scores in
             if let rated { for p in rated.userRange(u) { scores[Int(rated.userMovies[p])] = -.infinity } }
             for m in banned { scores[m] = -.infinity }
@@ -123,6 +135,8 @@ struct BlockTopN: Sendable {
     let queryOffset: [Float]?
     let itemIDs: [Int64]
     let count: Int
+    /// When set, the raw scores come from a rating MLP's head instead of the dot products.
+    var scorer: RatingHeadScorer? = nil
 
     /// One list per row taken from the same products, scaled: `score = raw * queryScale[q] *
     /// itemScale[i] + itemBias[i] + queryOffset[q]` (an empty scale is 1).
@@ -283,9 +297,17 @@ struct BlockTopN: Sendable {
         let filled: SharedPointer<Int32>
     }
 
-    /// `buffer[row, i] = queries[q] . items[i]` for the block's rows (zero when `k == 0`).
+    /// `buffer[row, i] = queries[q] . items[i]` for the block's rows (zero when `k == 0`), or
+    /// the ``scorer``'s outputs.
     private func score(_ range: Range<Int>, into buffer: inout [Float]) {
         let rows = range.count
+        if let scorer {
+            buffer.withUnsafeMutableBufferPointer { c in
+                guard let cb = c.baseAddress else { return }
+                scorer.score(users: range, into: cb)
+            }
+            return
+        }
         queries.withUnsafeBufferPointer { p in
             items.withUnsafeBufferPointer { q in
                 buffer.withUnsafeMutableBufferPointer { c in

@@ -2,13 +2,13 @@ import Foundation
 
 /// Saving and loading a ``FactorModel``.
 ///
-/// File format, version 2 (all integers and floats little-endian, floats IEEE-754 binary32);
-/// version 1 is the same without flag bit 1, and is still what a model without an encoder
-/// is written as, so older builds keep reading those:
+/// File format, version 3 (all integers and floats little-endian, floats IEEE-754 binary32);
+/// version 1 is the same without flag bits 1 and 2, version 2 without flag bit 2; a model is
+/// written with the lowest version that holds it, so older builds keep reading those:
 ///
 ///     offset  size  field
 ///     0       8     magic, the ASCII bytes "LATENTM1"
-///     8       4     u32 format version (1, or 2 when flag bit 1 is set)
+///     8       4     u32 format version (1; 2 when flag bit 1 is set; 3 when flag bit 2 is)
 ///     12      4     u32 k
 ///     16      8     u64 userCount   (U)
 ///     24      8     u64 movieCount  (M)
@@ -16,7 +16,8 @@ import Foundation
 ///     40      4     f32 globalMean
 ///     44      4     f32 rating scale lower bound
 ///     48      4     f32 rating scale upper bound
-///     52      4     u32 flags (bit 0: genre factors present; bit 1: neural encoder present)
+///     52      4     u32 flags (bit 0: genre factors present; bit 1: neural encoder present;
+///                   bit 2: rating head present)
 ///     56      ...   string kind                (string = u32 byte length + UTF-8 bytes)
 ///             4     u32 parameter count P, then P pairs (string key, string value), keys sorted
 ///             ...   G strings: genre names
@@ -31,6 +32,8 @@ import Foundation
 ///                   f32 liked threshold, u32 layer count L, then per layer u32 inputs I,
 ///                   u32 outputs O, 4IO f32 weights row-major I x O, 4O f32 biases; the first
 ///                   layer's I is M and the last layer's O is k
+///             ...   the rating head (only when flag bit 2 is set, version 3): u32 layer
+///                   count 4, then the layers as above; the first I is 2k, the last O is 1
 ///     end-8   8     u64 FNV-1a-64 checksum of every preceding byte
 ///
 /// Loading validates the magic, version, every length against the file size, duplicate ids,
@@ -39,7 +42,7 @@ import Foundation
 extension FactorModel {
     static let fileMagic: [UInt8] = Array("LATENTM1".utf8)
     /// The newest version this build writes and reads.
-    static let fileVersion: UInt32 = 2
+    static let fileVersion: UInt32 = 3
 
     /// Writes the model to `path` (atomically: a reader never sees a half-written file).
     package func save(to path: String) throws {
@@ -71,7 +74,7 @@ extension FactorModel {
         var w = ByteWriter()
         let hasGenres = !genreFactors.isEmpty
         w.bytes.append(contentsOf: Self.fileMagic)
-        w.u32(encoder == nil ? 1 : Self.fileVersion)
+        w.u32(ratingHead != nil ? 3 : encoder != nil ? 2 : 1)
         w.u32(UInt32(k))
         w.u64(UInt64(users.count))
         w.u64(UInt64(movies.count))
@@ -79,7 +82,7 @@ extension FactorModel {
         w.f32(globalMean)
         w.f32(ratingScale.lowerBound)
         w.f32(ratingScale.upperBound)
-        w.u32((hasGenres ? 1 : 0) | (encoder == nil ? 0 : 2))
+        w.u32((hasGenres ? 1 : 0) | (encoder == nil ? 0 : 2) | (ratingHead == nil ? 0 : 4))
         w.string(kind.rawValue)
         w.u32(UInt32(parameters.count))
         for key in parameters.keys.sorted() {
@@ -96,6 +99,7 @@ extension FactorModel {
         w.floats(movieFactors)
         if hasGenres { w.floats(genreFactors) }
         encoder?.write(to: &w)
+        ratingHead?.write(to: &w)
         w.u64(fnv1a(w.bytes))
         return w.bytes
     }
@@ -127,7 +131,7 @@ extension FactorModel {
         let lower = try r.f32(), upper = try r.f32()
         guard lower.isFinite, upper.isFinite, lower <= upper else { throw FormatProblem("invalid rating scale \(lower)...\(upper)") }
         let flags = try r.u32()
-        guard flags & ~3 == 0, version >= 2 || flags & 2 == 0 else { throw FormatProblem("unknown flags \(flags) for format version \(version)") }
+        guard flags & ~7 == 0, version >= 2 || flags & 2 == 0, version >= 3 || flags & 4 == 0 else { throw FormatProblem("unknown flags \(flags) for format version \(version)") }
         let kindName = try r.string()
         guard let kind = ModelKind(rawValue: kindName) else { throw FormatProblem("unknown model kind \"\(kindName)\"") }
         let parameterCount = Int(try r.u32())
@@ -151,12 +155,13 @@ extension FactorModel {
         let movieFactors = try r.floats(movieCount * k)
         let genreFactors = flags & 1 != 0 ? try r.floats(genreCount * k) : []
         let encoder = flags & 2 != 0 ? try NeuralEncoder.read(from: &r, movieCount: movieCount, dimension: k) : nil
+        let ratingHead = flags & 4 != 0 ? try RatingHead.read(from: &r, dimension: k) : nil
         guard r.position == body else { throw FormatProblem("\(body - r.position) unexpected bytes after the last field") }
         return FactorModel(
             kind: kind, k: k, globalMean: globalMean, userBias: userBias, movieBias: movieBias,
             userFactors: userFactors, movieFactors: movieFactors, genreFactors: genreFactors,
             users: users, movies: movies, genreNames: genreNames, ratingScale: lower...upper,
-            parameters: parameters, encoder: encoder)
+            parameters: parameters, encoder: encoder, ratingHead: ratingHead)
     }
 }
 

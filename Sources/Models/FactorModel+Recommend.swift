@@ -32,7 +32,8 @@ extension FactorModel {
     }
 
     /// Recommendations for a user given directly by bias and vector (for example a folded-in
-    /// user that is not stored in the model).
+    /// user that is not stored in the model). With a ``ratingHead`` the vector is the user's
+    /// embedding, the scores are the head's unclipped outputs and `bias` is not used.
     package func recommend(bias: Float, vector: [Float], count: Int, excluding: Set<Int64> = []) throws -> [(movieID: Int64, score: Float)] {
         guard count >= 0 else { throw ModelError.invalidParameter(name: "count", value: "\(count)", requirement: "zero or positive") }
         guard vector.count == k else {
@@ -41,7 +42,7 @@ extension FactorModel {
         let movieCount = movies.count
         var scores = [Float](repeating: 0, count: movieCount)
         scoreAllMovies(vector: vector, into: &scores)
-        let offset = globalMean + bias
+        let offset = ratingHead == nil ? globalMean + bias : 0
         var excluded = [Bool](repeating: false, count: movieCount)
         for id in excluding { if let m = movies[id] { excluded[Int(m)] = true } }
         var top = TopNSelector(capacity: count)
@@ -51,11 +52,17 @@ extension FactorModel {
         return top.sorted().map { (movieID: movies.ids[Int($0.index)], score: $0.score) }
     }
 
-    /// `scores[m] = movieBias[m] + q_m . vector` for every movie (one `sgemv`).
+    /// `scores[m] = movieBias[m] + q_m . vector` for every movie (one `sgemv`); with a
+    /// ``ratingHead``, the head's unclipped output for the user embedding `vector`.
     func scoreAllMovies(vector: [Float], into scores: inout [Float]) {
         let movieCount = movies.count
         scores.withUnsafeMutableBufferPointer { out in
             guard let o = out.baseAddress else { return }
+            if let ratingHead {
+                RatingHeadScorer(head: ratingHead, userFactors: vector, userCount: 1, movieFactors: movieFactors, movieCount: movieCount)
+                    .score(users: 0..<1, into: o)
+                return
+            }
             if k > 0 {
                 movieFactors.withUnsafeBufferPointer { q in
                     vector.withUnsafeBufferPointer { x in

@@ -76,10 +76,10 @@ package struct FoldInRegularization: Sendable, Equatable {
                 gamma: try saved.nonNegative("biasRegularisation"), gammaExponent: 1)
         case .baseline:
             self.init(lambda: 0, exponent: 0, gamma: try saved.nonNegative("userRegularisation"))
-        case .popularity, .neural:
+        case .popularity, .neural, .mlp:
             throw ModelError.invalidParameter(
                 name: "model kind", value: model.kind.rawValue,
-                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder)")
+                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, mlp's user embedding goes through a network and has no closed-form fold-in)")
         }
     }
 }
@@ -221,6 +221,11 @@ extension FactorModel {
         if let encoder {
             let liked = zip(movieIndices, ratings).filter { $0.1 >= encoder.likedThreshold }.map(\.0)
             return (0, encoder.embed(movies: liked))
+        }
+        guard ratingHead == nil else {
+            throw ModelError.invalidParameter(
+                name: "model kind", value: kind.rawValue,
+                requirement: "a model without a rating head for fold-in (the rating MLP scores through its network: a solved vector would not fit it)")
         }
         let reg = try regularization ?? FoldInRegularization(model: self)
         guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }

@@ -3,11 +3,12 @@ import Foundation
 import Models
 
 /// `latent experiment k-sweep`: test error against the number of latent dimensions
-/// (Figure 8 of the latent-spaces study, README reference 1), MF-SGD on a seeded random holdout.
+/// (Figure 8 of the latent-spaces study, README reference 1), MF-SGD on a seeded random holdout,
+/// with the study's rating MLP beside it.
 struct KSweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "k-sweep",
-        abstract: "Test error of MF-SGD against k (Figure 8 of the latent-spaces study, README reference 1).")
+        abstract: "Test error of MF-SGD against k (Figure 8 of the latent-spaces study, README reference 1), and of its rating MLP (§4.9) with embeddings of width k.")
 
     @OptionGroup var source: DataSourceOptions
 
@@ -22,6 +23,9 @@ struct KSweepCommand: ParsableCommand {
 
     @Option(help: "Maximum SGD epochs per model.")
     var epochs: Int?
+
+    @Flag(name: .customLong("no-mlp"), help: "Leave out the rating MLP column (it trains one network per k > 0).")
+    var noMLP = false
 
     @Option(help: ArgumentHelp("Where to write the SVG plot.", valueName: "file"))
     var svg = "k-sweep.svg"
@@ -38,9 +42,12 @@ struct KSweepCommand: ParsableCommand {
         var configuration = MatrixFactorizationSGD.Configuration()
         configuration.seed = seed
         if let epochs { configuration.epochs = epochs }
+        var mlp = RatingMLP.Configuration()
+        mlp.seed = seed
+        if let epochs { mlp.epochs = epochs }
         let rows = try KSweep.run(
             dataset: dataset, split: split, ks: try ExperimentArguments.integers(ks, name: "--ks", minimum: 0),
-            configuration: configuration, progress: ProgressReporter(label: "latent.experiment"))
+            configuration: configuration, mlp: noMLP ? nil : mlp, progress: ProgressReporter(label: "latent.experiment"))
         print(KSweep.table(rows), terminator: "")
         try ExperimentArguments.write(KSweep.plot(rows), to: svg)
         print("plot=\(svg)")

@@ -11,7 +11,7 @@ struct PublishOptions: ParsableArguments {
     @Option(
         name: .customLong("model"), parsing: .upToNextOption,
         help: ArgumentHelp(
-            "Models to publish, in order: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: $LATENT_TRAIN_MODELS, else every one).",
+            "Models to publish, in order: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: $LATENT_TRAIN_MODELS, else every one but mlp).",
             valueName: "model"))
     var models: [ModelKind] = []
 
@@ -87,10 +87,10 @@ struct PublishOptions: ParsableArguments {
         return seconds
     }
 
-    /// `--model`, else `LATENT_TRAIN_MODELS` (comma-separated), else every kind.
+    /// `--model`, else `LATENT_TRAIN_MODELS` (comma-separated), else every nightly kind.
     func chosenModels() throws -> [ModelKind] {
         if !models.isEmpty { return models }
-        guard let text = ProcessInfo.processInfo.environment["LATENT_TRAIN_MODELS"], !text.isEmpty else { return ModelKind.allCases }
+        guard let text = ProcessInfo.processInfo.environment["LATENT_TRAIN_MODELS"], !text.isEmpty else { return ModelKind.nightlyDefaults }
         return try text.split(separator: ",").map { name in
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard let kind = ModelKind(rawValue: trimmed) else {
@@ -127,6 +127,11 @@ struct PublishOptions: ParsableArguments {
             if let k { c.dimension = k }
             if let threads = threads ?? defaultThreads { c.threads = threads }
             return .neural(c)
+        case .mlp(var c):
+            c.seed = seed
+            if let k { c.dimension = k }
+            if let threads = threads ?? defaultThreads { c.threads = threads }
+            return .mlp(c)
         }
     }
 

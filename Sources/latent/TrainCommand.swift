@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train popularity|baseline|mf|als|neural|ials`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural|ials|mlp`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case popularity, baseline, mf, als, neural, ials
+        case popularity, baseline, mf, als, neural, ials, mlp
     }
 
     /// What ALS fits: ratings, or which movies a user rates (the "ials" model).
@@ -26,7 +26,7 @@ struct TrainCommand: ParsableCommand {
         case rating, ranking
     }
 
-    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings) or ials (ALS with the ranking objective, the same as als --objective ranking).")
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres), neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings), ials (ALS with the ranking objective, the same as als --objective ranking) or mlp (the rating network of the study of latent spaces for user preferences, Brazilian Journal of Technology 2021: embeddings through three ReLU layers, Gaussian noise, clipped output).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -46,13 +46,13 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("positive-threshold"), help: "ials: ratings below this are not positives (their pairs count as unobserved); 0 takes every rating.")
     var positiveThreshold: Float?
 
-    @Option(help: "Latent dimensions (mf, als; neural: the embedding width).")
+    @Option(help: "Latent dimensions (mf, als, ials; neural, mlp: the embedding width).")
     var k: Int?
 
     @Option(help: "ALS iterations.")
     var iterations: Int?
 
-    @Option(help: "Maximum SGD epochs, mf and neural (early stopping may end sooner).")
+    @Option(help: "Maximum epochs, mf, neural and mlp (early stopping may end sooner).")
     var epochs: Int?
 
     @Option(help: "Random seed: same data and seed, same model.")
@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("missing-rating"), help: "ALS: the rating the missing-data term imputes for unrated pairs.")
     var missingRating: Float?
 
-    @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate; neural: Adam's step size.")
+    @Option(name: .customLong("learning-rate"), help: "MF: initial learning rate; neural, mlp: Adam's step size.")
     var learningRate: Float?
 
     @Option(help: "MF: factor L2 penalty; baseline: bias shrinkage (both sides).")
@@ -85,7 +85,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("bias-regularisation"), help: "MF: bias L2 penalty.")
     var biasRegularisation: Float?
 
-    @Option(name: .customLong("validation-fraction"), help: "MF, neural: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
+    @Option(name: .customLong("validation-fraction"), help: "MF, neural, mlp: share of the training ratings held out for early stopping; 0 runs exactly --epochs epochs with no refit.")
     var validationFraction: Double?
 
     @Option(help: "MF: weight of the gravity regulariser (Google's recommendation systems course), which pulls every predicted score towards 0; 0 disables it.")
@@ -94,7 +94,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the ratings minus the baseline's biases).")
     var initialisation: String?
 
-    @Option(help: "Neural: width of a hidden layer between the bag of movies and the embedding (0: none).")
+    @Option(help: "Neural: width of a hidden layer between the bag of movies and the embedding (0: none); mlp: width of the first hidden layer (the next two halve it).")
     var hidden: Int?
 
     @Option(help: "Neural: probability of dropping each input movie while training.")
@@ -133,8 +133,10 @@ struct TrainCommand: ParsableCommand {
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
         if !alternating, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
-        if model != .mf, model != .neural, epochs != nil { throw ValidationError("--epochs is for mf and neural; als takes --iterations") }
-        if model != .neural, hidden != nil || dropout != nil { throw ValidationError("--hidden and --dropout are for neural") }
+        if model != .mf, model != .neural, model != .mlp, epochs != nil { throw ValidationError("--epochs is for mf, neural and mlp; als takes --iterations") }
+        if model != .neural, dropout != nil { throw ValidationError("--dropout is for neural") }
+        if model != .neural, model != .mlp, hidden != nil { throw ValidationError("--hidden is for neural and mlp") }
+        if model == .mlp, let hidden, hidden < 4 { throw ValidationError("--hidden for mlp must be at least 4 (the next layers halve it), got \(hidden)") }
         if !alternating, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
             throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
         }
@@ -142,8 +144,8 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--missing-weight, --missing-rating and --gamma are for als with the rating objective (ials has no biases)")
         }
         if model != .mf, biasRegularisation != nil || gravity != nil || initialisation != nil
-            || (model != .neural && (learningRate != nil || validationFraction != nil)) {
-            throw ValidationError("--bias-regularisation, --gravity and --initialisation are for mf; --learning-rate and --validation-fraction for mf and neural")
+            || (model != .neural && model != .mlp && (learningRate != nil || validationFraction != nil)) {
+            throw ValidationError("--bias-regularisation, --gravity and --initialisation are for mf; --learning-rate and --validation-fraction for mf, neural and mlp")
         }
         if let initialisation, !["gaussian", "svd"].contains(initialisation) {
             throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
@@ -213,6 +215,16 @@ struct TrainCommand: ParsableCommand {
             if let validationFraction { c.validationFraction = validationFraction }
             if let threads { c.threads = threads }
             return .neural(c)
+        case .mlp:
+            var c = RatingMLP.Configuration()
+            if let k { c.dimension = k }
+            if let hidden { c.hidden = [hidden, hidden / 2, hidden / 4] }
+            if let epochs { c.epochs = epochs }
+            if let seed { c.seed = seed }
+            if let learningRate { c.learningRate = learningRate }
+            if let validationFraction { c.validationFraction = validationFraction }
+            if let threads { c.threads = threads }
+            return .mlp(c)
         }
     }
 

@@ -140,6 +140,39 @@ final class CLITests: XCTestCase {
                        "movie 1 is listed as similar to itself:\n\(similar.standardOutput)")
     }
 
+    /// `latent train mlp` on the small sample: the file it writes evaluates, recommends
+    /// through the network (ratings on the scale, rated movies left out) and gives similar
+    /// movies by its movie embeddings.
+    func testTrainMLPThenEvalRecommendAndSimilar() throws {
+        let sample = try Sample(self)
+        let path = sample.directory.appendingPathComponent("mlp.model").path
+        let arguments = ["train", "mlp", "--ratings", sample.ratings, "--movies", sample.movies, "--out", path,
+                         "--seed", "3", "--k", "8", "--hidden", "16", "--epochs", "5"]
+        let train = try LatentRun.run(arguments)
+        XCTAssertEqual(train.status, 0, "latent \(arguments.joined(separator: " ")):\n\(train.standardError)")
+        XCTAssertTrue(train.standardOutput.contains("model=mlp"), train.standardOutput)
+
+        let eval = try LatentRun.run(["eval", path, "--ratings", sample.ratings])
+        XCTAssertEqual(eval.status, 0, eval.standardError)
+        let rmse = try XCTUnwrap(eval.standardOutput.firstMatch(of: #/rmse=([0-9.]+)/#).flatMap { Double($0.1) }, eval.standardOutput)
+        XCTAssertLessThan(rmse, 1.2, "mlp on its own training ratings: \(eval.standardOutput)")
+
+        let recommend = try LatentRun.run(["recommend", path, "--user", "1", "--count", "5", "--ratings", sample.ratings, "--movies", sample.movies])
+        XCTAssertEqual(recommend.status, 0, recommend.standardError)
+        let rows = recommend.standardOutput.split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.count, 5, recommend.standardOutput)
+        let rated = sample.moviesRated(by: 1)
+        for row in rows {
+            let fields = row.split(separator: "\t", omittingEmptySubsequences: false)
+            XCTAssertFalse(rated.contains(try XCTUnwrap(Int64(fields[1]))), String(row))
+            XCTAssertTrue((0.5...5).contains(try XCTUnwrap(Double(fields[2]))), String(row))
+        }
+
+        let similar = try LatentRun.run(["similar", path, "--movie", "1", "--count", "5", "--movies", sample.movies])
+        XCTAssertEqual(similar.status, 0, similar.standardError)
+        XCTAssertGreaterThanOrEqual(similar.standardOutput.split(separator: "\n").count, 5, similar.standardOutput)
+    }
+
     // MARK: Malformed files
 
     func testProduceNamesTheFileAndLineOfAMalformedRating() throws {

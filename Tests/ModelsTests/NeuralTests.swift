@@ -6,30 +6,12 @@ final class NeuralTests: XCTestCase {
     /// Bags of a tiny catalogue of 7 movies (repeats across users, one single-movie bag).
     private let tinyBags: [[Int32]] = [[0, 2, 5], [1, 3], [6, 4, 2, 0], [3]]
 
-    /// Largest violation of `|numeric - analytic| <= 1e-3 + 2e-2 |analytic|` over every
-    /// parameter, with `analytic` scaled by `corruption` (1: the real check), and the largest
-    /// analytic gradient seen (so the check is not vacuous).
+    /// Largest violation of the finite-difference check over every parameter (see
+    /// ``finiteDifferenceCheck(_:step:corruption:loss:)``) and the largest analytic gradient.
     private func gradientCheck(widths: [Int], corruption: Float = 1) -> (violation: Float, largest: Float) {
         let network = NeuralNetwork(movieCount: 7, widths: widths, batchCapacity: tinyBags.count, threads: 2, seed: 5)
-        _ = network.lossAndGradients(bags: tinyBags)
-        let analytic = network.tensors.map { t in (0..<t.count).map { t.gradient[$0] * corruption } }
-        var violation: Float = 0, largest: Float = 0
-        let step: Float = 1e-2
-        for (t, tensor) in network.tensors.enumerated() {
-            for i in 0..<tensor.count {
-                let saved = tensor.value[i]
-                tensor.value[i] = saved + step
-                let up = network.lossAndGradients(bags: tinyBags)
-                tensor.value[i] = saved - step
-                let down = network.lossAndGradients(bags: tinyBags)
-                tensor.value[i] = saved
-                let numeric = Float((up - down) / Double(2 * step))
-                let expected = analytic[t][i]
-                violation = max(violation, abs(numeric - expected) - (1e-3 + 2e-2 * abs(expected)))
-                largest = max(largest, abs(expected))
-            }
-        }
-        return (violation, largest)
+        let result = finiteDifferenceCheck(network.tensors, step: 1e-2, corruption: corruption) { network.lossAndGradients(bags: tinyBags) }
+        return (result.violation, result.largest.max() ?? 0)
     }
 
     /// The hand-written backward pass against central finite differences of the loss, for

@@ -76,6 +76,37 @@ final class PublishTests: XCTestCase {
         }
     }
 
+    /// The rating MLP publishes lists scored through its network: its model file is stored
+    /// with the run, and each published list is what that model recommends (the head, not a
+    /// dot product of the published vectors), with clipped predictions as scores.
+    func testTheRatingMLPPublishesListsScoredThroughItsNetwork() throws {
+        let connection = try LatentScratchDatabase(self).migrated()
+        try Self.seed(connection)
+        var c = RatingMLP.Configuration()
+        c.dimension = 8
+        c.hidden = [16, 8, 4]
+        c.epochs = 10
+        c.threads = 2
+        let outcome = try Publisher(connection: connection).publish(.mlp(c), settings: Self.settings())
+        XCTAssertNotEqual(outcome.status, .failed)
+        let model = try FactorModel.published(runID: outcome.runID, from: connection)
+        XCTAssertEqual(model.kind, .mlp)
+        XCTAssertNotNil(model.ratingHead, "the run's model file keeps the rating head")
+        let rated = try ratedMovies(connection)
+        for user in [1, 60, 119] as [Int64] {
+            let published = try connection.query(
+                "select movie_id, score from \(RunTable.userRecommendations.partition(outcome.runID)) where user_id = $1::bigint order by rank",
+                [String(user)])
+            let expected = try model.recommend(userID: user, count: 20, excluding: rated[user] ?? [])
+            XCTAssertEqual(published.rowCount, 20)
+            for row in 0..<published.rowCount {
+                XCTAssertEqual(published[row, 0].flatMap { Int64($0) }, expected[row].movieID, "user \(user) rank \(row + 1)")
+                let score = try XCTUnwrap(published[row, 1].flatMap { Float($0) })
+                XCTAssertEqual(score, min(max(expected[row].score, 0.5), 5), accuracy: 1e-3)
+            }
+        }
+    }
+
     func testAListLongerThanTheUnratedCatalogueHoldsEveryUnratedMovie() throws {
         let connection = try LatentScratchDatabase(self).migrated()
         try Self.seed(connection)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Seed 000's Figure 8 experiment: test error of MF-SGD against the number of latent
-/// dimensions k (k = 0 is the biases-only model trained the same way).
+/// Figure 8 of the study of latent spaces for user preferences: test error of MF-SGD against
+/// the number of latent dimensions k (k = 0 is the biases-only model trained the same way),
+/// optionally with the study's rating MLP (§4.9) at embedding width k beside it.
 package enum KSweep {
     /// The seed's values of k.
     package static let seedKs = [0, 1, 2, 3, 5, 10, 20, 40, 100]
@@ -15,22 +16,33 @@ package enum KSweep {
         /// Epochs of the returned model (best epoch by validation).
         package var epochs: Int
         package var seconds: Double
+        /// Test RMSE and training seconds of the rating MLP with embeddings of width k (nil
+        /// when not run, and for k = 0).
+        package var mlpRMSE: Double?
+        package var mlpSeconds: Double?
 
-        package init(k: Int, rmse: Double, mse: Double, mae: Double, epochs: Int, seconds: Double) {
+        package init(
+            k: Int, rmse: Double, mse: Double, mae: Double, epochs: Int, seconds: Double,
+            mlpRMSE: Double? = nil, mlpSeconds: Double? = nil
+        ) {
             self.k = k
             self.rmse = rmse
             self.mse = mse
             self.mae = mae
             self.epochs = epochs
             self.seconds = seconds
+            self.mlpRMSE = mlpRMSE
+            self.mlpSeconds = mlpSeconds
         }
     }
 
     /// Trains one model per k on `split.train` (same configuration apart from k) and scores
-    /// it on `split.test`. Indices of `split` refer to `dataset`.
+    /// it on `split.test`; with `mlp`, also that rating MLP with embeddings of width k (k > 0).
+    /// Indices of `split` refer to `dataset`.
     package static func run(
         dataset: Dataset, split: RatingSplit, ks: [Int] = seedKs,
-        configuration: MatrixFactorizationSGD.Configuration = .init(), progress: ProgressReporter = .silent
+        configuration: MatrixFactorizationSGD.Configuration = .init(), mlp: RatingMLP.Configuration? = nil,
+        progress: ProgressReporter = .silent
     ) throws -> [Row] {
         guard !ks.isEmpty else { throw ModelError.invalidParameter(name: "ks", value: "[]", requirement: "at least one k") }
         for k in ks where k < 0 {
@@ -44,10 +56,21 @@ package enum KSweep {
             let model = try MatrixFactorizationSGD(configuration: c).fit(
                 ratings: split.train, users: dataset.users, movies: dataset.movies, progress: progress)
             let e = Evaluation.errors(of: model, on: split.test, train: split.train)
-            let row = Row(k: k, rmse: e.rmse, mse: e.mse, mae: e.mae,
+            var row = Row(k: k, rmse: e.rmse, mse: e.mse, mae: e.mae,
                           epochs: Int(model.parameters["bestEpoch"] ?? "") ?? c.epochs,
                           seconds: Date().timeIntervalSince(started))
-            progress.finish("k-sweep", ["k": "\(k)", "rmse": String(format: "%.4f", row.rmse), "mse": String(format: "%.4f", row.mse)])
+            if var m = mlp, k > 0 {
+                m.dimension = k
+                let mlpStarted = Date()
+                let network = try RatingMLP(configuration: m).fit(
+                    ratings: split.train, users: dataset.users, movies: dataset.movies, progress: progress)
+                row.mlpSeconds = Date().timeIntervalSince(mlpStarted)
+                row.mlpRMSE = Evaluation.errors(of: network, on: split.test, train: split.train).rmse
+            }
+            progress.finish("k-sweep", [
+                "k": "\(k)", "rmse": String(format: "%.4f", row.rmse), "mse": String(format: "%.4f", row.mse),
+                "mlp_rmse": row.mlpRMSE.map { String(format: "%.4f", $0) } ?? "-",
+            ])
             rows.append(row)
         }
         return rows
@@ -55,9 +78,11 @@ package enum KSweep {
 
     /// A fixed-width text table of the rows (what the CLI prints).
     package static func table(_ rows: [Row]) -> String {
-        var out = "    k     rmse      mse      mae  epochs  seconds\n"
+        var out = "    k     rmse      mse      mae  epochs  seconds  mlp_rmse  mlp_seconds\n"
         for r in rows {
-            out += String(format: "%5d  %7.4f  %7.4f  %7.4f  %6d  %7.2f\n", r.k, r.rmse, r.mse, r.mae, r.epochs, r.seconds)
+            out += String(format: "%5d  %7.4f  %7.4f  %7.4f  %6d  %7.2f", r.k, r.rmse, r.mse, r.mae, r.epochs, r.seconds)
+            out += r.mlpRMSE.map { String(format: "  %8.4f", $0) } ?? "         -"
+            out += r.mlpSeconds.map { String(format: "  %11.2f\n", $0) } ?? "            -\n"
         }
         return out
     }
@@ -69,7 +94,8 @@ package enum KSweep {
             series: [
                 .init(name: "MSE", points: rows.map { (Double($0.k), $0.mse) }),
                 .init(name: "RMSE", points: rows.map { (Double($0.k), $0.rmse) }),
-            ],
+            ] + (rows.contains { $0.mlpRMSE != nil }
+                ? [.init(name: "MLP RMSE", points: rows.compactMap { r in r.mlpRMSE.map { (Double(r.k), $0) } })] : []),
             xAxis: .categorical)
     }
 }

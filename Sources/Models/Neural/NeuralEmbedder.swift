@@ -73,7 +73,7 @@ package struct NeuralEmbedder: Sendable {
         return sums
     }
 
-    private static func checkIndices(_ ratings: RatingTriples, userCount: Int, movieCount: Int, movies: IDIndex) throws {
+    static func checkIndices(_ ratings: RatingTriples, userCount: Int, movieCount: Int, movies: IDIndex) throws {
         guard !ratings.isEmpty else { throw ModelError.emptyData("no ratings to train on") }
         for i in 0..<ratings.count {
             let u = ratings.users[i], m = ratings.movies[i]
@@ -122,10 +122,9 @@ package struct NeuralEmbedder: Sendable {
         let c = configuration
         let bags = LikedMovies(split.train, userCount: users.count, movieCount: movies.count, threshold: c.likedThreshold)
         var training = NeuralTraining(bags: bags, movieCount: movies.count, configuration: c)
-        var best = (epoch: 0, ndcg: -1.0)
+        var stopping = EarlyStopping(patience: c.patience, higherIsBetter: true)
         var saved = training.network.snapshot()
-        var sinceBest = 0
-        while training.epochs < c.epochs, sinceBest < c.patience {
+        while training.epochs < c.epochs, stopping.continues {
             var loss = 0.0
             for _ in 0..<min(c.evaluationInterval, c.epochs - training.epochs) { loss = training.runEpoch() }
             guard loss.isFinite else { throw ModelError.numerical("neural training diverged (loss is not finite) at epoch \(training.epochs)") }
@@ -133,20 +132,14 @@ package struct NeuralEmbedder: Sendable {
                 training.network, bags: bags, users: users, movies: movies, configuration: c, encoder: nil, parameters: [:])
             let ndcg = try Evaluation.ranking(
                 of: model, train: split.train, test: split.test, k: c.validationCutoff, threads: c.threads).ndcg
-            if ndcg > best.ndcg {
-                best = (training.epochs, ndcg)
-                saved = training.network.snapshot()
-                sinceBest = 0
-            } else {
-                sinceBest += 1
-            }
+            if stopping.record(ndcg, epoch: training.epochs) { saved = training.network.snapshot() }
             progress.step("training neural", [
                 "epoch": "\(training.epochs)/\(c.epochs)", "loss": MetricText.fixed(loss),
-                "validation_ndcg": MetricText.fixed(ndcg), "best_epoch": "\(best.epoch)",
+                "validation_ndcg": MetricText.fixed(ndcg), "best_epoch": "\(stopping.bestEpoch)",
             ])
         }
         training.network.restore(saved)
-        return (training.network, best)
+        return (training.network, (stopping.bestEpoch, max(stopping.bestScore, -1)))
     }
 
     /// The network as a ``FactorModel``: users' embeddings from `bags`, `V`, `b`.

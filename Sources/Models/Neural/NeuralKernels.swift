@@ -41,6 +41,21 @@ enum NeuralKernels {
         }
     }
 
+    /// Copies `row` (length `width`) into each of the first `rows` rows of `matrix`: the bias
+    /// a dense layer's `sgemm` then accumulates onto.
+    static func fillRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, with row: UnsafePointer<Float>, width: Int) {
+        for r in 0..<rows { (matrix + r * width).update(from: row, count: width) }
+    }
+
+    static func reluInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { values[i] = max(values[i], 0) }
+    }
+
+    /// Turns `delta = dL/dh` into `dL/da` for `h = relu(a)`: zero where the unit was off.
+    static func reluBackward(activation h: UnsafePointer<Float>, delta: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count where h[i] <= 0 { delta[i] = 0 }
+    }
+
     static func tanhInPlace(_ values: inout [Float]) {
         for i in values.indices { values[i] = tanh(values[i]) }
     }

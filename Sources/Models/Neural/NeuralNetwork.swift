@@ -74,14 +74,14 @@ package final class NeuralNetwork {
 
     var dimension: Int { widths[widths.count - 1] }
 
-    private static func glorot(rows: Int, columns: Int, random: inout SeededRandom) -> TrainableTensor {
+    static func glorot(rows: Int, columns: Int, random: inout SeededRandom) -> TrainableTensor {
         let tensor = TrainableTensor(count: rows * columns, decays: true)
         let limit = (6 / Double(rows + columns)).squareRoot()
         for i in 0..<tensor.count { tensor.value[i] = Float((2 * random.nextDouble() - 1) * limit) }
         return tensor
     }
 
-    private static func smallGaussian(count: Int, random: inout SeededRandom) -> TrainableTensor {
+    static func smallGaussian(count: Int, random: inout SeededRandom) -> TrainableTensor {
         let tensor = TrainableTensor(count: count, decays: false)
         random.fillGaussian(tensor.value, count: count, scale: 0.001)
         return tensor
@@ -118,13 +118,9 @@ package final class NeuralNetwork {
 
     private func encodeDenseLayer(_ l: Int, rows: Int) {
         let width = widths[l]
-        fillRows(activations[l], rows: rows, with: biases[l].value, width: width)
+        NeuralKernels.fillRows(activations[l], rows: rows, with: biases[l].value, width: width)
         BLAS.gemm(m: rows, n: width, k: widths[l - 1], a: activations[l - 1], b: weights[l].value, beta: 1, c: activations[l])
         NeuralKernels.tanhInPlace(activations[l], count: rows * width)
-    }
-
-    private func fillRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, with row: UnsafePointer<Float>, width: Int) {
-        for r in 0..<rows { (matrix + r * width).update(from: row, count: width) }
     }
 
     /// The embedding of row `row` of the last encoded batch.
@@ -162,7 +158,7 @@ package final class NeuralNetwork {
     /// `dL/dz` in `scores`. Returns the mean loss (row losses summed in row order).
     private func scoreAndSoftmax(_ batch: NeuralBatch, targets: LikedMovies) -> Double {
         let rows = batch.count, movieCount = self.movieCount
-        fillRows(scores, rows: rows, with: movieBias.value, width: movieCount)
+        NeuralKernels.fillRows(scores, rows: rows, with: movieBias.value, width: movieCount)
         BLAS.gemmABt(m: rows, n: movieCount, k: dimension, a: activations[widths.count - 1], b: movieFactors.value, beta: 1, c: scores)
         let z = SharedPointer(scores), loss = SharedPointer(rowLoss)
         let users = batch.users, offsets = targets.offsets, movies = targets.movies

@@ -142,6 +142,9 @@ extension ModelConfiguration {
         case .neural(var c):
             c.epochs = min(c.epochs, Self.trialEpochs)
             return .neural(c)
+        case .mlp(var c):
+            c.epochs = min(c.epochs, Self.trialEpochs)
+            return .mlp(c)
         case .popularity, .baseline:
             return self
         }

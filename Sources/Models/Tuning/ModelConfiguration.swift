@@ -8,6 +8,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     case neural(NeuralEmbedder.Configuration)
     /// ALS with the ranking objective (its configuration's `objective` is `.ranking`).
     case ials(AlternatingLeastSquares.Configuration)
+    case mlp(RatingMLP.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -18,6 +19,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .als: return .als
         case .neural: return .neural
         case .ials: return .ials
+        case .mlp: return .mlp
         }
     }
 
@@ -26,7 +28,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     package var predictsRatings: Bool {
         switch self {
         case .popularity, .neural, .ials: return false
-        case .baseline, .mf, .als: return true
+        case .baseline, .mf, .als, .mlp: return true
         }
     }
 
@@ -37,6 +39,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c): return c.parameters
         case .als(let c), .ials(let c): return c.parameters
         case .neural(let c): return c.parameters
+        case .mlp(let c): return c.parameters
         }
     }
 
@@ -52,6 +55,7 @@ package enum ModelConfiguration: Sendable, Equatable {
             }
             try c.validate()
         case .neural(let c): try c.validate()
+        case .mlp(let c): try c.validate()
         }
     }
 
@@ -73,6 +77,9 @@ package enum ModelConfiguration: Sendable, Equatable {
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres)
         case .neural(let c):
             return try NeuralEmbedder(configuration: c).fit(
+                ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
+        case .mlp(let c):
+            return try RatingMLP(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         }
     }

@@ -15,6 +15,15 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// ALS with the ranking objective: implicit-feedback ALS (Hu, Koren and Volinsky 2008;
     /// Rendle et al. 2021) with the genre prior; lists and vectors, no ratings.
     case ials
+    /// The rating MLP of the study of latent spaces for user preferences (Brazilian Journal of
+    /// Technology, 2021): embeddings through three ReLU layers to a clipped rating.
+    case mlp
+
+    /// The kinds a publish or a nightly cycle trains when none is named: every kind but
+    /// ``mlp``, whose top-N lists score every user against every movie through its network
+    /// (thousands of times the cost of a dot product) and whose ratings are no better than
+    /// MF's; `--model mlp` and `LATENT_TRAIN_MODELS=mlp` still publish it.
+    package static let nightlyDefaults: [ModelKind] = allCases.filter { $0 != .mlp }
 
     /// The configuration with every default (what a user who passes nothing gets).
     package var defaultConfiguration: ModelConfiguration {
@@ -25,6 +34,7 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .als: return .als(.init())
         case .neural: return .neural(.init())
         case .ials: return .ials(.rankingDefaults)
+        case .mlp: return .mlp(.init())
         }
     }
 }

@@ -17,6 +17,7 @@ extension ModelConfiguration {
         case .als(let c): return TunedKinds.als.values(of: c)
         case .neural(let c): return TunedKinds.neural.values(of: c)
         case .ials(let c): return TunedKinds.ials.values(of: c)
+        case .mlp(let c): return TunedKinds.mlp.values(of: c)
         }
     }
 
@@ -30,6 +31,7 @@ extension ModelConfiguration {
         case .als(let c): return .als(TunedKinds.als.applying(values, to: c))
         case .neural(let c): return .neural(TunedKinds.neural.applying(values, to: c))
         case .ials(let c): return .ials(TunedKinds.ials.applying(values, to: c))
+        case .mlp(let c): return .mlp(TunedKinds.mlp.applying(values, to: c))
         }
     }
 }
@@ -71,5 +73,8 @@ private enum TunedKinds {
     }
     static var neural: TunedFields<NeuralEmbedder.Configuration> {
         .init(floats: [(.dropout, \.dropout), (.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])
+    }
+    static var mlp: TunedFields<RatingMLP.Configuration> {
+        .init(floats: [(.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])
     }
 }

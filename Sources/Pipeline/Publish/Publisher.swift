@@ -70,6 +70,8 @@ package struct Publisher {
     ) throws -> PublishOutcome {
         var clock = clock
         func checkpoint() throws { if isCancelled() { throw PublishError.cancelled } }
+        // The rating MLP scores every pair for its lists: refuse before training, not after.
+        if configuration.kind == .mlp { try RatingHead.checkScoringSize(users: dataset.users.count, movies: dataset.movies.count) }
 
         let split = try Splits.randomHoldout(dataset.ratings, testFraction: settings.validationFraction, seed: settings.seed)
         let winner = try clock.time("tune") { try tuned(configuration, runID: runID, split: split, dataset: dataset, settings: settings) }

@@ -20,8 +20,9 @@ package struct RunWriter {
     @discardableResult
     package func write(_ content: RunContent, runID: Int64) throws -> Int {
         var rows = 0
-        if content.model.encoder != nil {
-            // The live path needs the encoder to embed a user; the vectors alone cannot.
+        if content.model.encoder != nil || content.model.ratingHead != nil {
+            // The live path needs the encoder to embed a user (and the rating MLP its head to
+            // score); the vectors alone cannot.
             try connection.copyIn("copy latent.model_files (run_id, bytes) from stdin (format binary)") { writer in
                 try writer.beginRow(fieldCount: 2)
                 writer.append(runID)
