@@ -104,35 +104,7 @@ struct PublishOptions: ParsableArguments {
 
     /// The model's defaults with this command's seed and threads.
     func configuration(of kind: ModelKind, defaultThreads: Int? = nil) -> ModelConfiguration {
-        switch kind.defaultConfiguration {
-        case .popularity: return .popularity
-        case .baseline(let c): return .baseline(c)
-        case .mf(var c):
-            c.seed = seed
-            if let k { c.k = k }
-            if let threads = threads ?? defaultThreads { c.threads = threads }
-            return .mf(c)
-        case .als(var c):
-            c.seed = seed
-            if let k { c.k = k }
-            if let threads = threads ?? defaultThreads { c.threads = threads }
-            return .als(c)
-        case .ials(var c):
-            c.seed = seed
-            if let k { c.k = k }
-            if let threads = threads ?? defaultThreads { c.threads = threads }
-            return .ials(c)
-        case .neural(var c):
-            c.seed = seed
-            if let k { c.dimension = k }
-            if let threads = threads ?? defaultThreads { c.threads = threads }
-            return .neural(c)
-        case .mlp(var c):
-            c.seed = seed
-            if let k { c.dimension = k }
-            if let threads = threads ?? defaultThreads { c.threads = threads }
-            return .mlp(c)
-        }
+        kind.defaultConfiguration.changing(SettingsChange(seed: seed, dimensions: k, threads: threads ?? defaultThreads))
     }
 
 

@@ -235,3 +235,9 @@ package struct AlternatingLeastSquares: Sendable {
             parameters: parameters)
     }
 }
+
+extension AlternatingLeastSquares.Configuration: TrainerSettings {
+    package var dimensions: Int { get { k } set { k = newValue } }
+    package var effort: Int { get { iterations } set { iterations = newValue } }
+    package static var trialEffort: Int { 5 }
+}

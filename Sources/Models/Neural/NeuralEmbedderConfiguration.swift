@@ -109,3 +109,9 @@ extension NeuralEmbedder {
         }
     }
 }
+
+extension NeuralEmbedder.Configuration: TrainerSettings {
+    package var dimensions: Int { get { dimension } set { dimension = newValue } }
+    package var effort: Int { get { epochs } set { epochs = newValue } }
+    package static var trialEffort: Int { 40 }
+}

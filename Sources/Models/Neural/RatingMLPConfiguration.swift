@@ -79,3 +79,9 @@ extension RatingMLP {
         }
     }
 }
+
+extension RatingMLP.Configuration: TrainerSettings {
+    package var dimensions: Int { get { dimension } set { dimension = newValue } }
+    package var effort: Int { get { epochs } set { epochs = newValue } }
+    package static var trialEffort: Int { 40 }
+}

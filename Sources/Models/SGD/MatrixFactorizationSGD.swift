@@ -232,3 +232,9 @@ package struct MatrixFactorizationSGD: Sendable {
         return model
     }
 }
+
+extension MatrixFactorizationSGD.Configuration: TrainerSettings {
+    package var dimensions: Int { get { k } set { k = newValue } }
+    package var effort: Int { get { epochs } set { epochs = newValue } }
+    package static var trialEffort: Int { 40 }
+}

@@ -121,32 +121,3 @@ package struct HyperparameterSearch: Sendable {
     }
 }
 
-extension ModelConfiguration {
-    /// Iterations or epochs a search trial runs at most: candidates are compared at equal,
-    /// reduced effort (ALS is close to its final ranking of configurations after 5 iterations),
-    /// so a budget buys several trials on large data.
-    static let trialIterations = 5, trialEpochs = 40
-
-    /// This configuration with its effort capped for a search trial.
-    var trialEffort: ModelConfiguration {
-        switch self {
-        case .als(var c):
-            c.iterations = min(c.iterations, Self.trialIterations)
-            return .als(c)
-        case .ials(var c):
-            c.iterations = min(c.iterations, Self.trialIterations)
-            return .ials(c)
-        case .mf(var c):
-            c.epochs = min(c.epochs, Self.trialEpochs)
-            return .mf(c)
-        case .neural(var c):
-            c.epochs = min(c.epochs, Self.trialEpochs)
-            return .neural(c)
-        case .mlp(var c):
-            c.epochs = min(c.epochs, Self.trialEpochs)
-            return .mlp(c)
-        case .popularity, .baseline:
-            return self
-        }
-    }
-}
