@@ -59,9 +59,9 @@ struct HeldOutUsersCommand: ParsableCommand {
 
     func run() throws {
         let (dataset, _) = try source.load()
-        let configuration = HeldOutUsersExperiment.Configuration(
-            minimumPositives: minPositives, heldOutFraction: heldOutUsers, heldOutCount: heldOutCount, seed: seed,
-            models: try modelKinds().map(\.defaultConfiguration))
+        var configuration = HeldOutUsersExperiment.Configuration()
+        (configuration.minimumPositives, configuration.heldOutFraction, configuration.heldOutCount) = (minPositives, heldOutUsers, heldOutCount)
+        (configuration.seed, configuration.models) = (seed, try modelKinds().map(\.defaultConfiguration))
         let split = try HeldOutUsersSplit(dataset, configuration: configuration)
         if let splitOut {
             try FileManager.default.createDirectory(atPath: splitOut, withIntermediateDirectories: true)

@@ -36,8 +36,9 @@ struct SynthCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        let configuration = Synthetic.Configuration(
-            ratings: ratings, users: users, movies: movies, rank: rank, noise: noise, seed: seed)
+        var configuration = Synthetic.Configuration()
+        (configuration.ratings, configuration.users, configuration.movies) = (ratings, users, movies)
+        (configuration.rank, configuration.noise, configuration.seed) = (rank, noise, seed)
         let started = Date()
         let paths = try Synthetic.write(configuration, to: out)
         let seconds = Date().timeIntervalSince(started)

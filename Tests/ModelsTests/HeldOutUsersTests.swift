@@ -28,7 +28,7 @@ final class HeldOutUsersTests: XCTestCase {
 
     func testSplitOnML100K() throws {
         let dataset = try loadML100K()
-        let configuration = HeldOutUsersExperiment.Configuration(seed: 7)
+        let configuration = configured(HeldOutUsersExperiment.Configuration()) { $0.seed = 7 }
         let split = try HeldOutUsersSplit(dataset, configuration: configuration)
         let ratings = dataset.ratings
         var positives = [Int](repeating: 0, count: dataset.users.count)
@@ -57,22 +57,22 @@ final class HeldOutUsersTests: XCTestCase {
         let again = try HeldOutUsersSplit(dataset, configuration: configuration)
         XCTAssertEqual(again.users, split.users)
         XCTAssertEqual(again.evaluation, split.evaluation)
-        let other = try HeldOutUsersSplit(dataset, configuration: .init(seed: 8))
+        let other = try HeldOutUsersSplit(dataset, configuration: configured(.init()) { $0.seed = 8 })
         XCTAssertNotEqual(other.users, split.users)
-        let one = try HeldOutUsersSplit(dataset, configuration: .init(heldOutCount: 1, seed: 7))
+        let one = try HeldOutUsersSplit(dataset, configuration: configured(.init()) { $0.heldOutCount = 1; $0.seed = 7 })
         XCTAssertEqual(one.users.count, 1)
-        XCTAssertThrowsError(try HeldOutUsersSplit(dataset, configuration: .init(heldOutCount: eligible + 1))) { error in
+        XCTAssertThrowsError(try HeldOutUsersSplit(dataset, configuration: configured(.init()) { $0.heldOutCount = eligible + 1 })) { error in
             guard case ModelError.emptyData(let text) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(text.contains("\(eligible)"), text)
         }
-        XCTAssertThrowsError(try HeldOutUsersSplit(dataset, configuration: .init(minimumPositives: 1)))
+        XCTAssertThrowsError(try HeldOutUsersSplit(dataset, configuration: configured(.init()) { $0.minimumPositives = 1 }))
     }
 
     /// Popularity's row computed independently: each held-out user's list is the training
     /// order by rating count, without their fold-in movies.
     func testPopularityRowMatchesAnIndependentComputation() throws {
         let dataset = try loadML100K()
-        let configuration = HeldOutUsersExperiment.Configuration(seed: 11, models: [.popularity])
+        let configuration = configured(HeldOutUsersExperiment.Configuration()) { $0.seed = 11; $0.models = [.popularity] }
         let split = try HeldOutUsersSplit(dataset, configuration: configuration)
         let row = try XCTUnwrap(HeldOutUsersExperiment.run(dataset, split: split, configuration: configuration).first)
 
@@ -100,8 +100,10 @@ final class HeldOutUsersTests: XCTestCase {
     /// ALS and MF fold in by their regularised solve; their figures must at least be sane.
     func testNeuralModelOnHeldOutUsersOfML100KBeatsPopularity() throws {
         let dataset = try loadML100K()
-        let configuration = HeldOutUsersExperiment.Configuration(
-            seed: 98765, models: [.neural(.init(seed: 42)), .als(.init()), .mf(.init()), .popularity])
+        let configuration = configured(HeldOutUsersExperiment.Configuration()) {
+            $0.seed = 98765
+            $0.models = [.neural(.init(seed: 42)), .als(.init()), .mf(.init()), .popularity]
+        }
         let split = try HeldOutUsersSplit(dataset, configuration: configuration)
         let rows = try HeldOutUsersExperiment.run(dataset, split: split, configuration: configuration)
         XCTAssertEqual(rows.map(\.model), [.neural, .als, .mf, .popularity])

@@ -8,7 +8,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testWritesMovieLensCSVThatReadsBack() throws {
-        let config = Synthetic.Configuration(ratings: 50_000, users: 800, movies: 2_000, seed: 3)
+        let config = configured(Synthetic.Configuration()) { ($0.ratings, $0.users, $0.movies, $0.seed) = (50_000, 800, 2_000, 3) }
         let folder = temporaryFolder()
         let files = try Synthetic.write(config, to: folder)
         let data = try MovieLens.loadDataset(ratings: files.ratings, movies: files.movies)
@@ -31,7 +31,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testSameSeedSameBytes() throws {
-        let config = Synthetic.Configuration(ratings: 20_000, users: 300, movies: 200, seed: 9)
+        let config = configured(Synthetic.Configuration()) { ($0.ratings, $0.users, $0.movies, $0.seed) = (20_000, 300, 200, 9) }
         let a = try Synthetic.write(config, to: temporaryFolder())
         let b = try Synthetic.write(config, to: temporaryFolder())
         XCTAssertEqual(FileManager.default.contents(atPath: a.ratings), FileManager.default.contents(atPath: b.ratings))
@@ -39,7 +39,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testPlantedStructureIsLearnable() throws {
-        let files = try Synthetic.write(.init(ratings: 100_000, users: 1_000, movies: 800, seed: 4), to: temporaryFolder())
+        let files = try Synthetic.write(configured(.init()) { ($0.ratings, $0.users, $0.movies, $0.seed) = (100_000, 1_000, 800, 4) }, to: temporaryFolder())
         let data = try MovieLens.loadDataset(ratings: files.ratings, movies: files.movies)
         let split = try Splits.randomHoldout(data.ratings, testFraction: 0.1, seed: 1)
         let baseline = try BiasBaseline().fit(ratings: split.train, users: data.users, movies: data.movies)
@@ -50,7 +50,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testRejectsImpossibleSizes() {
-        XCTAssertThrowsError(try Synthetic.write(.init(ratings: 1_000, users: 2, movies: 10), to: temporaryFolder()))
-        XCTAssertThrowsError(try Synthetic.write(.init(ratings: 0), to: temporaryFolder()))
+        XCTAssertThrowsError(try Synthetic.write(configured(.init()) { ($0.ratings, $0.users, $0.movies) = (1_000, 2, 10) }, to: temporaryFolder()))
+        XCTAssertThrowsError(try Synthetic.write(configured(.init()) { $0.ratings = 0 }, to: temporaryFolder()))
     }
 }

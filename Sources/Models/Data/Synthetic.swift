@@ -11,32 +11,20 @@ import Foundation
 /// the same configuration writes byte-identical files whatever the core count.
 package enum Synthetic {
     package struct Configuration: Sendable, Equatable {
-        package var ratings: Int
-        package var users: Int
-        package var movies: Int
+        package var ratings = 1_000_000
+        package var users = 6_000
+        package var movies = 4_000
         /// Rank of the planted structure.
-        package var rank: Int
+        package var rank = 8
         /// Zipf exponents of user activity and movie popularity.
-        package var userActivityExponent: Double
-        package var moviePopularityExponent: Double
+        package var userActivityExponent = 0.8
+        package var moviePopularityExponent = 0.9
         /// Standard deviation of the rating noise (before rounding).
-        package var noise: Double
-        package var seed: UInt64
+        package var noise = 0.6
+        package var seed: UInt64 = 42
 
-        package init(
-            ratings: Int = 1_000_000, users: Int = 6_000, movies: Int = 4_000, rank: Int = 8,
-            userActivityExponent: Double = 0.8, moviePopularityExponent: Double = 0.9, noise: Double = 0.6,
-            seed: UInt64 = 42
-        ) {
-            self.ratings = ratings
-            self.users = users
-            self.movies = movies
-            self.rank = rank
-            self.userActivityExponent = userActivityExponent
-            self.moviePopularityExponent = moviePopularityExponent
-            self.noise = noise
-            self.seed = seed
-        }
+        /// Every default; set the fields to change them.
+        package init() {}
 
         package func validate() throws {
             try ParameterCheck.integer("users", users, atLeast: 1)

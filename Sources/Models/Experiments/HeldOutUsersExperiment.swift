@@ -16,38 +16,25 @@ import Logging
 package enum HeldOutUsersExperiment {
     package struct Configuration: Sendable, Equatable {
         /// Ratings at or above this are positives.
-        package var positiveThreshold: Float
+        package var positiveThreshold: Float = 4
         /// Only users with this many positives can be held out.
-        package var minimumPositives: Int
+        package var minimumPositives = 5
         /// Share of those users held out (at least one), unless ``heldOutCount`` is set.
-        package var heldOutFraction: Double
+        package var heldOutFraction = 0.1
         /// Exactly this many users held out.
         package var heldOutCount: Int?
         /// Share of a held-out user's positives kept for evaluation (`int(share * n)`, at
         /// least one); the rest is folded in.
-        package var evaluationFraction: Double
+        package var evaluationFraction = 0.2
         /// Seed of the held-out users and of their fold-in/evaluation split.
-        package var seed: UInt64
+        package var seed: UInt64 = 98765
         /// The models compared, each trained on the same split.
-        package var models: [ModelConfiguration]
+        package var models: [ModelConfiguration] = [.neural(.init()), .als(.init()), .mf(.init()), .popularity]
         /// Threads for fold-in scoring.
-        package var threads: Int
+        package var threads = ProcessInfo.processInfo.activeProcessorCount
 
-        package init(
-            positiveThreshold: Float = 4, minimumPositives: Int = 5, heldOutFraction: Double = 0.1, heldOutCount: Int? = nil,
-            evaluationFraction: Double = 0.2, seed: UInt64 = 98765,
-            models: [ModelConfiguration] = [.neural(.init()), .als(.init()), .mf(.init()), .popularity],
-            threads: Int = ProcessInfo.processInfo.activeProcessorCount
-        ) {
-            self.positiveThreshold = positiveThreshold
-            self.minimumPositives = minimumPositives
-            self.heldOutFraction = heldOutFraction
-            self.heldOutCount = heldOutCount
-            self.evaluationFraction = evaluationFraction
-            self.seed = seed
-            self.models = models
-            self.threads = threads
-        }
+        /// Every default; set the fields to change them.
+        package init() {}
 
         package func validate() throws {
             try ParameterCheck.finite("positiveThreshold", positiveThreshold)
