@@ -67,6 +67,9 @@ final class CLITests: XCTestCase {
             (["publish", "--model", "nosuch"], "--model"),
             (["synth", "--ratings", "-5", "--out", sample.directory.path], "--ratings"),
             (["train", "nosuch", "--ratings", sample.ratings] + out, "nosuch"),
+            (["train", "mf", "--ratings", sample.ratings, "--objective", "ranking"] + out, "--objective"),
+            (["train", "ials", "--ratings", sample.ratings, "--objective", "rating"] + out, "--objective"),
+            (["train", "als", "--ratings", sample.ratings, "--unobserved-weight", "0.1"] + out, "--unobserved-weight"),
         ]
         for (arguments, flag) in cases {
             let run = try LatentRun.run(arguments, environment: environment, timeout: 30)
@@ -171,6 +174,24 @@ final class CLITests: XCTestCase {
         let similar = try LatentRun.run(["similar", path, "--movie", "1", "--count", "5", "--movies", sample.movies])
         XCTAssertEqual(similar.status, 0, similar.standardError)
         XCTAssertGreaterThanOrEqual(similar.standardOutput.split(separator: "\n").count, 5, similar.standardOutput)
+    }
+
+    /// `train als --objective ranking` trains the ials model (scores, not ratings), which eval
+    /// --ranking and recommend read like any other.
+    func testTrainALSWithTheRankingObjective() throws {
+        let sample = try Sample(self)
+        let path = sample.directory.appendingPathComponent("ials.model").path
+        let arguments = ["train", "als", "--objective", "ranking", "--ratings", sample.ratings, "--movies", sample.movies,
+                         "--out", path, "--seed", "3", "--k", "4", "--iterations", "3"]
+        let train = try LatentRun.run(arguments)
+        XCTAssertEqual(train.status, 0, "latent \(arguments.joined(separator: " ")):\n\(train.standardError)")
+        XCTAssertTrue(train.standardOutput.contains("model=ials"), train.standardOutput)
+        let eval = try LatentRun.run(["eval", path, "--ratings", sample.ratings, "--ranking", "--train", sample.ratings])
+        XCTAssertEqual(eval.status, 0, eval.standardError)
+        XCTAssertFalse(eval.standardOutput.contains("rmse="), "ials scores are not ratings: \(eval.standardOutput)")
+        let recommend = try LatentRun.run(["recommend", path, "--user", "1", "--count", "5", "--ratings", sample.ratings])
+        XCTAssertEqual(recommend.status, 0, recommend.standardError)
+        XCTAssertEqual(recommend.standardOutput.split(separator: "\n").count, 6, recommend.standardOutput)
     }
 
     // MARK: Malformed files

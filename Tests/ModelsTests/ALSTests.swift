@@ -2,6 +2,28 @@ import XCTest
 import Models
 
 /// A synthetic exactly-low-rank problem: ratings = mu + b_u + b_i + p_u . q_i with no noise.
+/// Runs `iterations` iterations half-step by half-step, asserting that none increases the
+/// objective (each is an exact block minimisation); returns the objective before and after.
+func assertNoHalfStepIncreasesTheObjective(
+    _ trainer: inout ALSTrainer, iterations: Int, _ label: String, file: StaticString = #filePath, line: UInt = #line
+) throws -> (start: Double, end: Double) {
+    let start = trainer.objective()
+    var previous = start
+    for iteration in 0..<iterations {
+        try trainer.updateUsers()
+        let afterUsers = trainer.objective()
+        XCTAssertLessThanOrEqual(afterUsers, previous * (1 + 1e-5) + 1e-6, "user step, iteration \(iteration), \(label)", file: file, line: line)
+        try trainer.updateMovies()
+        let afterMovies = trainer.objective()
+        XCTAssertLessThanOrEqual(afterMovies, afterUsers * (1 + 1e-5) + 1e-6, "movie step, iteration \(iteration), \(label)", file: file, line: line)
+        trainer.updateGenres()
+        let afterGenres = trainer.objective()
+        XCTAssertLessThanOrEqual(afterGenres, afterMovies * (1 + 1e-5) + 1e-6, "genre step, iteration \(iteration), \(label)", file: file, line: line)
+        previous = afterGenres
+    }
+    return (start, previous)
+}
+
 struct LowRankProblem {
     var dataset: Dataset
     var observed: RatingTriples
@@ -78,19 +100,7 @@ final class ALSTests: XCTestCase {
                 useGenres: true, seed: 4, threads: 2, missingWeight: missingWeight, missingRating: 1.5)
             let sparse = SparseRatings(problem.observed, userCount: problem.dataset.users.count, movieCount: problem.dataset.movies.count)
             var trainer = try ALSTrainer(configuration: configuration, ratings: sparse, genres: problem.dataset.genres)
-            var previous = trainer.objective()
-            for iteration in 0..<8 {
-                try trainer.updateUsers()
-                let afterUsers = trainer.objective()
-                XCTAssertLessThanOrEqual(afterUsers, previous * (1 + 1e-5) + 1e-6, "user step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
-                try trainer.updateMovies()
-                let afterMovies = trainer.objective()
-                XCTAssertLessThanOrEqual(afterMovies, afterUsers * (1 + 1e-5) + 1e-6, "movie step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
-                trainer.updateGenres()
-                let afterGenres = trainer.objective()
-                XCTAssertLessThanOrEqual(afterGenres, afterMovies * (1 + 1e-5) + 1e-6, "genre step, iteration \(iteration), exponent \(exponent), missing \(missingWeight)")
-                previous = afterGenres
-            }
+            _ = try assertNoHalfStepIncreasesTheObjective(&trainer, iterations: 8, "exponent \(exponent), missing \(missingWeight)")
             XCTAssertFalse(trainer.genreFactors.allSatisfy { $0 == 0 }, "genre vectors were learned")
         }
     }
