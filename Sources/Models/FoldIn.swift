@@ -51,10 +51,10 @@ package struct FoldInRegularization: Sendable, Equatable {
                 gamma: try saved.nonNegative("biasRegularisation"), gammaExponent: 1)
         case .baseline:
             self.init(lambda: 0, exponent: 0, gamma: try saved.nonNegative("userRegularisation"))
-        case .popularity, .neural:
+        case .popularity, .neural, .ease:
             throw ModelError.invalidParameter(
                 name: "model kind", value: model.kind.rawValue,
-                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder)")
+                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, ease takes the user's rated movies as they are)")
         }
     }
 }
@@ -189,6 +189,7 @@ extension FactorModel {
             let liked = zip(movieIndices, ratings).filter { $0.1 >= encoder.likedThreshold }.map(\.0)
             return (0, encoder.embed(movies: liked))
         }
+        if kind == .ease { return (0, try easeInput(movieIndices: movieIndices, ratings: ratings)) }
         let reg = try regularization ?? FoldInRegularization(model: self)
         guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }
         var missing: FoldInContext?

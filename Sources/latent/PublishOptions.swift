@@ -122,6 +122,9 @@ struct PublishOptions: ParsableArguments {
             if let k { c.dimension = k }
             if let threads = threads ?? defaultThreads { c.threads = threads }
             return .neural(c)
+        case .ease(var c):
+            if let threads = threads ?? defaultThreads { c.threads = threads }
+            return .ease(c)
         }
     }
 

@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train popularity|baseline|mf|als|neural`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural|ease`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,10 +18,10 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case popularity, baseline, mf, als, neural
+        case popularity, baseline, mf, als, neural, ease
     }
 
-    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings).")
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres) or neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings) or ease (Steck's item-item closed form, \"Embarrassingly Shallow Autoencoders for Sparse Data\"; ranking scores, catalogues up to --max-movies).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed: same data and seed, same model.")
     var seed: UInt64?
 
-    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features).")
+    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features). EASE: the L2 penalty relative to the mean number of ratings per movie.")
     var lambda: Float?
 
     @Option(help: "ALS: bias regularisation (gamma' in Razafindrakoto's ALS with genre features).")
@@ -83,6 +83,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Neural: probability of dropping each input movie while training.")
     var dropout: Float?
 
+    @Option(name: .customLong("max-movies"), help: "EASE: the largest catalogue it fits (its two movies x movies matrices take 4 bytes per entry each).")
+    var maxMovies: Int?
+
+    @Option(name: .customLong("liked-threshold"), help: "EASE: movies rated at or above this are a user's inputs (0: every rated movie).")
+    var likedThreshold: Float?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -109,9 +115,12 @@ struct TrainCommand: ParsableCommand {
         if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
         if model != .mf, model != .neural, epochs != nil { throw ValidationError("--epochs is for mf and neural; als takes --iterations") }
         if model != .neural, hidden != nil || dropout != nil { throw ValidationError("--hidden and --dropout are for neural") }
-        if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
-            throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
+        if model != .als, missingWeight != nil || missingRating != nil || (model != .ease && lambda != nil) || gamma != nil || tau != nil || noGenres {
+            throw ValidationError("--missing-weight, --missing-rating, --gamma, --tau and --no-genres are for als; --lambda for als and ease")
         }
+        if model == .ease, k != nil { throw ValidationError("--k does not apply to ease (its size is the catalogue's)") }
+        if model != .ease, maxMovies != nil || likedThreshold != nil { throw ValidationError("--max-movies and --liked-threshold are for ease") }
+        if let maxMovies, maxMovies <= 0 { throw ValidationError("--max-movies must be positive, got \(maxMovies)") }
         if model != .mf, biasRegularisation != nil || gravity != nil || initialisation != nil
             || (model != .neural && (learningRate != nil || validationFraction != nil)) {
             throw ValidationError("--bias-regularisation, --gravity and --initialisation are for mf; --learning-rate and --validation-fraction for mf and neural")
@@ -178,6 +187,13 @@ struct TrainCommand: ParsableCommand {
             if let validationFraction { c.validationFraction = validationFraction }
             if let threads { c.threads = threads }
             return .neural(c)
+        case .ease:
+            var c = EASE.Configuration()
+            if let lambda { c.lambda = lambda }
+            if let maxMovies { c.maxMovies = maxMovies }
+            if let likedThreshold { c.likedThreshold = likedThreshold }
+            if let threads { c.threads = threads }
+            return .ease(c)
         }
     }
 

@@ -139,7 +139,7 @@ extension ModelConfiguration {
         case .neural(var c):
             c.epochs = min(c.epochs, Self.trialEpochs)
             return .neural(c)
-        case .popularity, .baseline:
+        case .popularity, .baseline, .ease:
             return self
         }
     }

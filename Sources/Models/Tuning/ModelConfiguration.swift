@@ -6,6 +6,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     case mf(MatrixFactorizationSGD.Configuration)
     case als(AlternatingLeastSquares.Configuration)
     case neural(NeuralEmbedder.Configuration)
+    case ease(EASE.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -15,6 +16,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf: return .mf
         case .als: return .als
         case .neural: return .neural
+        case .ease: return .ease
         }
     }
 
@@ -22,7 +24,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// readers, and RMSE measures it); popularity and the neural embedder only rank.
     package var predictsRatings: Bool {
         switch self {
-        case .popularity, .neural: return false
+        case .popularity, .neural, .ease: return false
         case .baseline, .mf, .als: return true
         }
     }
@@ -34,6 +36,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c): return c.parameters
         case .als(let c): return c.parameters
         case .neural(let c): return c.parameters
+        case .ease(let c): return c.parameters
         }
     }
 
@@ -44,6 +47,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mf(let c): try c.validate()
         case .als(let c): try c.validate()
         case .neural(let c): try c.validate()
+        case .ease(let c): try c.validate()
         }
     }
 
@@ -66,6 +70,8 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .neural(let c):
             return try NeuralEmbedder(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
+        case .ease(let c):
+            return try EASE(configuration: c).fit(ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
         }
     }
 

@@ -15,6 +15,7 @@ extension ModelConfiguration {
         case .mf(let c): return TunedKinds.mf.values(of: c)
         case .als(let c): return TunedKinds.als.values(of: c)
         case .neural(let c): return TunedKinds.neural.values(of: c)
+        case .ease(let c): return TunedKinds.ease.values(of: c)
         }
     }
 
@@ -27,6 +28,7 @@ extension ModelConfiguration {
         case .mf(let c): return .mf(TunedKinds.mf.applying(values, to: c))
         case .als(let c): return .als(TunedKinds.als.applying(values, to: c))
         case .neural(let c): return .neural(TunedKinds.neural.applying(values, to: c))
+        case .ease(let c): return .ease(TunedKinds.ease.applying(values, to: c))
         }
     }
 }
@@ -65,5 +67,8 @@ private enum TunedKinds {
     }
     static var neural: TunedFields<NeuralEmbedder.Configuration> {
         .init(floats: [(.dropout, \.dropout), (.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])
+    }
+    static var ease: TunedFields<EASE.Configuration> {
+        .init(floats: [(.lambda, \.lambda)])
     }
 }
