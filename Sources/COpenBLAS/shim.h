@@ -18,6 +18,9 @@ void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, co
 /// Factor and solve in one call.
 void sposv_(const char *uplo, const int *n, const int *nrhs, float *a, const int *lda,
             float *b, const int *ldb, int *info, size_t uplo_len);
+/// Inverse of a symmetric positive definite matrix from its spotrf_ factor (the triangle
+/// named by uplo is overwritten; EASE's item-item inverse).
+void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t uplo_len);
 /// Symmetric eigen-decomposition (used for truncated SVD initialisation).
 void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const int *lda, float *w,
              float *work, const int *lwork, int *iwork, const int *liwork, int *info,

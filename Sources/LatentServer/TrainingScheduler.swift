@@ -102,6 +102,7 @@ package struct TrainingScheduler: Service {
                 switch result {
                 case .published(let o): return "\(o.model)=\(o.status.rawValue)"
                 case .failed(let model, _): return "\(model)=failed"
+                case .skipped(let model, _): return "\(model)=skipped"
                 }
             }.joined(separator: " ")
             health.cycleFinished(summary)

@@ -88,6 +88,9 @@ extension FactorModel {
         guard k > 0 else {
             throw ModelError.invalidParameter(name: "k", value: "0", requirement: "positive: a model without movie vectors has no similar movies")
         }
+        guard kind.hasVectors else {
+            throw ModelError.invalidParameter(name: "model kind", value: kind.rawValue, requirement: "a model with movie vectors (ease has none)")
+        }
         let inverseNorms = movieNorms().map { $0 > 0 ? 1 / $0 : 0 }
         let selections = measures.map { measure -> BlockTopN.Selection in
             switch measure {

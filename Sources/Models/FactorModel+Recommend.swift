@@ -85,6 +85,9 @@ extension FactorModel {
         guard k > 0 else {
             throw ModelError.invalidParameter(name: "k", value: "0", requirement: "positive: a biases-only model has no movie vectors to compare")
         }
+        guard kind.hasVectors else {
+            throw ModelError.invalidParameter(name: "model kind", value: kind.rawValue, requirement: "a model with movie vectors (ease has none)")
+        }
         let movieCount = movies.count
         let vector = Array(movieFactors[(target * k) ..< ((target + 1) * k)])
         var scores = [Float](repeating: 0, count: movieCount)

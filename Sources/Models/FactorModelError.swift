@@ -16,6 +16,9 @@ package enum ModelError: Error, Equatable, CustomStringConvertible {
     case io(path: String, reason: String)
     /// A numerical failure (a factorisation broke down), with the context.
     case numerical(String)
+    /// A model whose size grows with the square of the catalogue (EASE) asked to fit more
+    /// movies than its configured limit.
+    case catalogueTooLarge(model: String, movies: Int, limit: Int)
 
     package var description: String {
         switch self {
@@ -27,6 +30,10 @@ package enum ModelError: Error, Equatable, CustomStringConvertible {
         case let .corruptFile(path, reason): return "\(path) is not a valid Latent model file: \(reason)"
         case let .io(path, reason): return "cannot access \(path): \(reason)"
         case let .numerical(what): return "numerical failure: \(what)"
+        case let .catalogueTooLarge(model, movies, limit):
+            let tenths = Int((Double(movies) * Double(movies) * 4 / 1e8).rounded())
+            return "the catalogue has \(movies) movies, above \(model)'s limit of \(limit) movies: its item-item matrices would "
+                + "need \(tenths / 10).\(tenths % 10) GB each (raise the limit, or use a factor model such as als or neural)"
         }
     }
 }

@@ -76,10 +76,10 @@ package struct FoldInRegularization: Sendable, Equatable {
                 gamma: try saved.nonNegative("biasRegularisation"), gammaExponent: 1)
         case .baseline:
             self.init(lambda: 0, exponent: 0, gamma: try saved.nonNegative("userRegularisation"))
-        case .popularity, .neural, .mlp:
+        case .popularity, .neural, .mlp, .ease:
             throw ModelError.invalidParameter(
                 name: "model kind", value: model.kind.rawValue,
-                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, mlp's user embedding goes through a network and has no closed-form fold-in)")
+                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, mlp's user embedding goes through a network and has no regularised solve, ease takes the user's rated movies as they are)")
         }
     }
 }
@@ -227,6 +227,7 @@ extension FactorModel {
                 name: "model kind", value: kind.rawValue,
                 requirement: "a model without a rating head for fold-in (the rating MLP scores through its network: a solved vector would not fit it)")
         }
+        if kind == .ease { return (0, try easeInput(movieIndices: movieIndices, ratings: ratings)) }
         let reg = try regularization ?? FoldInRegularization(model: self)
         guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }
         if let ranking = reg.ranking {

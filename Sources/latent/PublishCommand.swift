@@ -37,6 +37,7 @@ struct PublishCommand: ParsableCommand {
             switch result {
             case .published(let outcome): print(Self.summary(outcome))
             case let .failed(model, error): failures.append("\(model): \(error)")
+            case let .skipped(model, reason): print("model=\(model) status=skipped reason=\"\(reason)\"")
             }
         }
         guard failures.isEmpty else { throw CommandFailure("publishing failed for " + failures.joined(separator: "; ")) }

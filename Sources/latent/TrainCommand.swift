@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train popularity|baseline|mf|als|neural|ials|mlp`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural|ials|mlp|ease`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case popularity, baseline, mf, als, neural, ials, mlp
+        case popularity, baseline, mf, als, neural, ials, mlp, ease
     }
 
     /// What ALS fits: ratings, or which movies a user rates (the "ials" model).
@@ -26,7 +26,7 @@ struct TrainCommand: ParsableCommand {
         case rating, ranking
     }
 
-    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres), neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings), ials (ALS with the ranking objective, the same as als --objective ranking) or mlp (the rating network of the study of latent spaces for user preferences, Brazilian Journal of Technology 2021: embeddings through three ReLU layers, Gaussian noise, clipped output).")
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres), neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings), ials (ALS with the ranking objective, the same as als --objective ranking), mlp (the rating network of the study of latent spaces for user preferences, Brazilian Journal of Technology 2021: embeddings through three ReLU layers, Gaussian noise, clipped output) or ease (Steck, \"Embarrassingly shallow autoencoders for sparse data\": an item-item closed form; lists only, catalogues up to --max-movies).")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed: same data and seed, same model.")
     var seed: UInt64?
 
-    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features).")
+    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features). EASE: the L2 penalty relative to the mean number of ratings per movie.")
     var lambda: Float?
 
     @Option(help: "ALS: bias regularisation (gamma' in Razafindrakoto's ALS with genre features).")
@@ -100,6 +100,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Neural: probability of dropping each input movie while training.")
     var dropout: Float?
 
+    @Option(name: .customLong("max-movies"), help: "EASE: the largest catalogue it fits (its two movies x movies matrices take 4 bytes per entry each).")
+    var maxMovies: Int?
+
+    @Option(name: .customLong("liked-threshold"), help: "EASE: movies rated at or above this are a user's inputs (0: every rated movie).")
+    var likedThreshold: Float?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -137,12 +143,15 @@ struct TrainCommand: ParsableCommand {
         if model != .neural, dropout != nil { throw ValidationError("--dropout is for neural") }
         if model != .neural, model != .mlp, hidden != nil { throw ValidationError("--hidden is for neural and mlp") }
         if model == .mlp, let hidden, hidden < 4 { throw ValidationError("--hidden for mlp must be at least 4 (the next layers halve it), got \(hidden)") }
-        if !alternating, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
-            throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
+        if !alternating, missingWeight != nil || missingRating != nil || (model != .ease && lambda != nil) || gamma != nil || tau != nil || noGenres {
+            throw ValidationError("--missing-weight, --missing-rating, --gamma, --tau and --no-genres are for als; --lambda for als and ease")
         }
         if ranksALS, missingWeight != nil || missingRating != nil || gamma != nil {
             throw ValidationError("--missing-weight, --missing-rating and --gamma are for als with the rating objective (ials has no biases)")
         }
+        if model == .ease, k != nil { throw ValidationError("--k does not apply to ease (its size is the catalogue's)") }
+        if model != .ease, maxMovies != nil || likedThreshold != nil { throw ValidationError("--max-movies and --liked-threshold are for ease") }
+        if let maxMovies, maxMovies <= 0 { throw ValidationError("--max-movies must be positive, got \(maxMovies)") }
         if model != .mf, biasRegularisation != nil || gravity != nil || initialisation != nil
             || (model != .neural && model != .mlp && (learningRate != nil || validationFraction != nil)) {
             throw ValidationError("--bias-regularisation, --gravity and --initialisation are for mf; --learning-rate and --validation-fraction for mf, neural and mlp")
@@ -225,6 +234,13 @@ struct TrainCommand: ParsableCommand {
             if let validationFraction { c.validationFraction = validationFraction }
             if let threads { c.threads = threads }
             return .mlp(c)
+        case .ease:
+            var c = EASE.Configuration()
+            if let lambda { c.lambda = lambda }
+            if let maxMovies { c.maxMovies = maxMovies }
+            if let likedThreshold { c.likedThreshold = likedThreshold }
+            if let threads { c.threads = threads }
+            return .ease(c)
         }
     }
 

@@ -85,6 +85,19 @@ package enum Cholesky {
         if info < 0 { throw .invalidArgument(routine: "spotrs", position: Int(-info)) }
     }
 
+    /// Inverts a symmetric positive definite `a` in place (`spotrf` then `spotri`): its upper
+    /// triangle (column-major sense) becomes the upper triangle of `A^-1`; the lower is left
+    /// as it was. For EASE, whose closed form needs the inverse itself, not a solve.
+    package static func invertInPlace(order n: Int, matrix a: UnsafeMutablePointer<Float>) throws(LinearAlgebraError) {
+        try factorInPlace(order: n, matrix: a)
+        guard n > 0 else { return }
+        var uplo = CChar(UInt8(ascii: "U"))
+        var order = Int32(n), lda = Int32(n), info: Int32 = 0
+        spotri_(&uplo, &order, a, &lda, &info, 1)
+        if info > 0 { throw .notPositiveDefinite(order: n, minor: Int(info)) }
+        if info < 0 { throw .invalidArgument(routine: "spotri", position: Int(-info)) }
+    }
+
     /// Safe array form: solves `A x = b` for a symmetric positive definite `A` given as a
     /// full `n x n` array (either order) and returns `x`. Leaves the inputs untouched.
     package static func solve(_ matrix: [Float], order n: Int, rightHandSide: [Float]) throws(LinearAlgebraError) -> [Float] {

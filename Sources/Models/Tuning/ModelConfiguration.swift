@@ -9,6 +9,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// ALS with the ranking objective (its configuration's `objective` is `.ranking`).
     case ials(AlternatingLeastSquares.Configuration)
     case mlp(RatingMLP.Configuration)
+    case ease(EASE.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -20,6 +21,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .neural: return .neural
         case .ials: return .ials
         case .mlp: return .mlp
+        case .ease: return .ease
         }
     }
 
@@ -27,7 +29,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// readers, and RMSE measures it); popularity and the neural embedder only rank.
     package var predictsRatings: Bool {
         switch self {
-        case .popularity, .neural, .ials: return false
+        case .popularity, .neural, .ials, .ease: return false
         case .baseline, .mf, .als, .mlp: return true
         }
     }
@@ -40,6 +42,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .als(let c), .ials(let c): return c.parameters
         case .neural(let c): return c.parameters
         case .mlp(let c): return c.parameters
+        case .ease(let c): return c.parameters
         }
     }
 
@@ -56,6 +59,7 @@ package enum ModelConfiguration: Sendable, Equatable {
             try c.validate()
         case .neural(let c): try c.validate()
         case .mlp(let c): try c.validate()
+        case .ease(let c): try c.validate()
         }
     }
 
@@ -81,6 +85,8 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .mlp(let c):
             return try RatingMLP(configuration: c).fit(
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
+        case .ease(let c):
+            return try EASE(configuration: c).fit(ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
         }
     }
 

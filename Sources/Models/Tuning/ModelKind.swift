@@ -24,6 +24,9 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// (thousands of times the cost of a dot product) and whose ratings are no better than
     /// MF's; `--model mlp` and `LATENT_TRAIN_MODELS=mlp` still publish it.
     package static let nightlyDefaults: [ModelKind] = allCases.filter { $0 != .mlp }
+    /// The item-item closed form of Steck, "Embarrassingly shallow autoencoders for sparse
+    /// data" (2019); lists only, for catalogues whose movies² matrices fit in memory.
+    case ease
 
     /// The configuration with every default (what a user who passes nothing gets).
     package var defaultConfiguration: ModelConfiguration {
@@ -35,6 +38,12 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .neural: return .neural(.init())
         case .ials: return .ials(.rankingDefaults)
         case .mlp: return .mlp(.init())
+        case .ease: return .ease(.init())
         }
     }
+
+    /// Whether the model's factors are vectors worth publishing (movie and user vectors,
+    /// similar movies, genre vectors). EASE's factors are a user's rated movies and the
+    /// columns of its weight matrix, as long as the catalogue: not embeddings.
+    package var hasVectors: Bool { self != .ease }
 }

@@ -40,10 +40,14 @@ package struct SettingsChange: Sendable {
 
 extension ModelConfiguration {
     /// This configuration with `change` applied (popularity and the baseline have none of
-    /// these settings and stay as they are).
+    /// these settings and stay as they are; EASE takes only the threads).
     package func changing(_ change: SettingsChange) -> ModelConfiguration {
         switch self {
         case .popularity, .baseline: return self
+        case .ease(var c):
+            // EASE has no seed, dimensions or iterations: a closed form over the catalogue.
+            if let threads = change.threads { c.threads = threads }
+            return .ease(c)
         case .mf(let c): return .mf(change.applied(to: c))
         case .als(let c): return .als(change.applied(to: c))
         case .ials(let c): return .ials(change.applied(to: c))

@@ -18,6 +18,7 @@ extension ModelConfiguration {
         case .neural(let c): return TunedKinds.neural.values(of: c)
         case .ials(let c): return TunedKinds.ials.values(of: c)
         case .mlp(let c): return TunedKinds.mlp.values(of: c)
+        case .ease(let c): return TunedKinds.ease.values(of: c)
         }
     }
 
@@ -32,6 +33,7 @@ extension ModelConfiguration {
         case .neural(let c): return .neural(TunedKinds.neural.applying(values, to: c))
         case .ials(let c): return .ials(TunedKinds.ials.applying(values, to: c))
         case .mlp(let c): return .mlp(TunedKinds.mlp.applying(values, to: c))
+        case .ease(let c): return .ease(TunedKinds.ease.applying(values, to: c))
         }
     }
 }
@@ -76,5 +78,9 @@ private enum TunedKinds {
     }
     static var mlp: TunedFields<RatingMLP.Configuration> {
         .init(floats: [(.learningRate, \.learningRate)], ints: [(.dimension, \.dimension)])
+    }
+
+    static var ease: TunedFields<EASE.Configuration> {
+        .init(floats: [(.lambda, \.lambda)])
     }
 }

@@ -53,7 +53,8 @@ package final class LiveRefresher {
             let (bias, vector) = try foldIn(rated, model: model.model, context: model.context)
             let exclude = excluded.union(rated.map(\.movieID))
             let list = try model.model.recommend(bias: bias, vector: vector, count: listLength, excluding: exclude)
-            lists.append((user, bias, vector, list))
+            // EASE's vector is the user's catalogue-long row of rated movies: not published.
+            lists.append((user, bias, model.model.kind.hasVectors ? vector : [], list))
         }
         let rows = try write(lists, runID: runID, clips: model.model.kind.defaultConfiguration.predictsRatings, scale: model.model.ratingScale)
         return Report(runID: runID, users: userIDs.count, rows: rows)
@@ -68,9 +69,10 @@ package final class LiveRefresher {
     private func model(of runID: Int64) throws -> (runID: Int64, model: FactorModel, context: FoldInContext?) {
         if let cached, cached.runID == runID { return cached }
         let model = try FactorModel.published(runID: runID, from: connection)
-        // Popularity has no user side and the neural model folds in through its encoder.
+        // Popularity has no user side, the neural model folds in through its encoder and EASE
+        // takes the user's rated movies as they are.
         var context: FoldInContext?
-        if model.kind != .popularity, model.encoder == nil {
+        if model.kind != .popularity, model.kind != .ease, model.encoder == nil {
             let regularization = try FoldInRegularization(model: model)
             context = regularization.context(for: model)
         }

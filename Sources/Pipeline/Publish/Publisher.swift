@@ -51,6 +51,7 @@ package struct Publisher {
             "model": "\(configuration.kind.rawValue)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
             "movies": "\(dataset.movies.count)", "seconds": "\(MetricText.fixed(clock.seconds["snapshot"] ?? 0))",
         ])
+        try configuration.checkCatalogue(movies: dataset.movies.count)
         let runs = ModelRunStore(connection: connection)
         let runID = try runs.start(
             model: configuration.kind.rawValue, parameters: configuration.parameters, snapshot: SnapshotSize(dataset),
@@ -103,7 +104,7 @@ package struct Publisher {
             """
             update latent.model_runs set status = 'published', metrics = $2::jsonb, dimensions = $3::int, global_mean = $4::real
             where run_id = $1::bigint
-            """, [String(runID), try ModelRunStore.json(metrics), String(model.k), String(model.globalMean)])
+            """, [String(runID), try ModelRunStore.json(metrics), String(content.vectorLength), String(model.globalMean)])
         try checkpoint()
 
         let outcome = try clock.time("switch") {

@@ -29,7 +29,27 @@ package struct RunContent: Sendable {
     /// `k == 0`, so every run can be loaded back for the live path); similar movies and genre
     /// vectors only when the model has vectors.
     var tables: [RunTable] {
-        model.k > 0 ? RunTable.allCases : [.userRecommendations, .movieVectors, .userVectors]
+        vectorLength > 0 ? RunTable.allCases : [.userRecommendations, .movieVectors, .userVectors]
+    }
+
+    /// The length of the published vectors: `k`, or 0 for models whose factors are no
+    /// embeddings (EASE's are catalogue-long rows of its weight matrix).
+    package var vectorLength: Int { model.kind.hasVectors ? model.k : 0 }
+
+    /// Whether the live path needs the model file: the vectors alone cannot rebuild a model
+    /// with an encoder (the neural embedder), one that scores through a network (the rating
+    /// MLP), or one that publishes no vectors (EASE).
+    var needsModelFile: Bool { model.encoder != nil || model.ratingHead != nil || (model.k > 0 && !model.kind.hasVectors) }
+
+    /// What the model file holds: the model without its users for EASE (its user side is
+    /// the users' rated movies, which the live path reads from the ratings).
+    var liveModel: FactorModel {
+        guard !model.kind.hasVectors else { return model }
+        var stripped = model
+        stripped.users = IDIndex()
+        stripped.userBias = []
+        stripped.userFactors = []
+        return stripped
     }
 
     /// Distinct movies in the published lists over all movies of the model.

@@ -30,7 +30,7 @@ package struct RunContentBuilder: Sendable {
     /// Similar movies by every measure and genre vectors, for models with vectors.
     package func addVectors(to content: inout RunContent, dataset: Dataset) throws {
         let model = content.model
-        guard model.k > 0 else { return }
+        guard content.vectorLength > 0 else { return }
         let measures = SimilarityMeasure.allCases
         let tables = try model.similarForAllMovies(
             count: settings.similarCount, measures: Array(measures), excludedMovies: excludedMovies, threads: settings.threads)

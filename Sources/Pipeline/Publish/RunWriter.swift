@@ -20,13 +20,11 @@ package struct RunWriter {
     @discardableResult
     package func write(_ content: RunContent, runID: Int64) throws -> Int {
         var rows = 0
-        if content.model.encoder != nil || content.model.ratingHead != nil {
-            // The live path needs the encoder to embed a user (and the rating MLP its head to
-            // score); the vectors alone cannot.
+        if content.needsModelFile {
             try connection.copyIn("copy latent.model_files (run_id, bytes) from stdin (format binary)") { writer in
                 try writer.beginRow(fieldCount: 2)
                 writer.append(runID)
-                writer.append(bytes: content.model.serialized())
+                writer.append(bytes: content.liveModel.serialized())
             }
         }
         // Index builds sort in memory instead of spilling (the rows arrive sorted, see
@@ -45,7 +43,7 @@ package struct RunWriter {
                 "alter table \(table.qualifiedName) attach partition \(table.partition(runID)) for values in (\(runID))",
                 on: connection, logger: logger)
         }
-        try VectorIndex(connection: connection, logger: logger, runID: runID, k: content.model.k).write()
+        try VectorIndex(connection: connection, logger: logger, runID: runID, k: content.vectorLength).write()
         return rows
     }
 
@@ -106,21 +104,25 @@ package struct RunWriter {
                 writer.append(genres.source.rawValue)
             }
         case .movieVectors:
-            try writeVectors(ids: model.movies.ids, vectors: model.movieFactors, biases: model.movieBias, k: model.k, runID: runID, into: &writer)
+            try writeVectors(
+                ids: model.movies.ids, vectors: model.movieFactors, biases: model.movieBias, k: model.k, length: content.vectorLength,
+                runID: runID, into: &writer)
         case .userVectors:
-            try writeVectors(ids: model.users.ids, vectors: model.userFactors, biases: model.userBias, k: model.k, runID: runID, into: &writer)
+            try writeVectors(
+                ids: model.users.ids, vectors: model.userFactors, biases: model.userBias, k: model.k, length: content.vectorLength,
+                runID: runID, into: &writer)
         }
     }
 
     private static func writeVectors(
-        ids: [Int64], vectors: [Float], biases: [Float], k: Int, runID: Int64, into writer: inout PostgresBinaryCopyWriter
+        ids: [Int64], vectors: [Float], biases: [Float], k: Int, length: Int, runID: Int64, into writer: inout PostgresBinaryCopyWriter
     ) throws {
         for i in idOrder(ids) {
             let id = ids[i]
             try writer.beginRow(fieldCount: 4)
             writer.append(runID)
             writer.append(id)
-            writer.append(floatArray: vectors[(i * k) ..< ((i + 1) * k)])
+            writer.append(floatArray: vectors[(i * k) ..< (i * k + length)])
             writer.append(biases[i])
         }
     }

@@ -5,7 +5,9 @@ import Models
 import Postgres
 
 /// One retraining of every configured model, in order: what the nightly schedule, an
-/// on-demand request and `latent publish` run. A model that fails does not stop the others.
+/// on-demand request and `latent publish` run. A model that fails does not stop the others;
+/// a model that cannot fit the catalogue (EASE above its movie limit) is skipped with a log
+/// line, is not a failure, and starts no run.
 package struct TrainingCycle: Sendable {
     package var models: [ModelConfiguration]
     package var settings: PublishSettings
@@ -19,6 +21,8 @@ package struct TrainingCycle: Sendable {
     package enum Result: Sendable {
         case published(PublishOutcome)
         case failed(model: String, error: String)
+        /// Not attempted: the model does not fit this catalogue (the reason says why).
+        case skipped(model: String, reason: String)
     }
 
     /// Publishes every model over `connection`; stops early (remaining models not started) when
@@ -34,13 +38,27 @@ package struct TrainingCycle: Sendable {
                 let outcome = try publisher.publish(configuration, settings: settings, isCancelled: isCancelled)
                 PublishMetrics.record(outcome)
                 results.append(.published(outcome))
+            } catch let error as ModelError {
+                guard case .catalogueTooLarge = error else {
+                    results.append(failure(configuration, error, logger: logger))
+                    continue
+                }
+                logger.notice("skipped: the model does not fit this catalogue", metadata: [
+                    "model": "\(configuration.kind.rawValue)", "reason": "\(error)",
+                ])
+                Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind.rawValue), ("status", "skipped")]).increment()
+                results.append(.skipped(model: configuration.kind.rawValue, reason: "\(error)"))
             } catch {
-                Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind.rawValue), ("status", "failed")]).increment()
-                logger.error("publishing failed", metadata: ["model": "\(configuration.kind.rawValue)", "error": "\(error)"])
-                results.append(.failed(model: configuration.kind.rawValue, error: "\(error)"))
+                results.append(failure(configuration, error, logger: logger))
             }
         }
         return results
+    }
+
+    private func failure(_ configuration: ModelConfiguration, _ error: any Error, logger: Logger) -> Result {
+        Counter(label: "latent_publish_runs_total", dimensions: [("model", configuration.kind.rawValue), ("status", "failed")]).increment()
+        logger.error("publishing failed", metadata: ["model": "\(configuration.kind.rawValue)", "error": "\(error)"])
+        return .failed(model: configuration.kind.rawValue, error: "\(error)")
     }
 }
 
