@@ -33,22 +33,10 @@ extension FactorModel {
         var rhs = [Float](repeating: 0, count: k)
         let count = Double(n) + Double(w) * Double(sums.count)
         let l = reg.exponent == 0 ? reg.lambda : reg.lambda * Float(pow(count, Double(reg.exponent)))
-        do {
-            try rows.withUnsafeBufferPointer { x in
-                try roots.withUnsafeBufferPointer { t in
-                    try normal.withUnsafeMutableBufferPointer { a in
-                        try rhs.withUnsafeMutableBufferPointer { b in
-                            guard let xb = x.baseAddress, let tb = t.baseAddress, let ab = a.baseAddress, let bb = b.baseAddress else { return }
-                            BLAS.gramUpper(vectors: xb, count: n, dimension: k, beta: 1, result: ab)
-                            for d in 0..<k { ab[d * k + d] += l }
-                            BLAS.gemvTransposed(rows: n, columns: k, matrix: xb, vector: tb, result: bb)
-                            try Cholesky.solveInPlace(order: k, matrix: ab, rightHandSides: bb)
-                        }
-                    }
-                }
-            }
-        } catch let error as LinearAlgebraError {
-            throw ModelError.numerical("fold-in of \(n) positives: \(error)")
+        try Self.solveNormalEquations(design: rows, targets: roots, normal: &normal, rhs: &rhs, what: "\(n) positives") { xb, tb, ab, bb in
+            BLAS.gramUpper(vectors: xb, count: n, dimension: k, beta: 1, result: ab)
+            for d in 0..<k { ab[d * k + d] += l }
+            BLAS.gemvTransposed(rows: n, columns: k, matrix: xb, vector: tb, result: bb)
         }
         return rhs
     }

@@ -279,38 +279,53 @@ extension FactorModel {
         var rhs = [Float](repeating: 0, count: order)
         let l = Self.penalty(reg.lambda, exponent: reg.exponent, ratings: n)
         let biasPenalty = Self.penalty(reg.gamma, exponent: reg.gammaExponent, ratings: n)
+        try Self.solveNormalEquations(design: design, targets: targets, normal: &normal, rhs: &rhs, what: "\(n) ratings") { xb, tb, ab, bb in
+            var beta: Float = 0
+            if let missing {
+                // w * sum over all movies of [q; 1][q; 1]^T, upper triangle.
+                for col in 0..<k { for row in 0...col { ab[col * order + row] = w * missing.gram[col * k + row] } }
+                for row in 0..<k { ab[k * order + row] = w * missing.vectors[row] }
+                ab[k * order + k] = w * Float(missing.count)
+                beta = 1
+            }
+            BLAS.gramUpper(vectors: xb, count: n, dimension: order, alpha: 1 - w, beta: beta, result: ab)
+            for d in 0..<k { ab[d * order + d] += l }
+            // A bias penalty of 0 is fine unless there are no ratings (handled by the caller).
+            ab[k * order + k] += biasPenalty
+            BLAS.gemvTransposed(rows: n, columns: order, matrix: xb, vector: tb, result: bb)
+            if let missing {
+                for d in 0..<k { bb[d] += w * missing.weightedVectors[d] }
+                bb[k] += w * missing.targets
+            }
+        }
+        return (rhs[k], Array(rhs[0..<k]))
+    }
+
+    /// Fills the normal equations of a fold-in through `build(design, targets, normal, rhs)`
+    /// (row-major design rows, their targets, the upper triangle of the normal matrix, the
+    /// right-hand side), then solves them in place by Cholesky; a matrix that is not positive
+    /// definite becomes ``ModelError/numerical(_:)`` naming `what` was folded in. Nothing runs
+    /// when a buffer is empty.
+    static func solveNormalEquations(
+        design: [Float], targets: [Float], normal: inout [Float], rhs: inout [Float], what: String,
+        _ build: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) throws {
+        let order = rhs.count
         do {
             try design.withUnsafeBufferPointer { x in
                 try targets.withUnsafeBufferPointer { t in
                     try normal.withUnsafeMutableBufferPointer { a in
                         try rhs.withUnsafeMutableBufferPointer { b in
                             guard let xb = x.baseAddress, let tb = t.baseAddress, let ab = a.baseAddress, let bb = b.baseAddress else { return }
-                            var beta: Float = 0
-                            if let missing {
-                                // w * sum over all movies of [q; 1][q; 1]^T, upper triangle.
-                                for col in 0..<k { for row in 0...col { ab[col * order + row] = w * missing.gram[col * k + row] } }
-                                for row in 0..<k { ab[k * order + row] = w * missing.vectors[row] }
-                                ab[k * order + k] = w * Float(missing.count)
-                                beta = 1
-                            }
-                            BLAS.gramUpper(vectors: xb, count: n, dimension: order, alpha: 1 - w, beta: beta, result: ab)
-                            for d in 0..<k { ab[d * order + d] += l }
-                            // A bias penalty of 0 is fine unless there are no ratings (handled by the caller).
-                            ab[k * order + k] += biasPenalty
-                            BLAS.gemvTransposed(rows: n, columns: order, matrix: xb, vector: tb, result: bb)
-                            if let missing {
-                                for d in 0..<k { bb[d] += w * missing.weightedVectors[d] }
-                                bb[k] += w * missing.targets
-                            }
+                            build(xb, tb, ab, bb)
                             try Cholesky.solveInPlace(order: order, matrix: ab, rightHandSides: bb)
                         }
                     }
                 }
             }
         } catch let error as LinearAlgebraError {
-            throw ModelError.numerical("fold-in of \(n) ratings: \(error)")
+            throw ModelError.numerical("fold-in of \(what): \(error)")
         }
-        return (rhs[k], Array(rhs[0..<k]))
     }
 
     /// `weight * n^exponent`.
