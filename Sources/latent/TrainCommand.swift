@@ -83,6 +83,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Neural: probability of dropping each input movie while training.")
     var dropout: Float?
 
+    @Option(name: .customLong("sampled-softmax"), help: ArgumentHelp("Neural: train with a sampled softmax, drawing this many negatives per mini-batch (Jean et al., \"On Using Very Large Target Vocabulary for Neural Machine Translation\", with the log-probability correction of Yi et al., \"Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recommendations\"). Default: the full softmax up to 20000 movies, 2000 negatives above.", valueName: "negatives"))
+    var sampledSoftmax: Int?
+
+    @Flag(name: .customLong("full-softmax"), help: "Neural: a softmax over the whole catalogue whatever its size.")
+    var fullSoftmax = false
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -109,6 +115,11 @@ struct TrainCommand: ParsableCommand {
         if model != .als, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
         if model != .mf, model != .neural, epochs != nil { throw ValidationError("--epochs is for mf and neural; als takes --iterations") }
         if model != .neural, hidden != nil || dropout != nil { throw ValidationError("--hidden and --dropout are for neural") }
+        if model != .neural, sampledSoftmax != nil || fullSoftmax { throw ValidationError("--sampled-softmax and --full-softmax are for neural") }
+        if sampledSoftmax != nil, fullSoftmax { throw ValidationError("--sampled-softmax and --full-softmax exclude each other") }
+        if let sampledSoftmax, !(1...1_000_000).contains(sampledSoftmax) {
+            throw ValidationError("--sampled-softmax must be a number of negatives in 1...1000000, got \(sampledSoftmax)")
+        }
         if model != .als, missingWeight != nil || missingRating != nil || lambda != nil || gamma != nil || tau != nil || noGenres {
             throw ValidationError("--missing-weight, --missing-rating, --lambda, --gamma, --tau and --no-genres are for als")
         }
@@ -177,6 +188,8 @@ struct TrainCommand: ParsableCommand {
             if let learningRate { c.learningRate = learningRate }
             if let validationFraction { c.validationFraction = validationFraction }
             if let threads { c.threads = threads }
+            if let sampledSoftmax { c.softmax = .sampled(negatives: sampledSoftmax) }
+            if fullSoftmax { c.softmax = .full }
             return .neural(c)
         }
     }
