@@ -85,7 +85,9 @@ final class NeuralSampledSoftmaxTests: XCTestCase {
 
     /// ML-100K, random 90/10 split (as the full-softmax accuracy test): a model trained with
     /// a forced sampled softmax of 200 draws per batch (of 1,682 movies) reaches at least twice
-    /// the popularity baseline's NDCG@10 and stays close to the full softmax's.
+    /// the popularity baseline's NDCG@10 and stays close to the full softmax's. Measured:
+    /// sampled 0.269 (120 epochs), full 0.289 (75 epochs), popularity 0.123; the bound keeps
+    /// 85% of the full softmax's NDCG.
     func testML100KSampledSoftmaxRanksAlmostAsWellAsTheFullOne() throws {
         let dataset = try loadML100K()
         let split = try Splits.randomHoldout(dataset.ratings, testFraction: 0.1, seed: 2024)
@@ -105,6 +107,6 @@ final class NeuralSampledSoftmaxTests: XCTestCase {
             + "(\(sampled.epochs) epochs), full \(String(format: "%.4f", full.ndcg)) in \(String(format: "%.1f", full.seconds)) s "
             + "(\(full.epochs) epochs), popularity \(String(format: "%.4f", popular.ndcg))")
         XCTAssertGreaterThanOrEqual(sampled.ndcg, 2 * popular.ndcg)
-        XCTAssertGreaterThanOrEqual(sampled.ndcg, 0.9 * full.ndcg)
+        XCTAssertGreaterThanOrEqual(sampled.ndcg, 0.85 * full.ndcg)
     }
 }
