@@ -15,7 +15,11 @@ package enum NeuralSoftmax: Sendable, Equatable, CustomStringConvertible {
     /// The largest catalogue trained with the full softmax by default. Its cost per epoch is
     /// about users x movies x d x 6 FLOP (one product forward, two backward); the sampled one
     /// replaces movies by the negatives plus the user's own movies, so above this size the full
-    /// product is at least ten times the sampled one at the default draw count.
+    /// product is at least ten times the sampled one at the default draw count. Measured
+    /// (release, 2 cores): ML-latest-small (9,742 movies, d = 200) 0.19 s per epoch full, 0.09
+    /// sampled, NDCG@10 0.237 against 0.227 on a random 90/10 split; 4M-rating synthetic set
+    /// (20,000 movies, d = 200) 25 s against 6 s; 32M-rating synthetic set (87,000 movies,
+    /// d = 64) 230 s against 32 s.
     package static let fullSoftmaxLimit = 20_000
     /// Draws per mini-batch when the automatic choice samples.
     package static let defaultNegatives = 2_000
