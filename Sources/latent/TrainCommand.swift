@@ -106,6 +106,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("liked-threshold"), help: "EASE: movies rated at or above this are a user's inputs (0: every rated movie).")
     var likedThreshold: Float?
 
+    @Option(name: .customLong("sampled-softmax"), help: ArgumentHelp("Neural: train with a sampled softmax, drawing this many negatives per mini-batch (Jean et al., \"On Using Very Large Target Vocabulary for Neural Machine Translation\", with the log-probability correction of Yi et al., \"Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recommendations\"). Default: the full softmax up to 20000 movies, 2000 negatives above.", valueName: "negatives"))
+    var sampledSoftmax: Int?
+
+    @Flag(name: .customLong("full-softmax"), help: "Neural: a softmax over the whole catalogue whatever its size.")
+    var fullSoftmax = false
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -141,6 +147,11 @@ struct TrainCommand: ParsableCommand {
         if !alternating, iterations != nil { throw ValidationError("--iterations is for als; mf takes --epochs") }
         if model != .mf, model != .neural, model != .mlp, epochs != nil { throw ValidationError("--epochs is for mf, neural and mlp; als takes --iterations") }
         if model != .neural, dropout != nil { throw ValidationError("--dropout is for neural") }
+        if model != .neural, sampledSoftmax != nil || fullSoftmax { throw ValidationError("--sampled-softmax and --full-softmax are for neural") }
+        if sampledSoftmax != nil, fullSoftmax { throw ValidationError("--sampled-softmax and --full-softmax exclude each other") }
+        if let sampledSoftmax, !(1...1_000_000).contains(sampledSoftmax) {
+            throw ValidationError("--sampled-softmax must be a number of negatives in 1...1000000, got \(sampledSoftmax)")
+        }
         if model != .neural, model != .mlp, hidden != nil { throw ValidationError("--hidden is for neural and mlp") }
         if model == .mlp, let hidden, hidden < 4 { throw ValidationError("--hidden for mlp must be at least 4 (the next layers halve it), got \(hidden)") }
         if !alternating, missingWeight != nil || missingRating != nil || (model != .ease && lambda != nil) || gamma != nil || tau != nil || noGenres {
@@ -223,6 +234,8 @@ struct TrainCommand: ParsableCommand {
             if let learningRate { c.learningRate = learningRate }
             if let validationFraction { c.validationFraction = validationFraction }
             if let threads { c.threads = threads }
+            if let sampledSoftmax { c.softmax = .sampled(negatives: sampledSoftmax) }
+            if fullSoftmax { c.softmax = .full }
             return .neural(c)
         case .mlp:
             var c = RatingMLP.Configuration()

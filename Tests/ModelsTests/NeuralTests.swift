@@ -4,12 +4,15 @@ import Models
 
 final class NeuralTests: XCTestCase {
     /// Bags of a tiny catalogue of 7 movies (repeats across users, one single-movie bag).
-    private let tinyBags: [[Int32]] = [[0, 2, 5], [1, 3], [6, 4, 2, 0], [3]]
+    static let tinyBags: [[Int32]] = [[0, 2, 5], [1, 3], [6, 4, 2, 0], [3]]
 
     /// Largest violation of the finite-difference check over every parameter (see
     /// ``finiteDifferenceCheck(_:step:corruption:loss:)``) and the largest analytic gradient.
-    private func gradientCheck(widths: [Int], corruption: Float = 1) -> (violation: Float, largest: Float) {
-        let network = NeuralNetwork(movieCount: 7, widths: widths, batchCapacity: tinyBags.count, threads: 2, seed: 5)
+    /// `draws` non-nil checks the sampled softmax (the same negatives on every evaluation).
+    static func gradientCheck(widths: [Int], corruption: Float = 1, draws: Int? = nil) -> (violation: Float, largest: Float) {
+        let network = NeuralNetwork(
+            movieCount: 7, widths: widths, batchCapacity: tinyBags.count, threads: 2, seed: 5, sampledNegatives: draws,
+            proposalBags: tinyBags)
         let result = finiteDifferenceCheck(network.tensors, step: 1e-2, corruption: corruption) { network.lossAndGradients(bags: tinyBags) }
         return (result.violation, result.largest.max() ?? 0)
     }
@@ -19,11 +22,11 @@ final class NeuralTests: XCTestCase {
     /// catalogue are large enough that tanh is far from linear, so its derivative is exercised.
     func testBackwardPassMatchesFiniteDifferences() {
         for widths in [[4], [5, 3]] {
-            let real = gradientCheck(widths: widths)
+            let real = Self.gradientCheck(widths: widths)
             XCTAssertLessThanOrEqual(real.violation, 0, "widths \(widths): analytic and numeric gradients disagree")
             XCTAssertGreaterThan(real.largest, 0.05, "widths \(widths): gradients too small for the check to mean anything")
             // The same comparison rejects a gradient that is off by 10%: the check has teeth.
-            let wrong = gradientCheck(widths: widths, corruption: 1.1)
+            let wrong = Self.gradientCheck(widths: widths, corruption: 1.1)
             XCTAssertGreaterThan(wrong.violation, 0, "widths \(widths): a 10% error went unnoticed")
         }
     }

@@ -35,4 +35,19 @@ struct LikedMovies: Sendable {
     var usersWithBags: [Int32] {
         (0..<userCount).filter { offsets[$0 + 1] > offsets[$0] }.map { Int32($0) }
     }
+
+    /// Runs `body(r, bag)` for every row `r` of a batch whose users are `users`, with that
+    /// user's bag, rows in parallel on `threads` workers over fixed row ranges.
+    func forEachBag(of users: [Int32], threads: Int, _ body: @Sendable (Int, UnsafeBufferPointer<Int32>) -> Void) {
+        let offsets = self.offsets, movies = self.movies
+        let chunks = ParallelChunks(rowCount: users.count, chunkCount: threads * 4) { _ in 1 }
+        chunks.run(workers: threads, makeScratch: {}) { _, _, range in
+            movies.withUnsafeBufferPointer { all in
+                for r in range {
+                    let u = Int(users[r])
+                    body(r, UnsafeBufferPointer(rebasing: all[offsets[u] ..< offsets[u + 1]]))
+                }
+            }
+        }
+    }
 }

@@ -39,12 +39,15 @@ package struct NeuralEmbedder: Sendable {
         guard ratings.ratings.contains(where: { $0 >= configuration.likedThreshold }) else {
             throw ModelError.emptyData("no rating reaches the liked threshold \(configuration.likedThreshold): every user's bag is empty")
         }
+        let (softmax, reason) = configuration.softmax.resolved(movieCount: movies.count)
+        progress.finish("neural softmax", ["softmax": "\(softmax)", "reason": reason])
         let started = Date()
         return try BLAS.withThreadCount(configuration.threads) {
             let (network, report) = try train(ratings, users: users, movies: movies, progress: progress)
             let bags = LikedMovies(ratings, userCount: users.count, movieCount: movies.count, threshold: configuration.likedThreshold)
             var parameters = configuration.parameters
             parameters.merge(report) { _, new in new }
+            parameters["softmax"] = "\(softmax)"
             parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
             var model = Self.model(
                 network, bags: bags, users: users, movies: movies, configuration: configuration,

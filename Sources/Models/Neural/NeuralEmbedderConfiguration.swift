@@ -50,14 +50,17 @@ extension NeuralEmbedder {
         package var threads: Int
         /// The rating scale recorded in the model (its scores are ranking scores, not ratings).
         package var ratingScale: ClosedRange<Float>
+        /// Full or sampled softmax for the output layer; automatic decides by catalogue size.
+        package var softmax: NeuralSoftmax
 
         package init(
             dimension: Int = 200, hidden: Int = 0, likedThreshold: Float = 3.5, dropout: Float = 0.5,
             learningRate: Float = 0.003, weightDecay: Float = 0.00002, batchSize: Int = 500, epochs: Int = 400,
             validationFraction: Double = 0.1, evaluationInterval: Int = 5, patience: Int = 6, validationCutoff: Int = 10,
             refit: Bool = false, seed: UInt64 = 42, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-            ratingScale: ClosedRange<Float> = 0.5...5.0
+            ratingScale: ClosedRange<Float> = 0.5...5.0, softmax: NeuralSoftmax = .automatic
         ) {
+            self.softmax = softmax
             self.dimension = dimension
             self.hidden = hidden
             self.likedThreshold = likedThreshold
@@ -95,6 +98,9 @@ extension NeuralEmbedder {
             try ParameterCheck.integer("validationCutoff", validationCutoff, atLeast: 1)
             try ParameterCheck.integer("threads", threads, atLeast: 1)
             try ParameterCheck.finite("ratingScale", ratingScale)
+            if case .sampled(let negatives) = softmax {
+                try ParameterCheck.integer("softmax negatives", negatives, in: 1...1_000_000)
+            }
         }
 
         /// The hyper-parameters as strings, for run metadata and the model file.
@@ -105,6 +111,7 @@ extension NeuralEmbedder {
                 "epochs": "\(epochs)", "validationFraction": "\(validationFraction)",
                 "evaluationInterval": "\(evaluationInterval)", "patience": "\(patience)",
                 "validationCutoff": "\(validationCutoff)", "refit": "\(refit)", "seed": "\(seed)",
+                "softmax": "\(softmax)",
             ]
         }
     }

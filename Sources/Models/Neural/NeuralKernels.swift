@@ -80,17 +80,64 @@ enum NeuralKernels {
         for movie in targets { targetSum += scores[Int(movie)] }
         var maximum = -Float.infinity
         for i in 0..<count { maximum = max(maximum, scores[i]) }
-        var sum: Float = 0
-        for i in 0..<count {
-            let e = exp(scores[i] - maximum)
-            scores[i] = e
-            sum += e
-        }
+        let sum = exponentiate(scores, count: count, minus: maximum)
         let n = Float(targets.count)
         let logSumExp = maximum + log(sum)
         let factor = weight * n / sum
         for i in 0..<count { scores[i] *= factor }
         for movie in targets { scores[Int(movie)] -= weight }
         return Double(n) * Double(logSumExp) - Double(targetSum)
+    }
+
+    /// Multinomial log-likelihood of one bag under a sampled softmax: `targets` holds the
+    /// bag movies' scores, `negatives` the shared negatives' scores already lowered by their
+    /// log inclusion probability (and `-inf` where a negative is in the bag). Both are turned
+    /// in place into `weight` times their gradient, as in ``softmaxCrossEntropy(scores:count:targets:weight:)``.
+    static func sampledSoftmaxCrossEntropy(
+        negatives: UnsafeMutablePointer<Float>, count: Int, targets: UnsafeMutablePointer<Float>, targetCount: Int,
+        weight: Float
+    ) -> Double {
+        guard targetCount > 0 else {
+            negatives.update(repeating: 0, count: count)
+            return 0
+        }
+        var targetSum: Float = 0
+        var maximum = -Float.infinity
+        for i in 0..<targetCount {
+            targetSum += targets[i]
+            maximum = max(maximum, targets[i])
+        }
+        for j in 0..<count { maximum = max(maximum, negatives[j]) }
+        let sum = exponentiate(negatives, count: count, minus: maximum) + exponentiate(targets, count: targetCount, minus: maximum)
+        let n = Float(targetCount)
+        let factor = weight * n / sum
+        for j in 0..<count { negatives[j] *= factor }
+        for i in 0..<targetCount { targets[i] = targets[i] * factor - weight }
+        return Double(n) * Double(maximum + log(sum)) - Double(targetSum)
+    }
+
+    /// `values[i] = exp(values[i] - shift)` in place; returns their sum.
+    @inline(__always)
+    static func exponentiate(_ values: UnsafeMutablePointer<Float>, count: Int, minus shift: Float) -> Float {
+        var sum: Float = 0
+        for i in 0..<count {
+            let e = exp(values[i] - shift)
+            values[i] = e
+            sum += e
+        }
+        return sum
+    }
+
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var sum: Float = 0
+        for f in 0..<count { sum += a[f] * b[f] }
+        return sum
+    }
+
+    /// `y += alpha * x`.
+    @inline(__always)
+    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for f in 0..<count { y[f] += alpha * x[f] }
     }
 }

@@ -29,19 +29,22 @@ package final class NeuralNetwork {
     let movieBias: TrainableTensor
     /// Every tensor, in a fixed order (optimiser steps and snapshots).
     package let tensors: [TrainableTensor]
+    /// The sampled softmax, or nil for the full one.
+    let sampler: SampledSoftmax?
 
     /// `h_l` of the current batch, `batchCapacity x widths[l]`.
     private let activations: [UnsafeMutablePointer<Float>]
     /// Gradients with respect to `h_l`, then (in place) to the pre-activations.
     private let deltas: [UnsafeMutablePointer<Float>]
-    /// `batchCapacity x movieCount`: the scores, then (in place) their gradient.
+    /// `batchCapacity x movieCount` (full softmax only): the scores, then (in place) their gradient.
     private let scores: UnsafeMutablePointer<Float>
     private let ones: UnsafeMutablePointer<Float>
     private let rowLoss: UnsafeMutablePointer<Double>
 
     /// A network with Glorot-uniform weights and small Gaussian biases (Liang et al.'s
-    /// initialisation), drawn from `seed`.
-    package init(movieCount: Int, widths: [Int], batchCapacity: Int, threads: Int, seed: UInt64) {
+    /// initialisation), drawn from `seed`; `sampler` nil trains the output layer with the full softmax.
+    init(movieCount: Int, widths: [Int], batchCapacity: Int, threads: Int, seed: UInt64, sampler: SampledSoftmax?) {
+        self.sampler = sampler
         self.movieCount = movieCount
         self.widths = widths
         self.batchCapacity = batchCapacity
@@ -61,10 +64,24 @@ package final class NeuralNetwork {
         tensors = weights + biases + [movieFactors, movieBias]
         activations = widths.map { LargeBuffer.allocate(Float.self, capacity: batchCapacity * $0) }
         deltas = widths.map { LargeBuffer.allocate(Float.self, capacity: batchCapacity * $0) }
-        scores = LargeBuffer.allocate(Float.self, capacity: batchCapacity * movieCount)
+        scores = LargeBuffer.allocate(Float.self, capacity: sampler == nil ? batchCapacity * movieCount : 1)
         ones = LargeBuffer.allocate(Float.self, capacity: batchCapacity)
         ones.initialize(repeating: 1, count: batchCapacity)
         rowLoss = LargeBuffer.allocate(Double.self, capacity: batchCapacity)
+    }
+
+    /// A network trained with the full softmax, or with a sampled one drawing `draws` negatives
+    /// per batch from the popularity of `proposalBags` (tests).
+    package convenience init(
+        movieCount: Int, widths: [Int], batchCapacity: Int, threads: Int, seed: UInt64,
+        sampledNegatives draws: Int? = nil, proposalBags: [[Int32]] = []
+    ) {
+        let sampler = draws.map {
+            SampledSoftmax(
+                bags: LikedMovies(bags: proposalBags), movieCount: movieCount, dimension: widths[widths.count - 1], draws: $0,
+                batchCapacity: batchCapacity, threads: threads, seed: seed)
+        }
+        self.init(movieCount: movieCount, widths: widths, batchCapacity: batchCapacity, threads: threads, seed: seed, sampler: sampler)
     }
 
     deinit {
@@ -136,8 +153,16 @@ package final class NeuralNetwork {
     func lossAndGradients(_ batch: NeuralBatch, targets: LikedMovies) -> Double {
         let rows = batch.count
         guard rows > 0 else { return 0 }
-        let loss = scoreAndSoftmax(batch, targets: targets)
-        backwardOutputLayer(rows: rows)
+        let loss: Double
+        if let sampler {
+            let last = widths.count - 1
+            loss = sampler.lossAndGradients(
+                embeddings: activations[last], users: batch.users, targets: targets, movieFactors: movieFactors,
+                movieBias: movieBias, embeddingGradient: deltas[last])
+        } else {
+            loss = scoreAndSoftmax(batch, targets: targets)
+            backwardOutputLayer(rows: rows)
+        }
         for l in stride(from: widths.count - 1, through: 0, by: -1) {
             let width = widths[l]
             NeuralKernels.tanhBackward(activation: activations[l], delta: deltas[l], count: rows * width)
@@ -161,18 +186,10 @@ package final class NeuralNetwork {
         NeuralKernels.fillRows(scores, rows: rows, with: movieBias.value, width: movieCount)
         BLAS.gemmABt(m: rows, n: movieCount, k: dimension, a: activations[widths.count - 1], b: movieFactors.value, beta: 1, c: scores)
         let z = SharedPointer(scores), loss = SharedPointer(rowLoss)
-        let users = batch.users, offsets = targets.offsets, movies = targets.movies
         let weight = 1 / Float(rows)
-        let chunks = ParallelChunks(rowCount: rows, chunkCount: threads * 4) { _ in 1 }
-        chunks.run(workers: threads, makeScratch: {}) { _, _, range in
-            movies.withUnsafeBufferPointer { all in
-                for r in range {
-                    let u = Int(users[r])
-                    let bag = UnsafeBufferPointer(rebasing: all[offsets[u] ..< offsets[u + 1]])
-                    loss.base[r] = NeuralKernels.softmaxCrossEntropy(
-                        scores: z.base + r * movieCount, count: movieCount, targets: bag, weight: weight)
-                }
-            }
+        targets.forEachBag(of: batch.users, threads: threads) { r, bag in
+            loss.base[r] = NeuralKernels.softmaxCrossEntropy(
+                scores: z.base + r * movieCount, count: movieCount, targets: bag, weight: weight)
         }
         var total = 0.0
         for r in 0..<rows { total += rowLoss[r] }
@@ -246,8 +263,10 @@ extension NeuralNetwork {
     }
 
     /// Loss and gradients for users whose bags are `bags` (no dropout): the entry point of
-    /// the finite-difference gradient check.
+    /// the finite-difference gradient check. A sampled softmax draws the same negatives on
+    /// every call.
     package func lossAndGradients(bags: [[Int32]]) -> Double {
+        sampler?.restartDraws()
         let liked = LikedMovies(bags: bags)
         var batch = NeuralBatch(capacity: bags.count)
         var unused = SeededRandom(seed: 0)

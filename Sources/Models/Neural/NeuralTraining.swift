@@ -16,9 +16,15 @@ struct NeuralTraining {
         self.configuration = configuration
         order = bags.usersWithBags
         let capacity = max(1, min(configuration.batchSize, order.count))
+        var sampler: SampledSoftmax?
+        if case .sampled(let draws) = configuration.softmax.resolved(movieCount: movieCount).softmax {
+            sampler = SampledSoftmax(
+                bags: bags, movieCount: movieCount, dimension: configuration.dimension, draws: draws, batchCapacity: capacity,
+                threads: configuration.threads, seed: configuration.seed ^ 0x5A3D_1ED5)
+        }
         network = NeuralNetwork(
             movieCount: movieCount, widths: configuration.widths, batchCapacity: capacity,
-            threads: configuration.threads, seed: configuration.seed)
+            threads: configuration.threads, seed: configuration.seed, sampler: sampler)
         optimizer = AdamOptimizer(
             learningRate: configuration.learningRate, weightDecay: configuration.weightDecay, threads: configuration.threads)
         batch = NeuralBatch(capacity: capacity)
