@@ -159,9 +159,7 @@ struct BlockTopN: Sendable {
         guard blockSize >= 1 else { throw ModelError.invalidParameter(name: "blockSize", value: "\(blockSize)", requirement: "at least 1") }
         let tables = selections.map { _ in OutputTable(rows: queryCount, count: count) }
         let outputs = tables.map(\.output)
-        let blocks = (queryCount + blockSize - 1) / blockSize
-        let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max(blocks, 1)) { _ in 1 }
-        let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
+        let (chunks, maxRows) = blocks(of: blockSize)
         BLAS.withThreadCount(1) {
             chunks.run(workers: threads, makeScratch: {
                 (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count),
@@ -183,11 +181,17 @@ struct BlockTopN: Sendable {
         return tables.map { $0.table() }
     }
 
+    /// The query rows in blocks of about `blockSize` (one `sgemm` each), and the most rows in
+    /// any block (the size of a worker's score buffer).
+    private func blocks(of blockSize: Int) -> (chunks: ParallelChunks, maxRows: Int) {
+        let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max((queryCount + blockSize - 1) / blockSize, 1)) { _ in 1 }
+        return (chunks, (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0)
+    }
+
     /// The scoring part of ``run(threads:blockSize:selections:exclude:)`` alone; returns the
     /// sum of each block's first score.
     func scoreOnly(threads: Int, blockSize: Int) -> Float {
-        let chunks = ParallelChunks(rowCount: queryCount, chunkCount: max((queryCount + blockSize - 1) / blockSize, 1)) { _ in 1 }
-        let maxRows = (0..<chunks.chunkCount).map { chunks.range($0).count }.max() ?? 0
+        let (chunks, maxRows) = blocks(of: blockSize)
         let sums = SharedPointer(UnsafeMutablePointer<Float>.allocate(capacity: chunks.chunkCount))
         sums.base.initialize(repeating: 0, count: chunks.chunkCount)
         defer { sums.base.deallocate() }
