@@ -3,8 +3,8 @@ import XCTest
 import Models
 
 final class EASETests: XCTestCase {
-    /// 7 users x 6 movies; movie 1005 is in the catalogue only. Ratings below 3 stay inputs
-    /// (the default takes every rated movie).
+    /// 7 users x 6 movies; movie 1005 is in the catalogue only. Ratings 1-5, so the liked
+    /// threshold (3.5 by default) drops some inputs.
     private func tinyDataset() -> (ratings: RatingTriples, users: IDIndex, movies: IDIndex) {
         let rows: [[(Int32, Float)]] = [
             [(0, 5), (1, 4), (2, 2)], [(0, 4), (2, 5)], [(1, 3), (3, 4), (4, 1)], [(0, 2), (3, 5), (4, 4)],
@@ -36,16 +36,16 @@ final class EASETests: XCTestCase {
 
     func testWeightsEqualTheClosedFormAndScoresAreXTimesB() throws {
         let (ratings, users, movies) = tinyDataset()
-        let model = try EASE(configuration: configured(.init()) { ($0.lambda, $0.threads) = (0.7, 2) }).fit(ratings: ratings, users: users, movies: movies)
+        let model = try EASE(configuration: configured(.init()) { ($0.lambda, $0.likedThreshold, $0.threads) = (2.1, 0, 2) })
+            .fit(ratings: ratings, users: users, movies: movies)
         let n = movies.count
         XCTAssertEqual(model.kind, .ease)
         XCTAssertEqual(model.k, n)
         var x = [[Double]](repeating: [Double](repeating: 0, count: n), count: users.count)
         for i in 0..<ratings.count { x[Int(ratings.users[i])][Int(ratings.movies[i])] = 1 }
-        let lambda = try XCTUnwrap(model.parameters["lambdaAbsolute"].flatMap(Double.init))
-        // Relative to the mean diagonal of X^T X: 18 ratings over 6 movies.
-        XCTAssertEqual(lambda, 0.7 * 18 / 6, accuracy: 1e-5)
-        let b = bruteForceWeights(rows: x, lambda: lambda)
+        // The penalty is absolute: added to the diagonal as it is.
+        XCTAssertEqual(model.parameters["lambda"], "2.1")
+        let b = bruteForceWeights(rows: x, lambda: 2.1)
         var largest = 0.0
         for i in 0..<n {
             for j in 0..<n {
@@ -86,16 +86,17 @@ final class EASETests: XCTestCase {
         XCTAssertNoThrow(try ModelConfiguration.als(.init()).checkCatalogue(movies: 1_000_000))
     }
 
-    /// A new user's fold-in is their indicator row, and their list is the top of x B.
+    /// A new user's fold-in is their indicator row of liked movies (the default threshold drops
+    /// the 2), and their list is the top of x B.
     func testFoldInIsTheIndicatorRowAndListsFollowXB() throws {
         let (ratings, users, movies) = tinyDataset()
         let model = try EASE(configuration: configured(.init()) { $0.threads = 2 }).fit(ratings: ratings, users: users, movies: movies)
         let n = movies.count
         let (bias, vector) = try model.foldIn(ratings: [(1001, 2), (1003, 5)])
         XCTAssertEqual(bias, 0)
-        XCTAssertEqual(vector, [0, 1, 0, 1, 0, 0])
+        XCTAssertEqual(vector, [0, 0, 0, 1, 0, 0])
         let list = try model.recommend(bias: bias, vector: vector, count: 3, excluding: [1001, 1003])
-        let scores = (0..<n).map { m in model.movieFactors[m * n + 1] + model.movieFactors[m * n + 3] }
+        let scores = (0..<n).map { m in model.movieFactors[m * n + 3] }
         let expected = [0, 2, 4, 5].sorted { scores[$0] > scores[$1] }.prefix(3).map { Int64(1000 + $0) }
         XCTAssertEqual(list.map(\.movieID), Array(expected))
         XCTAssertEqual(list[0].score, scores[Int(expected[0] - 1000)], accuracy: 1e-6)

@@ -20,24 +20,28 @@ final class EASEPublishTests: XCTestCase {
         try XCTUnwrap(try connection.execute("select run_id from latent.current_runs where model = '\(model)'")[0, 0].flatMap { Int64($0) })
     }
 
-    /// Asserts that `list` is a top `count` of `x B` for the row of `rated` movie ids, rated and
-    /// excluded movies left out: best first, nothing listed below the brute-force boundary.
-    /// Scores are compared, not ids: the seeded ratings tie many movies to within rounding.
+    /// Asserts that `list` is a top `count` of `x B` for the row `x` of the `rated` movies
+    /// liked at the model's threshold, rated and excluded movies left out: best first, nothing
+    /// listed below the brute-force boundary. Scores are compared, not ids: the seeded ratings
+    /// tie many movies to within rounding.
     private func assertTopOfXB(
-        _ list: [Int64], _ model: FactorModel, rated: Set<Int64>, excluded: Set<Int64> = [], count: Int, _ what: String
+        _ list: [Int64], _ model: FactorModel, rated: [Int64: Float], excluded: Set<Int64> = [], count: Int, _ what: String
     ) throws {
         let n = model.k
+        let threshold = try XCTUnwrap(model.parameters["likedThreshold"].flatMap(Float.init))
+        let liked = rated.filter { $0.value >= threshold }.keys
+        XCTAssertFalse(liked.isEmpty, "\(what) likes nothing: the row x would be empty")
         var scores = [Float](repeating: 0, count: n)
-        for id in rated {
+        for id in liked {
             let j = try model.movieIndex(of: id)
             for m in 0..<n { scores[m] += model.movieFactors[m * n + j] }
         }
-        let candidates = (0..<n).filter { !rated.contains(model.movies.ids[$0]) && !excluded.contains(model.movies.ids[$0]) }
+        let candidates = (0..<n).filter { rated[model.movies.ids[$0]] == nil && !excluded.contains(model.movies.ids[$0]) }
         let boundary = candidates.map { scores[$0] }.sorted(by: >)[count - 1]
         XCTAssertEqual(list.count, count, what)
         var previous = Float.infinity
         for id in list {
-            XCTAssertFalse(rated.contains(id) || excluded.contains(id), "\(what) lists rated or excluded movie \(id)")
+            XCTAssertFalse(rated[id] != nil || excluded.contains(id), "\(what) lists rated or excluded movie \(id)")
             let score = scores[try model.movieIndex(of: id)]
             XCTAssertGreaterThanOrEqual(score, boundary - 1e-5, "\(what) lists movie \(id) below the top \(count) of x B")
             XCTAssertLessThanOrEqual(score, previous + 1e-5, "\(what): movie \(id) is out of order")
@@ -76,12 +80,13 @@ final class EASEPublishTests: XCTestCase {
         XCTAssertEqual(model.k, 150)
         XCTAssertEqual(model.movieFactors.count, 150 * 150)
         for user in [1, 42, 120] as [Int64] {
-            let rated = try connection.query("select movie_id from latent.ratings where user_id = $1::bigint", [String(user)])
-            let movies = Set((0..<rated.rowCount).compactMap { rated[$0, 0].flatMap { Int64($0) } })
+            let rows = try connection.query("select movie_id, rating from latent.ratings where user_id = $1::bigint", [String(user)])
+            var rated: [Int64: Float] = [:]
+            for r in 0..<rows.rowCount { rated[try XCTUnwrap(rows[r, 0].flatMap { Int64($0) })] = try XCTUnwrap(rows[r, 1].flatMap { Float($0) }) }
             let published = try connection.query(
                 "select movie_id from latent.recommendations where user_id = $1::bigint order by rank", [String(user)])
             let list = (0..<published.rowCount).compactMap { published[$0, 0].flatMap { Int64($0) } }
-            try assertTopOfXB(list, model, rated: movies, count: 20, "user \(user)")
+            try assertTopOfXB(list, model, rated: rated, count: 20, "user \(user)")
         }
     }
 
@@ -98,7 +103,7 @@ final class EASEPublishTests: XCTestCase {
         let model = try FactorModel.published(runID: try run(connection, model: "ease"), from: connection)
         let published = try connection.query("select movie_id from latent.recommendations where user_id = 9003 order by rank")
         let list = (0..<published.rowCount).compactMap { published[$0, 0].flatMap { Int64($0) } }
-        try assertTopOfXB(list, model, rated: [3, 6, 9], excluded: [12], count: 20, "new user 9003")
+        try assertTopOfXB(list, model, rated: [3: 5, 6: 1.5, 9: 4], excluded: [12], count: 20, "new user 9003")
         let vector = try connection.execute("select cardinality(vector) from latent.user_vectors where user_id = 9003")
         XCTAssertEqual(vector[0, 0], "0", "no user vector is published for ease")
     }

@@ -37,13 +37,11 @@ package struct EASE: Sendable {
         let n = movies.count
         let rows = indicatorRows(ratings, users: users.count, movies: n)
         var weights = [Float](repeating: 0, count: n * n)
-        let lambda = try weights.withUnsafeMutableBufferPointer { w -> Float in
-            guard let base = w.baseAddress else { return 0 }
+        let lambda = configuration.lambda
+        try weights.withUnsafeMutableBufferPointer { w in
+            guard let base = w.baseAddress else { return }
             progress.step("ease", ["phase": "gram", "movies": "\(n)", "users": "\(users.count)"])
             EASEGram.accumulate(rows: rows, userCount: users.count, movieCount: n, into: base, threads: configuration.threads)
-            var trace: Double = 0
-            for m in 0..<n { trace += Double(base[m * n + m]) }
-            let lambda = configuration.lambda * Float(max(trace / Double(max(n, 1)), 1))
             for m in 0..<n { base[m * n + m] += lambda }
             progress.step("ease", ["phase": "inverse", "lambda": MetricText.fixed(Double(lambda))])
             do {
@@ -54,14 +52,11 @@ package struct EASE: Sendable {
                 throw ModelError.numerical("EASE: inverting the \(n)x\(n) Gram matrix failed: \(error)")
             }
             EASEGram.weightsFromInverse(base, order: n, threads: configuration.threads)
-            return lambda
         }
-        var parameters = configuration.parameters
-        parameters["lambdaAbsolute"] = "\(lambda)"
         return FactorModel(
             kind: .ease, k: n, globalMean: 0, userBias: [Float](repeating: 0, count: users.count),
             movieBias: [Float](repeating: 0, count: n), userFactors: rows, movieFactors: weights,
-            users: users, movies: movies, parameters: parameters)
+            users: users, movies: movies, parameters: configuration.parameters)
     }
 
     /// Throws ``ModelError/catalogueTooLarge(model:movies:limit:)`` when `movies > limit`:
