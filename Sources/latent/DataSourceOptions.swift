@@ -3,7 +3,8 @@ import Models
 import Pipeline
 import Postgres
 
-/// Where training data comes from: the `latent` schema (`--from-db`) or MovieLens files.
+/// Ratings and movies from the `latent` schema (`--from-db`) or from MovieLens files: the training
+/// data of the model commands, what a user rated and the titles for `recommend` and `similar`.
 struct DataSourceOptions: ParsableArguments {
     @Flag(name: .customLong("from-db"), help: "Read ratings and movies from PostgreSQL (the latent schema).")
     var fromDatabase = false
@@ -17,16 +18,16 @@ struct DataSourceOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        switch (fromDatabase, ratings) {
-        case (true, .some):
-            throw ValidationError("give either --from-db or --ratings FILE, not both")
-        case (false, .none):
+        guard fromDatabase else { return }
+        guard ratings == nil, movies == nil else { throw ValidationError("give either --from-db or --ratings/--movies, not both") }
+        try database.requireURL()
+    }
+
+    /// Fails with a clear message when neither `--from-db` nor `--ratings` is given. Not
+    /// `validate()`: `recommend` and `similar` embed these options without needing a source.
+    func requireSource() throws {
+        guard fromDatabase || ratings != nil else {
             throw ValidationError("no training data: pass --from-db or --ratings FILE [--movies FILE]")
-        case (true, .none):
-            if movies != nil { throw ValidationError("--movies goes with --ratings, not with --from-db") }
-            try database.requireURL()
-        case (false, .some):
-            break
         }
     }
 

@@ -27,6 +27,7 @@ struct FoldInCommand: ParsableCommand {
     var svg = "fold-in.svg"
 
     func validate() throws {
+        try source.requireSource()
         _ = try ExperimentArguments.integers(ks, name: "--ks", minimum: 0)
         _ = try ExperimentArguments.integers(counts, name: "--counts", minimum: 1)
         guard heldOutUsers > 0, heldOutUsers < 1 else { throw ValidationError("--held-out-users must be in (0, 1), got \(heldOutUsers)") }

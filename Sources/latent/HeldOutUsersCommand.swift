@@ -40,6 +40,7 @@ struct HeldOutUsersCommand: ParsableCommand {
     var splitOut: String?
 
     func validate() throws {
+        try source.requireSource()
         _ = try modelKinds()
         guard heldOutUsers > 0, heldOutUsers < 1 else { throw ValidationError("--held-out-users must be in (0, 1), got \(heldOutUsers)") }
         if let heldOutCount, heldOutCount < 1 { throw ValidationError("--held-out-count must be at least 1, got \(heldOutCount)") }

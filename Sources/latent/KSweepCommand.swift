@@ -31,6 +31,7 @@ struct KSweepCommand: ParsableCommand {
     var svg = "k-sweep.svg"
 
     func validate() throws {
+        try source.requireSource()
         _ = try ExperimentArguments.integers(ks, name: "--ks", minimum: 0)
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }

@@ -168,6 +168,5 @@ struct KafkaOptions: ParsableArguments {
 /// The flag if given, else the environment variable if set and not empty, else the default.
 private func resolved(_ flag: String?, env: String, default fallback: String) -> String {
     if let flag, !flag.isEmpty { return flag }
-    if let value = ProcessInfo.processInfo.environment[env], !value.isEmpty { return value }
-    return fallback
+    return environmentValue(env) ?? fallback
 }

@@ -67,7 +67,7 @@ struct PublishOptions: ParsableArguments {
         s.guardrail = Guardrail(maxRMSEIncrease: maxRMSEIncrease, maxNDCGDrop: maxNDCGDrop)
         s.validationFraction = validationFraction
         s.seed = seed
-        s.serveModel = serveModel ?? ProcessInfo.processInfo.environment["LATENT_SERVE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        s.serveModel = serveModel ?? environmentValue("LATENT_SERVE_MODEL")
         if let threads = threads ?? defaultThreads { s.threads = threads }
         if let budget = try tuneBudget ?? Self.environmentTuneBudget() { s.tuneBudget = budget }
         if k != nil { s.pinnedParameters = [.k, .dimension] }  // an explicit --k is kept by the search
@@ -80,7 +80,7 @@ struct PublishOptions: ParsableArguments {
 
     /// `LATENT_TUNE_BUDGET` in seconds, when set.
     private static func environmentTuneBudget() throws -> Double? {
-        guard let text = ProcessInfo.processInfo.environment["LATENT_TUNE_BUDGET"], !text.isEmpty else { return nil }
+        guard let text = environmentValue("LATENT_TUNE_BUDGET") else { return nil }
         guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
             throw ValidationError("LATENT_TUNE_BUDGET: expected zero or a positive number of seconds, got '\(text)'")
         }
@@ -90,7 +90,7 @@ struct PublishOptions: ParsableArguments {
     /// `--model`, else `LATENT_TRAIN_MODELS` (comma-separated), else every nightly kind.
     func chosenModels() throws -> [ModelKind] {
         if !models.isEmpty { return models }
-        guard let text = ProcessInfo.processInfo.environment["LATENT_TRAIN_MODELS"], !text.isEmpty else { return ModelKind.nightlyDefaults }
+        guard let text = environmentValue("LATENT_TRAIN_MODELS") else { return ModelKind.nightlyDefaults }
         return try text.split(separator: ",").map { name in
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard let kind = ModelKind(rawValue: trimmed) else {

@@ -11,7 +11,8 @@ struct RecommendCommand: ParsableCommand {
             The predicted rating is the model's prediction, clipped to its rating scale (0.5-5 for \
             MovieLens). The list is ordered by the unclipped ranking score, printed only where it \
             differs from the predicted rating, so movies predicted above the top of the scale still \
-            rank in order.
+            rank in order. With --from-db or --ratings FILE the movies the user already rated are \
+            left out; titles come from latent.movies (--from-db) or --movies FILE.
             """)
 
     @OptionGroup var query: ModelListOptions

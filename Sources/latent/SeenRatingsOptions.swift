@@ -5,32 +5,16 @@ import Pipeline
 /// What a user has already rated, so recommendations can leave it out, and the titles to
 /// print: from PostgreSQL or from MovieLens files.
 struct SeenRatingsOptions: ParsableArguments {
-    @Flag(name: .customLong("from-db"), help: "Leave out what the user rated in PostgreSQL and print titles from latent.movies.")
-    var fromDatabase = false
-
-    @Option(help: ArgumentHelp("Leave out the user's ratings in this MovieLens file.", valueName: "file"))
-    var ratings: String?
-
-    @Option(help: ArgumentHelp("Print titles from this MovieLens movies file.", valueName: "file"))
-    var movies: String?
-
-    @OptionGroup var database: DatabaseOptions
-
-    func validate() throws {
-        if fromDatabase {
-            guard ratings == nil, movies == nil else { throw ValidationError("give either --from-db or --ratings/--movies, not both") }
-            try database.requireURL()
-        }
-    }
+    @OptionGroup var source: DataSourceOptions
 
     /// Movie ids `userID` rated.
     func ratedMovies(of userID: Int64) throws -> Set<Int64> {
-        if fromDatabase {
-            let result = try database.connect().query(
+        if source.fromDatabase {
+            let result = try source.database.connect().query(
                 "select movie_id from latent.ratings where user_id = $1::bigint", [String(userID)])
             return Set((0..<result.rowCount).compactMap { result[$0, 0].flatMap(Int64.init) })
         }
-        guard let ratings else { return [] }
+        guard let ratings = source.ratings else { return [] }
         var seen = Set<Int64>()
         try MovieLens.forEachRating(in: ratings) { if $0.userID == userID { seen.insert($0.movieID) } }
         return seen
@@ -38,9 +22,9 @@ struct SeenRatingsOptions: ParsableArguments {
 
     /// Titles of `movieIDs` when a source is given.
     func titles(of movieIDs: [Int64]) throws -> [Int64: String] {
-        if fromDatabase {
+        if source.fromDatabase {
             let list = "{" + movieIDs.map(String.init).joined(separator: ",") + "}"
-            let result = try database.connect().query(
+            let result = try source.database.connect().query(
                 "select movie_id, title from latent.movies where movie_id = any($1::bigint[])", [list])
             var titles: [Int64: String] = [:]
             for row in 0..<result.rowCount {
@@ -48,7 +32,7 @@ struct SeenRatingsOptions: ParsableArguments {
             }
             return titles
         }
-        guard let movies else { return [:] }
+        guard let movies = source.movies else { return [:] }
         let wanted = Set(movieIDs)
         var titles: [Int64: String] = [:]
         for movie in try MovieLens.readMovies(in: movies) where wanted.contains(movie.movieID) {

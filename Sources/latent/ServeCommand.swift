@@ -29,17 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var publish: PublishOptions
 
-    @Option(name: .customLong("http-host"), help: "Address the HTTP server binds (default: $LATENT_HTTP_HOST, else 127.0.0.1).")
-    var httpHost: String?
-
-    @Option(name: .customLong("http-port"), help: "HTTP port (default: $LATENT_HTTP_PORT, else 8080).")
-    var httpPort: Int?
-
-    @Option(help: "When to retrain: a five-field cron expression (default: $LATENT_TRAIN_SCHEDULE, else '0 3 * * *').")
-    var schedule: String?
-
-    @Option(name: .customLong("timezone"), help: "Time zone of the schedule (default: $LATENT_TIMEZONE, else UTC).")
-    var timeZone: String?
+    @OptionGroup var http: HTTPOptions
+    @OptionGroup var schedule: ScheduleOptions
 
     @Flag(name: .customLong("no-ingest"), help: "Run without the Kafka consumer (a training or HTTP-only instance).")
     var noIngest = false
@@ -49,28 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         try database.requireURL()
-        _ = try cron()
-        let port = try self.port()
-        guard (0...65535).contains(port) else { throw ValidationError("--http-port must be in 0...65535, got \(port)") }
-    }
-
-    func cron() throws -> CronSchedule {
-        let env = ProcessInfo.processInfo.environment
-        let zoneName = timeZone ?? env["LATENT_TIMEZONE"].flatMap { $0.isEmpty ? nil : $0 } ?? "UTC"
-        guard let zone = TimeZone(identifier: zoneName) else {
-            throw ValidationError("--timezone / LATENT_TIMEZONE: unknown time zone '\(zoneName)' (an IANA name such as UTC or Europe/Paris)")
-        }
-        let expression = schedule ?? env["LATENT_TRAIN_SCHEDULE"].flatMap { $0.isEmpty ? nil : $0 } ?? "0 3 * * *"
-        do { return try CronSchedule(expression, timeZone: zone) } catch {
-            throw ValidationError("--schedule / LATENT_TRAIN_SCHEDULE: \(error)")
-        }
-    }
-
-    func port() throws -> Int {
-        if let httpPort { return httpPort }
-        guard let text = ProcessInfo.processInfo.environment["LATENT_HTTP_PORT"], !text.isEmpty else { return 8080 }
-        guard let value = Int(text) else { throw ValidationError("LATENT_HTTP_PORT must be a port number, got '\(text)'") }
-        return value
+        _ = try schedule.cron()
+        _ = try http.port()
     }
 
     func run() async throws {
@@ -97,10 +68,10 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.onBatchCommitted = onCommitted
             services.append(IngestService(configuration: configuration, health: health))
         }
-        services.append(TrainingScheduler(schedule: try cron(), cycle: try publish.cycle(defaultThreads: trainingThreads), databaseURL: url, instance: instance, health: health))
-        let host = httpHost ?? ProcessInfo.processInfo.environment["LATENT_HTTP_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        services.append(TrainingScheduler(schedule: try schedule.cron(), cycle: try publish.cycle(defaultThreads: trainingThreads), databaseURL: url, instance: instance, health: health))
+        let host = http.host
         let routes = HTTPRoutes(databaseURL: url, registry: registry, health: health, requireIngest: !noIngest)
-        let port = try self.port()
+        let port = try http.port()
         services.append(Application(
             router: routes.router(), configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in

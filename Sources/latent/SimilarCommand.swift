@@ -7,7 +7,8 @@ extension SimilarityMeasure: ExpressibleByArgument {}
 struct SimilarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "similar",
-        abstract: "Movies nearest to a movie by cosine or dot product of their vectors.")
+        abstract: "Movies nearest to a movie by cosine or dot product of their vectors.",
+        discussion: "Titles come from latent.movies (--from-db) or --movies FILE.")
 
     @OptionGroup var query: ModelListOptions
 

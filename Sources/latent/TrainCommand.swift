@@ -125,6 +125,7 @@ struct TrainCommand: ParsableCommand {
     var holdout: Double = 0
 
     func validate() throws {
+        try source.requireSource()
         if objective != nil, model != .als, model != .ials {
             throw ValidationError("--objective is for als (--objective ranking trains the ials model), not \(model.rawValue)")
         }

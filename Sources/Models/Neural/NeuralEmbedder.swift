@@ -34,61 +34,36 @@ package struct NeuralEmbedder: Sendable {
         progress: ProgressReporter = .silent
     ) throws -> FactorModel {
         try configuration.validate()
-        try Self.checkIndices(ratings, userCount: users.count, movieCount: movies.count, movies: movies)
         let configuration = self.configuration
-        guard ratings.ratings.contains(where: { $0 >= configuration.likedThreshold }) else {
-            throw ModelError.emptyData("no rating reaches the liked threshold \(configuration.likedThreshold): every user's bag is empty")
-        }
-        let (softmax, reason) = configuration.softmax.resolved(movieCount: movies.count)
-        progress.finish("neural softmax", ["softmax": "\(softmax)", "reason": reason])
-        let started = Date()
-        return try BLAS.withThreadCount(configuration.threads) {
-            let (network, report) = try train(ratings, users: users, movies: movies, progress: progress)
+        return try NetworkFit.run(
+            ratings: ratings, users: users, movies: movies, genres: genres, threads: configuration.threads,
+            parameters: configuration.parameters
+        ) {
+            try train(ratings, users: users, movies: movies, progress: progress)
+        } makeModel: { network, parameters in
             let bags = LikedMovies(ratings, userCount: users.count, movieCount: movies.count, threshold: configuration.likedThreshold)
-            var parameters = configuration.parameters
-            parameters.merge(report) { _, new in new }
-            parameters["softmax"] = "\(softmax)"
-            parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
-            var model = Self.model(
+            return Self.model(
                 network, bags: bags, users: users, movies: movies, configuration: configuration,
                 encoder: try network.encoder(likedThreshold: configuration.likedThreshold), parameters: parameters)
-            if let genres, genres.genreCount > 0 {
-                model.genreFactors = Self.genreMeans(genres, movieFactors: model.movieFactors, k: model.k)
-                model.genreNames = genres.names
-            }
-            return model
         }
     }
 
-    /// Row-major `genres x k`: the mean vector of each genre's movies (zero for an empty genre).
-    static func genreMeans(_ genres: GenreIncidence, movieFactors: [Float], k: Int) -> [Float] {
-        var sums = [Float](repeating: 0, count: genres.genreCount * k)
-        var counts = [Float](repeating: 0, count: genres.genreCount)
-        for m in 0..<min(genres.movieCount, movieFactors.count / max(k, 1)) {
-            for g in genres.genres(ofMovie: m).map(Int.init) {
-                counts[g] += 1
-                for f in 0..<k { sums[g * k + f] += movieFactors[m * k + f] }
-            }
-        }
-        for g in 0..<genres.genreCount where counts[g] > 0 {
-            for f in 0..<k { sums[g * k + f] /= counts[g] }
-        }
-        return sums
-    }
-
-    static func checkIndices(_ ratings: RatingTriples, userCount: Int, movieCount: Int, movies: IDIndex) throws {
-        guard !ratings.isEmpty else { throw ModelError.emptyData("no ratings to train on") }
-        for i in 0..<ratings.count {
-            let u = ratings.users[i], m = ratings.movies[i]
-            guard u >= 0, Int(u) < userCount, m >= 0, Int(m) < movieCount else {
-                throw ModelError.emptyData("rating \(i) refers to user index \(u) / movie index \(m) outside the id indices")
-            }
-            guard ratings.ratings[i].isFinite else { throw ModelError.invalidRating(movieID: movies.ids[Int(m)], rating: ratings.ratings[i]) }
-        }
-    }
-
-    /// The trained network and what to record about the run (epochs, validation NDCG).
+    /// The trained network and what to record about the run (softmax, epochs, validation NDCG).
     private func train(
+        _ ratings: RatingTriples, users: IDIndex, movies: IDIndex, progress: ProgressReporter
+    ) throws -> (NeuralNetwork, report: [String: String]) {
+        let c = configuration
+        guard ratings.ratings.contains(where: { $0 >= c.likedThreshold }) else {
+            throw ModelError.emptyData("no rating reaches the liked threshold \(c.likedThreshold): every user's bag is empty")
+        }
+        let (softmax, reason) = c.softmax.resolved(movieCount: movies.count)
+        progress.finish("neural softmax", ["softmax": "\(softmax)", "reason": reason])
+        let (network, report) = try trainNetwork(ratings, users: users, movies: movies, progress: progress)
+        return (network, report.merging(["softmax": "\(softmax)"]) { _, new in new })
+    }
+
+    /// The network trained for a fixed number of epochs, or with early stopping and an optional refit.
+    private func trainNetwork(
         _ ratings: RatingTriples, users: IDIndex, movies: IDIndex, progress: ProgressReporter
     ) throws -> (NeuralNetwork, [String: String]) {
         let c = configuration

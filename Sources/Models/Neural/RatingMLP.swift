@@ -26,25 +26,17 @@ package struct RatingMLP: Sendable {
         progress: ProgressReporter = .silent
     ) throws -> FactorModel {
         try configuration.validate()
-        try NeuralEmbedder.checkIndices(ratings, userCount: users.count, movieCount: movies.count, movies: movies)
         let c = configuration
-        let started = Date()
-        return try BLAS.withThreadCount(c.threads) {
-            let (network, report) = try train(ratings, userCount: users.count, movieCount: movies.count, progress: progress)
-            var parameters = c.parameters
-            parameters.merge(report) { _, new in new }
-            parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
-            let d = c.dimension
-            var model = FactorModel(
-                kind: .mlp, k: d, globalMean: Self.mean(ratings.ratings),
+        return try NetworkFit.run(
+            ratings: ratings, users: users, movies: movies, genres: genres, threads: c.threads, parameters: c.parameters
+        ) {
+            try train(ratings, userCount: users.count, movieCount: movies.count, progress: progress)
+        } makeModel: { network, parameters in
+            FactorModel(
+                kind: .mlp, k: c.dimension, globalMean: Self.mean(ratings.ratings),
                 userBias: [Float](repeating: 0, count: users.count), movieBias: [Float](repeating: 0, count: movies.count),
                 userFactors: network.userEmbedding.values, movieFactors: network.movieEmbedding.values,
                 users: users, movies: movies, ratingScale: c.ratingScale, parameters: parameters, ratingHead: try network.head())
-            if let genres, genres.genreCount > 0 {
-                model.genreFactors = NeuralEmbedder.genreMeans(genres, movieFactors: model.movieFactors, k: d)
-                model.genreNames = genres.names
-            }
-            return model
         }
     }
 
@@ -55,7 +47,7 @@ package struct RatingMLP: Sendable {
     /// The trained network and what to record about the run (epochs, validation RMSE).
     private func train(
         _ ratings: RatingTriples, userCount: Int, movieCount: Int, progress: ProgressReporter
-    ) throws -> (RatingNetwork, [String: String]) {
+    ) throws -> (RatingNetwork, report: [String: String]) {
         let c = configuration
         guard c.validationFraction > 0 else {
             var run = RatingTraining(ratings, userCount: userCount, movieCount: movieCount, configuration: c)
