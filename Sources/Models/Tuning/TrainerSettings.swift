@@ -18,13 +18,18 @@ package struct SettingsChange: Sendable {
     package var seed: UInt64?
     package var dimensions: Int?
     package var threads: Int?
+    /// Iterations or epochs (``TrainerSettings/effort``).
+    package var effort: Int?
     /// Cap the effort at the configuration's ``TrainerSettings/trialEffort``.
     package var capsEffortForTrial = false
 
-    package init(seed: UInt64? = nil, dimensions: Int? = nil, threads: Int? = nil, capsEffortForTrial: Bool = false) {
+    package init(
+        seed: UInt64? = nil, dimensions: Int? = nil, threads: Int? = nil, effort: Int? = nil, capsEffortForTrial: Bool = false
+    ) {
         self.seed = seed
         self.dimensions = dimensions
         self.threads = threads
+        self.effort = effort
         self.capsEffortForTrial = capsEffortForTrial
     }
 
@@ -33,6 +38,7 @@ package struct SettingsChange: Sendable {
         if let seed { c.seed = seed }
         if let dimensions { c.dimensions = dimensions }
         if let threads { c.threads = threads }
+        if let effort { c.effort = effort }
         if capsEffortForTrial { c.effort = min(c.effort, C.trialEffort) }
         return c
     }
