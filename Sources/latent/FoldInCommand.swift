@@ -35,12 +35,12 @@ struct FoldInCommand: ParsableCommand {
 
     func run() throws {
         let (dataset, _) = try source.load()
-        var training = AlternatingLeastSquares.Configuration()
-        training.seed = seed
-        let configuration = FoldInCurve.Configuration(
+        var configuration = FoldInCurve.Configuration(
             ks: try ExperimentArguments.integers(ks, name: "--ks", minimum: 0),
             ratingCounts: try ExperimentArguments.integers(counts, name: "--counts", minimum: 1),
-            heldOutUserFraction: heldOutUsers, seed: seed, training: training)
+            heldOutUserFraction: heldOutUsers, seed: seed)
+        // FoldInCurve's own training settings (no missing-data term), with this seed.
+        configuration.training.seed = seed
         let rows = try FoldInCurve.run(dataset, configuration: configuration)
         print(Self.table(rows), terminator: "")
         try ExperimentArguments.write(Self.plot(rows), to: svg)
