@@ -3,7 +3,7 @@ import Models
 
 /// ALS's penalties, genre prior and missing-data term (`--lambda` is also EASE's penalty).
 struct ALSRegularisationOptions: ParsableArguments {
-    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features). EASE: the L2 penalty relative to the mean number of ratings per movie.")
+    @Option(help: "ALS: regularisation of the user and movie vectors, also the genre prior's pull (tau' in Razafindrakoto's ALS with genre features). EASE: the L2 penalty added to the diagonal of X^T X (default 200).")
     var lambda: Float?
 
     @Option(help: "ALS: bias regularisation (gamma' in Razafindrakoto's ALS with genre features).")

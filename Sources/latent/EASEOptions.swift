@@ -6,7 +6,7 @@ struct EASEOptions: ParsableArguments {
     @Option(name: .customLong("max-movies"), help: "EASE: the largest catalogue it fits (its two movies x movies matrices take 4 bytes per entry each).")
     var maxMovies: Int?
 
-    @Option(name: .customLong("liked-threshold"), help: "EASE: movies rated at or above this are a user's inputs (0: every rated movie).")
+    @Option(name: .customLong("liked-threshold"), help: "EASE: movies rated at or above this are a user's inputs, in training and fold-in (default 3.5; 0: every rated movie).")
     var likedThreshold: Float?
 
     func validate() throws {

@@ -13,7 +13,8 @@ struct HeldOutUsersCommand: ParsableCommand {
             Ratings >= 4 are positives. A seeded share of the users with at least 5 positives is \
             held out; every model trains on the other users' ratings with its defaults. Each \
             held-out user is folded in from 80% of their positives (the neural model's encoder \
-            embeds them; ALS and MF solve for their vector; popularity needs nothing) and their \
+            embeds them; ALS, ials and MF solve for their vector; EASE takes them as its input row; \
+            popularity needs nothing) and their \
             list, without the fold-in movies, is measured against the other 20%: NDCG@10, \
             Recall@20 and Recall@50 divided by min(k, relevant) as in the paper, and NDCG@100. \
             --split-out writes the split (train.csv, fold-in.csv, test.csv) for other tools.
@@ -21,7 +22,7 @@ struct HeldOutUsersCommand: ParsableCommand {
 
     @OptionGroup var source: DataSourceOptions
 
-    @Option(help: "Comma-separated models: any of neural, als, mf, baseline, popularity.")
+    @Option(help: "Comma-separated models: any of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var models = "neural,als,mf,popularity"
 
     @Option(name: .customLong("held-out-users"), help: "Fraction of the users with enough positives held out (at least one user).")

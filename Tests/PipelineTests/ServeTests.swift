@@ -44,8 +44,13 @@ final class ServeTests: XCTestCase {
             let runs = Int(try connection.execute("select count(*) from latent.model_runs where status = 'current' or status = 'retired'")[0, 0] ?? "0") ?? 0
             return runs > runsBefore ? true : nil
         }
-        let metrics = try ServeProcess.get("\(base)/metrics").body
-        for name in ["latent_live_refresh_seconds", "latent_publish_runs_total", "latent_ingest_events_consumed_total"] {
+        // The run turns current in the database just before the cycle counts it: wait for the count.
+        let metrics = try waitFor("the retraining's run counted in the metrics", log: serve) { () -> String? in
+            let body = try ServeProcess.get("\(base)/metrics").body
+            let counted = ServeProcess.metric(body, "latent_publish_runs_total", labels: [#"model="popularity""#, #"status="current""#]) ?? 0
+            return counted >= 1 ? body : nil
+        }
+        for name in ["latent_live_refresh_seconds", "latent_ingest_events_consumed_total"] {
             XCTAssertTrue(metrics.contains(name), "metrics lack \(name)")
         }
         XCTAssertEqual(ServeProcess.metric(metrics, "latent_training_cycles_total", labels: [#"trigger="request""#]), 1)
