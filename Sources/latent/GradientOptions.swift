@@ -19,14 +19,13 @@ struct GradientOptions: ParsableArguments {
     @Option(help: "MF: weight of the gravity regulariser (Google's recommendation systems course), which pulls every predicted score towards 0; 0 disables it.")
     var gravity: Float?
 
-    @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the ratings minus the baseline's biases).")
-    var initialisation: String?
-
-    func validate() throws {
-        if let initialisation, !["gaussian", "svd"].contains(initialisation) {
-            throw ValidationError("--initialisation must be gaussian or svd, got '\(initialisation)'")
-        }
+    /// MF's starting factors.
+    enum Initialisation: String, ExpressibleByArgument, CaseIterable {
+        case gaussian, svd
     }
+
+    @Option(help: "MF: initial factors: gaussian or svd (truncated SVD of the ratings minus the baseline's biases).")
+    var initialisation: Initialisation?
 
     /// Rejects these options for a model they do not apply to (`--regularisation` is also the
     /// baseline's; popularity's is rejected with `--tune`).
@@ -46,7 +45,7 @@ struct GradientOptions: ParsableArguments {
             c.validationFraction = validationFraction
             if validationFraction == 0 { c.refit = false }
         }
-        if initialisation == "svd" { c.initialisation = .truncatedSVD(powerIterations: 3) }
+        if initialisation == .svd { c.initialisation = .truncatedSVD(powerIterations: 3) }
     }
 
     func apply(to c: inout NeuralEmbedder.Configuration) {
