@@ -163,7 +163,8 @@ struct BlockTopN: Sendable {
         BLAS.withThreadCount(1) {
             chunks.run(workers: threads, makeScratch: {
                 (buffer: [Float](repeating: 0, count: max(maxRows * itemCount, 1)), top: TopNSelector(capacity: count),
-                 guesses: [ThresholdGuess](repeating: ThresholdGuess(), count: selections.count))
+                 guesses: [ThresholdGuess](repeating: ThresholdGuess(), count: selections.count),
+                 finalScores: [Float](repeating: 0, count: max(itemCount, 1)))
             }) { scratch, _, range in
                 guard !range.isEmpty else { return }
                 score(range, into: &scratch.buffer)
@@ -171,8 +172,12 @@ struct BlockTopN: Sendable {
                     scratch.buffer.withUnsafeMutableBufferPointer { all in
                         let rowScores = UnsafeMutableBufferPointer(rebasing: all[(row * itemCount) ..< ((row + 1) * itemCount)])
                         exclude(q, rowScores)
-                        for (s, (selection, output)) in zip(selections, outputs).enumerated() {
-                            select(rowScores, query: q, selection: selection, top: &scratch.top, guess: &scratch.guesses[s], output: output)
+                        scratch.finalScores.withUnsafeMutableBufferPointer { final in
+                            for (s, (selection, output)) in zip(selections, outputs).enumerated() {
+                                select(
+                                    rowScores, query: q, selection: selection, finalScores: final, top: &scratch.top,
+                                    guess: &scratch.guesses[s], output: output)
+                            }
                         }
                     }
                 }
@@ -205,20 +210,19 @@ struct BlockTopN: Sendable {
         return (0..<chunks.chunkCount).reduce(0) { $0 + sums.base[$1] }
     }
 
-    /// Offers `top` the items `0..<count` whose score beats its threshold. Most items score
-    /// below the current N-th best: eight at a time, one vector comparison rejects them without
-    /// touching the selector. Items come in index order, so an equal score loses (ties keep
-    /// the lower index), and excluded items (-infinity, or NaN once scaled by 0) never pass.
-    /// `score` and `scores` (eight from an index) must round identically.
+    /// Offers `top` the items of `scores` that beat its threshold. Most items score below the
+    /// current N-th best: eight at a time, one vector comparison rejects them without touching
+    /// the selector. Items come in index order, so an equal score loses (ties keep the lower
+    /// index), and excluded items (-infinity, or NaN once scaled by 0) never pass.
     @inline(__always)
-    private static func scan(
-        _ count: Int, _ top: inout TopNSelector, _ score: (Int) -> Float, _ scores: (Int) -> SIMD8<Float>
-    ) {
+    private static func scan(_ scores: UnsafeBufferPointer<Float>, _ top: inout TopNSelector) {
+        guard let base = scores.baseAddress else { return }
+        let count = scores.count
         var threshold = top.threshold
         let vectorEnd = count - count % 8
         var i = 0
         while i < vectorEnd {
-            let s = scores(i)
+            let s = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
             var passing = latent_greater_mask8(s, threshold)
             while passing != 0 {
                 let j = passing.trailingZeroBitCount
@@ -232,9 +236,8 @@ struct BlockTopN: Sendable {
             i += 8
         }
         while i < count {
-            let s = score(i)
-            if s > threshold {
-                top.offer(index: Int32(i), score: s)
+            if base[i] > threshold {
+                top.offer(index: Int32(i), score: base[i])
                 threshold = top.threshold
             }
             i += 1
@@ -330,47 +333,25 @@ struct BlockTopN: Sendable {
     }
 
     /// Selects the best of one row under `selection` and writes it to the output slots of
-    /// `query`.
+    /// `query`. The row's final scores are made first in one pass (the compiler vectorises
+    /// it), so the scan reads plain floats.
     private func select(
-        _ row: UnsafeMutableBufferPointer<Float>, query: Int, selection: Selection, top: inout TopNSelector,
-        guess: inout ThresholdGuess, output: Output
+        _ row: UnsafeMutableBufferPointer<Float>, query: Int, selection: Selection, finalScores: UnsafeMutableBufferPointer<Float>,
+        top: inout TopNSelector, guess: inout ThresholdGuess, output: Output
     ) {
         let offset = queryOffset?[query] ?? 0
-        let rowScale = selection.queryScale.isEmpty ? 1 : selection.queryScale[query]
-        guard let raw = row.baseAddress else { return output.filled.base[query] = 0 }
+        guard let raw = row.baseAddress, let final = finalScores.baseAddress else { return output.filled.base[query] = 0 }
+        finish(raw, into: final, offset: offset, rowScale: selection.queryScale.isEmpty ? 1 : selection.queryScale[query], selection: selection)
+        let scores = UnsafeBufferPointer(start: final, count: itemCount)
         // The guess is kept relative to the row's offset (e.g. a user's bias), which moves every
         // score of the row alike.
         let floor = guess.floor + offset
         top.reset(above: floor)
-        let values = UnsafePointer(raw)
-        @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
-            UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        let n = itemCount
-        func scanRow(_ top: inout TopNSelector) {
-            itemBias.withUnsafeBufferPointer { bias in
-                selection.itemScale.withUnsafeBufferPointer { scale in
-                    // One loop per case, so the hot loop tests nothing but the threshold.
-                    switch (bias.isEmpty ? nil : bias.baseAddress, scale.isEmpty ? nil : scale.baseAddress) {
-                    case (nil, nil):
-                        Self.scan(n, &top, { values[$0] + offset }, { load(values, $0) + offset })
-                    case let (b?, nil):
-                        Self.scan(n, &top, { values[$0] + b[$0] + offset }, { load(values, $0) + load(b, $0) + offset })
-                    case let (nil, c?):
-                        Self.scan(n, &top, { values[$0] * rowScale * c[$0] + offset },
-                                  { load(values, $0) * rowScale * load(c, $0) + offset })
-                    case let (b?, c?):
-                        Self.scan(n, &top, { values[$0] * rowScale * c[$0] + b[$0] + offset },
-                                  { load(values, $0) * rowScale * load(c, $0) + load(b, $0) + offset })
-                    }
-                }
-            }
-        }
-        scanRow(&top)
+        Self.scan(scores, &top)
         if !top.isFull, floor > -.infinity {
             // The guess was too high: fewer than N items beat it, so scan again without one.
             top.reset()
-            scanRow(&top)
+            Self.scan(scores, &top)
         }
         let kept = top.finish()
         guess.record(kept == count && kept > 0 ? top.entry(kept - 1).score - offset : -.infinity)
@@ -380,5 +361,27 @@ struct BlockTopN: Sendable {
             output.scores.base[query * count + slot] = entry.score
         }
         output.filled.base[query] = Int32(kept)
+    }
+
+    /// `final[i] = raw[i] * rowScale * itemScale[i] + itemBias[i] + offset`, one loop per case
+    /// so each is a plain vectorisable loop.
+    private func finish(
+        _ raw: UnsafeMutablePointer<Float>, into final: UnsafeMutablePointer<Float>, offset: Float, rowScale: Float, selection: Selection
+    ) {
+        let n = itemCount
+        itemBias.withUnsafeBufferPointer { bias in
+            selection.itemScale.withUnsafeBufferPointer { scale in
+                switch (bias.isEmpty ? nil : bias.baseAddress, scale.isEmpty ? nil : scale.baseAddress) {
+                case (nil, nil):
+                    for i in 0..<n { final[i] = raw[i] + offset }
+                case let (b?, nil):
+                    for i in 0..<n { final[i] = raw[i] + b[i] + offset }
+                case let (nil, c?):
+                    for i in 0..<n { final[i] = raw[i] * rowScale * c[i] + offset }
+                case let (b?, c?):
+                    for i in 0..<n { final[i] = raw[i] * rowScale * c[i] + b[i] + offset }
+                }
+            }
+        }
     }
 }
