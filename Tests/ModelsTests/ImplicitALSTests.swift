@@ -72,16 +72,41 @@ final class ImplicitALSTests: XCTestCase {
         }
     }
 
-    /// Every half-step is an exact block minimisation, so the objective never increases.
+    /// Every half-step is a block minimisation (exact by Cholesky, or conjugate-gradient steps
+    /// from the previous vector, each of which lowers the row's objective), so the objective
+    /// never increases.
     func testEveryHalfStepDoesNotIncreaseTheObjective() throws {
         let problem = LowRankProblem(users: 80, movies: 60, rank: 4, density: 0.3, seed: 32, genres: true)
-        for (exponent, confidenceWeight): (Float, Float) in [(1, 0), (1, 0.5), (0, 0.2)] {
-            var trainer = try trainer(problem, configuration(confidenceWeight: confidenceWeight, exponent: exponent))
-            let (start, end) = try assertNoHalfStepIncreasesTheObjective(
-                &trainer, iterations: 8, "exponent \(exponent), confidence \(confidenceWeight)")
-            XCTAssertLessThan(end, 0.8 * start, "the objective fell")
-            XCTAssertFalse(trainer.genreFactors.allSatisfy { $0 == 0 }, "genre vectors were learned")
+        for steps in [0, 3] {
+            for (exponent, confidenceWeight): (Float, Float) in [(1, 0), (1, 0.5), (0, 0.2)] {
+                var c = configuration(confidenceWeight: confidenceWeight, exponent: exponent)
+                c.conjugateGradientSteps = steps
+                var trainer = try trainer(problem, c)
+                let (start, end) = try assertNoHalfStepIncreasesTheObjective(
+                    &trainer, iterations: 8, "steps \(steps), exponent \(exponent), confidence \(confidenceWeight)")
+                XCTAssertLessThan(end, 0.8 * start, "the objective fell")
+                XCTAssertFalse(trainer.genreFactors.allSatisfy { $0 == 0 }, "genre vectors were learned")
+            }
         }
+    }
+
+    /// Conjugate gradient solves a k-dimensional system in k steps: with k steps per row the
+    /// model is the exact solve's; with one step it is not (so the comparison can fail).
+    func testConjugateGradientWithKStepsMatchesTheExactSolve() throws {
+        let problem = LowRankProblem(users: 70, movies: 50, rank: 3, density: 0.3, seed: 35, genres: true)
+        var exact = configuration(k: 5)
+        (exact.iterations, exact.conjugateGradientSteps) = (3, 0)
+        func distance(steps: Int) throws -> Float {
+            var c = exact
+            c.conjugateGradientSteps = steps
+            let a = try AlternatingLeastSquares(configuration: exact).fit(problem.dataset)
+            let b = try AlternatingLeastSquares(configuration: c).fit(problem.dataset)
+            let diff = zip(a.movieFactors, b.movieFactors).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            let norm = a.movieFactors.reduce(Float(0)) { $0 + $1 * $1 }
+            return (diff / norm).squareRoot()
+        }
+        XCTAssertLessThan(try distance(steps: 5), 1e-3, "5 steps at k = 5")
+        XCTAssertGreaterThan(try distance(steps: 1), 1e-2, "1 step at k = 5")
     }
 
     func testSameSeedSameModelAndKindIALS() throws {

@@ -26,6 +26,10 @@ struct ALSHalfStep {
     /// The ranking objective (implicit-feedback ALS): the rows' values are confidences, there
     /// are no biases, and `missing` holds the all-pairs Gram sums (see ``solveRankingRow``).
     var ranking = false
+    /// Ranking objective: 0 solves each row exactly (Cholesky); a positive count takes that
+    /// many conjugate-gradient steps from the row's current vector instead (see
+    /// ``solveRankingRow``).
+    var conjugateGradientSteps = 0
 
     /// Sums over the fixed side's rows that have ratings, for the missing-data term.
     struct MissingSums: Sendable {
@@ -59,6 +63,11 @@ struct ALSHalfStep {
         let products: UnsafeMutablePointer<Float>
         let normal: UnsafeMutablePointer<Float>
         let rhs: UnsafeMutablePointer<Float>
+        /// Residual, search direction and matrix-times-direction of the conjugate-gradient
+        /// solve, `k` each.
+        let residual: UnsafeMutablePointer<Float>
+        let direction: UnsafeMutablePointer<Float>
+        let product: UnsafeMutablePointer<Float>
         let capacity: Int
         let k: Int
 
@@ -70,6 +79,9 @@ struct ALSHalfStep {
             products = .allocate(capacity: capacity)
             normal = .allocate(capacity: max(k * k, 1))
             rhs = .allocate(capacity: max(k, 1))
+            residual = .allocate(capacity: max(k, 1))
+            direction = .allocate(capacity: max(k, 1))
+            product = .allocate(capacity: max(k, 1))
         }
 
         deinit {
@@ -78,6 +90,9 @@ struct ALSHalfStep {
             products.deallocate()
             normal.deallocate()
             rhs.deallocate()
+            residual.deallocate()
+            direction.deallocate()
+            product.deallocate()
         }
     }
 

@@ -135,7 +135,7 @@ package struct ALSTrainer: Sendable {
         ALSHalfStep(
             k: configuration.k, globalMean: globalMean, lambda: configuration.lambda,
             alpha: configuration.regularizationExponent, gamma: configuration.gamma,
-            workers: configuration.threads, ranking: ranking)
+            workers: configuration.threads, ranking: ranking, conjugateGradientSteps: configuration.conjugateGradientSteps)
     }
 
     private var ranking: Bool { configuration.objective == .ranking }
