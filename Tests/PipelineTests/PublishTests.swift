@@ -79,6 +79,33 @@ final class PublishTests: XCTestCase {
     /// The rating MLP publishes lists scored through its network: its model file is stored
     /// with the run, and each published list is what that model recommends (the head, not a
     /// dot product of the published vectors), with clipped predictions as scores.
+    /// Movies that no rating taught the model anything about (ials learns from ratings >= 3.5
+    /// only) have their genre prior as vector, so they are never listed as similar movies;
+    /// they still get lists of their own.
+    func testMoviesWithoutSignalAreNeverListedAsSimilar() throws {
+        let connection = try LatentScratchDatabase(self).migrated()
+        try Self.seed(connection)
+        try connection.execute("""
+            insert into latent.movies (movie_id, title, genres) values (151, 'Panned', '{Drama}'), (152, 'Unrated', '{Drama}');
+            insert into latent.ratings (user_id, movie_id, rating, rated_at) values (3, 151, 1, now()), (4, 151, 2.5, now());
+            """)
+        var c = AlternatingLeastSquares.Configuration.rankingDefaults
+        (c.k, c.iterations, c.threads) = (8, 4, 2)
+        let outcome = try Publisher(connection: connection).publish(.ials(c), settings: Self.settings())
+        XCTAssertEqual(outcome.status, .current)
+        let model = try FactorModel.published(runID: outcome.runID, from: connection)
+        let dataset = try loadDataset(from: connection)
+        let silent = RunContentBuilder.moviesWithoutSignal(model, dataset: dataset)
+        let positives = try connection.execute("select count(distinct movie_id) from latent.ratings where rating >= 3.5")
+        XCTAssertEqual(silent.count, 150 + 2 - (Int(positives[0, 0] ?? "") ?? -1), "every movie without a rating >= 3.5")
+        XCTAssertTrue(silent.isSuperset(of: [151, 152]))
+        let listed = try connection.execute(
+            "select count(*) from latent.similar where similar_movie_id = any('{\(silent.map(String.init).joined(separator: ","))}'::bigint[])")
+        XCTAssertEqual(listed[0, 0], "0", "a movie without signal is listed as similar")
+        let own = try connection.execute("select count(*) from latent.similar where movie_id = 151 and measure = 'cosine'")
+        XCTAssertEqual(own[0, 0], "10", "a movie without signal still has its own list")
+    }
+
     func testTheRatingMLPPublishesListsScoredThroughItsNetwork() throws {
         let connection = try LatentScratchDatabase(self).migrated()
         try Self.seed(connection)

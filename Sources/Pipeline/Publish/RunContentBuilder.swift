@@ -33,8 +33,23 @@ package struct RunContentBuilder: Sendable {
         guard content.vectorLength > 0 else { return }
         let measures = SimilarityMeasure.allCases
         let tables = try model.similarForAllMovies(
-            count: settings.similarCount, measures: Array(measures), excludedMovies: excludedMovies, threads: settings.threads)
+            count: settings.similarCount, measures: Array(measures),
+            excludedMovies: excludedMovies.union(Self.moviesWithoutSignal(model, dataset: dataset)), threads: settings.threads)
         content.similar.append(contentsOf: zip(measures, tables).map { ($0, $1) })
         content.genres = model.genreVectors(genres: dataset.genres)
+    }
+
+    /// Movies the model learned nothing about from ratings: none of their ratings reaches the
+    /// model's positive threshold (ials' positives, the neural model's liked movies; any
+    /// rating for the others). Their vectors are their genre prior alone, the same for every
+    /// movie of a genre set, so by cosine they would crowd the similar lists of every movie of
+    /// those genres (on ML-latest-small, six one-rating films filled Toy Story's top 8). They
+    /// still get similar lists of their own; they are only never listed as similar.
+    static func moviesWithoutSignal(_ model: FactorModel, dataset: Dataset) -> Set<Int64> {
+        let threshold = model.encoder?.likedThreshold ?? model.parameters["positiveThreshold"].flatMap(Float.init) ?? -.infinity
+        var learned = [Bool](repeating: false, count: dataset.movies.count)
+        let ratings = dataset.ratings
+        for i in 0..<ratings.count where ratings.ratings[i] >= threshold { learned[Int(ratings.movies[i])] = true }
+        return Set(learned.indices.filter { !learned[$0] }.map { dataset.movies.ids[$0] })
     }
 }
