@@ -84,6 +84,17 @@ package struct FoldInRegularization: Sendable, Equatable {
     }
 }
 
+extension FactorModel {
+    /// The rating at or above which training learned from a rating: the neural model's liked
+    /// movies, ials' positives; nil when every rating counts. Throws, naming the parameter,
+    /// when the saved setting is missing or unreadable.
+    package func learnedThreshold() throws(ModelError) -> Float? {
+        if let encoder { return encoder.likedThreshold }
+        guard kind == .ials else { return nil }
+        return try FoldInRegularization(model: self).ranking?.positiveThreshold
+    }
+}
+
 extension FoldInRegularization {
     /// The per-model sums fold-ins under these settings need (the missing-data term's or the
     /// ranking objective's Gram sums), nil when they need none.

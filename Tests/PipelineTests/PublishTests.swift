@@ -95,7 +95,7 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(outcome.status, .current)
         let model = try FactorModel.published(runID: outcome.runID, from: connection)
         let dataset = try loadDataset(from: connection)
-        let silent = RunContentBuilder.moviesWithoutSignal(model, dataset: dataset)
+        let silent = try RunContentBuilder.moviesWithoutSignal(model, dataset: dataset)
         let positives = try connection.execute("select count(distinct movie_id) from latent.ratings where rating >= 3.5")
         XCTAssertEqual(silent.count, 150 + 2 - (Int(positives[0, 0] ?? "") ?? -1), "every movie without a rating >= 3.5")
         XCTAssertTrue(silent.isSuperset(of: [151, 152]))

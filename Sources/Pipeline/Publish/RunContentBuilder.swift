@@ -34,7 +34,7 @@ package struct RunContentBuilder: Sendable {
         let measures = SimilarityMeasure.allCases
         let tables = try model.similarForAllMovies(
             count: settings.similarCount, measures: Array(measures),
-            excludedMovies: excludedMovies.union(Self.moviesWithoutSignal(model, dataset: dataset)), threads: settings.threads)
+            excludedMovies: excludedMovies.union(try Self.moviesWithoutSignal(model, dataset: dataset)), threads: settings.threads)
         content.similar.append(contentsOf: zip(measures, tables).map { ($0, $1) })
         content.genres = model.genreVectors(genres: dataset.genres)
     }
@@ -45,8 +45,8 @@ package struct RunContentBuilder: Sendable {
     /// movie of a genre set, so by cosine they would crowd the similar lists of every movie of
     /// those genres (on ML-latest-small, six one-rating films filled Toy Story's top 8). They
     /// still get similar lists of their own; they are only never listed as similar.
-    static func moviesWithoutSignal(_ model: FactorModel, dataset: Dataset) -> Set<Int64> {
-        let threshold = model.encoder?.likedThreshold ?? model.parameters["positiveThreshold"].flatMap(Float.init) ?? -.infinity
+    static func moviesWithoutSignal(_ model: FactorModel, dataset: Dataset) throws -> Set<Int64> {
+        let threshold = try model.learnedThreshold() ?? -.infinity
         var learned = [Bool](repeating: false, count: dataset.movies.count)
         let ratings = dataset.ratings
         for i in 0..<ratings.count where ratings.ratings[i] >= threshold { learned[Int(ratings.movies[i])] = true }
