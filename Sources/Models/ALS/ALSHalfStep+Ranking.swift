@@ -19,7 +19,7 @@ extension ALSHalfStep {
         _ r: Int, start: Int, count n: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double
     ) -> Bool {
         guard let missing else { return false }
-        let g = scratch.gathered, t = scratch.targets, a = scratch.normal, rhs = scratch.rhs
+        let g = scratch.gathered, t = scratch.targets, rhs = scratch.rhs
         let columns = s.rows.columns + start, values = s.rows.values + start
         for j in 0..<n {
             let root = values[j].squareRoot()
@@ -37,32 +37,17 @@ extension ALSHalfStep {
             for d in 0..<k { rhs[d] += l * p[d] }
         }
         let x = s.factors + r * k
-        if conjugateGradientSteps > 0 {
-            missing.gram.withUnsafeBufferPointer { gram in
-                guard let gram = gram.baseAddress else { return }
+        let solved = missing.gram.withUnsafeBufferPointer { gram -> Bool in
+            guard let gram = gram.baseAddress else { return false }
+            if conjugateGradientSteps > 0 {
                 conjugateGradient(x, gram: gram, weight: w, rows: g, count: n, regularisation: l, scratch: scratch)
+                return true
             }
-        } else {
-            for i in 0..<(k * k) { a[i] = w * missing.gram[i] }
-            if n <= handLoopLimit {
-                for j in 0..<n {
-                    let y = g + j * k
-                    for col in 0..<k {
-                        let column = a + col * k
-                        for row in 0...col { column[row] += y[row] * y[col] }
-                    }
-                }
-            } else {
-                BLAS.gramUpper(vectors: g, count: n, dimension: k, beta: 1, result: a)
-            }
-            for d in 0..<k { a[d * k + d] += l }
-            do {
-                try Cholesky.solveInPlace(order: k, matrix: a, rightHandSides: rhs)
-            } catch {
-                return false
-            }
+            guard solveExactly(gram: gram, weight: w, rows: g, count: n, regularisation: l, scratch: scratch) else { return false }
             x.update(from: rhs, count: k)
+            return true
         }
+        guard solved else { return false }
         if measureLoss {
             let products = scratch.products
             BLAS.gemv(rows: n, columns: k, matrix: g, vector: x, result: products)
@@ -72,6 +57,34 @@ extension ALSHalfStep {
                 sum += e * e
             }
             loss += sum
+        }
+        return true
+    }
+
+    /// Forms `A = w G + g^T g + l I` (upper triangle; a hand loop for very short rows) and
+    /// solves `A x = b` in place in `scratch.rhs` by Cholesky. False on a numerical failure.
+    private func solveExactly(
+        gram: UnsafePointer<Float>, weight w: Float, rows g: UnsafePointer<Float>, count n: Int, regularisation l: Float,
+        scratch: Scratch
+    ) -> Bool {
+        let a = scratch.normal
+        for i in 0..<(k * k) { a[i] = w * gram[i] }
+        if n <= handLoopLimit {
+            for j in 0..<n {
+                let y = g + j * k
+                for col in 0..<k {
+                    let column = a + col * k
+                    for row in 0...col { column[row] += y[row] * y[col] }
+                }
+            }
+        } else {
+            BLAS.gramUpper(vectors: g, count: n, dimension: k, beta: 1, result: a)
+        }
+        for d in 0..<k { a[d * k + d] += l }
+        do {
+            try Cholesky.solveInPlace(order: k, matrix: a, rightHandSides: scratch.rhs)
+        } catch {
+            return false
         }
         return true
     }
