@@ -50,6 +50,12 @@ package final class PostgresConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
     }
 
+    /// Opens a second session with this connection's parameters (the same server, database and
+    /// role), for work that runs beside this one; the caller owns it.
+    package func sibling() throws(PostgresError) -> PostgresConnection {
+        try PostgresConnection(url: conninfo, database: database)
+    }
+
     /// Closes the connection. Later calls fail with a broken-connection error until
     /// ``reconnect()`` is called. Closing twice is harmless.
     package func close() {
