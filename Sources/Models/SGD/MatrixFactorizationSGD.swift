@@ -100,7 +100,7 @@ package struct MatrixFactorizationSGD: Sendable {
             self.growth = growth
             self.plateau = plateau
             self.patience = patience
-        self.warmupEpochs = warmupEpochs
+            self.warmupEpochs = warmupEpochs
             self.validationFraction = validationFraction
             self.refit = refit
             self.gravity = gravity
