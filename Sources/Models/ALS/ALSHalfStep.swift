@@ -65,9 +65,7 @@ struct ALSHalfStep {
         let rhs: UnsafeMutablePointer<Float>
         /// Residual, search direction and matrix-times-direction of the conjugate-gradient
         /// solve, `k` each.
-        let residual: UnsafeMutablePointer<Float>
-        let direction: UnsafeMutablePointer<Float>
-        let product: UnsafeMutablePointer<Float>
+        let residual, direction, product: UnsafeMutablePointer<Float>
         let capacity: Int
         let k: Int
 
