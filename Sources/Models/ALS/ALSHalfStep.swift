@@ -13,9 +13,8 @@ import Foundation
 struct ALSHalfStep {
     var k: Int
     var globalMean: Float
-    var lambda: Float
-    var alpha: Float
-    var gamma: Float
+    /// The regularisation of the formulas above: `lambda * n^alpha` on a vector, `gamma` on a bias.
+    var lambda, alpha, gamma: Float
     var workers: Int
     /// Rows with at most this many ratings build the normal matrix with a hand loop, which
     /// beats the BLAS call overhead there.
