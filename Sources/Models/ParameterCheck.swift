@@ -75,6 +75,14 @@ package enum ParameterCheck {
         try require(range.lowerBound.isFinite && range.upperBound.isFinite, name, range, "finite")
     }
 
+    /// The early-stopping settings the models trained by gradient descent share (MF, neural,
+    /// MLP): at least one epoch, a validation share in [0, 0.5), a patience of at least one.
+    package static func earlyStopping(epochs: Int, validationFraction: Double, patience: Int) throws(ModelError) {
+        try integer("epochs", epochs, atLeast: 1)
+        try real("validationFraction", validationFraction, in: .closedOpen(0, 0.5))
+        try integer("patience", patience, atLeast: 1)
+    }
+
     /// A rule of its own, with its requirement written out.
     package static func require(
         _ condition: Bool, _ name: String, _ value: any CustomStringConvertible, _ requirement: String

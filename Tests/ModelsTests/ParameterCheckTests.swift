@@ -27,10 +27,20 @@ final class ParameterCheckTests: XCTestCase {
                        "positives: at least 2 (one to fold in, one to evaluate)")
     }
 
+    /// The shared early-stopping check names whichever of its three settings is wrong.
+    func testEarlyStoppingNamesTheSettingOutOfRange() throws {
+        try ParameterCheck.earlyStopping(epochs: 1, validationFraction: 0, patience: 1)
+        XCTAssertEqual(requirement { try ParameterCheck.earlyStopping(epochs: 0, validationFraction: 0.1, patience: 3) }, "epochs: at least 1")
+        XCTAssertEqual(requirement { try ParameterCheck.earlyStopping(epochs: 9, validationFraction: 0.5, patience: 3) },
+                       "validationFraction: in [0, 0.5)")
+        XCTAssertEqual(requirement { try ParameterCheck.earlyStopping(epochs: 9, validationFraction: 0.1, patience: 0) }, "patience: at least 1")
+    }
+
     func testConfigurationsRejectThroughTheChecks() {
         XCTAssertEqual(requirement { try AlternatingLeastSquares.Configuration(missingWeight: 1).validate() }, "missingWeight: in [0, 1)")
         XCTAssertEqual(requirement { try MatrixFactorizationSGD.Configuration(blocks: 300).validate() },
                        "blocks: between 0 (automatic) and 256")
+        XCTAssertEqual(requirement { try NeuralEmbedder.Configuration(patience: 0).validate() }, "patience: at least 1")
     }
 
     /// "name: requirement" of the ModelError `body` throws, or "passed".

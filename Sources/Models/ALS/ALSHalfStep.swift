@@ -13,9 +13,8 @@ import Foundation
 struct ALSHalfStep {
     var k: Int
     var globalMean: Float
-    var lambda: Float
-    var alpha: Float
-    var gamma: Float
+    /// The regularisation of the formulas above: `lambda * n^alpha` on a vector, `gamma` on a bias.
+    var lambda, alpha, gamma: Float
     var workers: Int
     /// Rows with at most this many ratings build the normal matrix with a hand loop, which
     /// beats the BLAS call overhead there.
@@ -65,9 +64,7 @@ struct ALSHalfStep {
         let rhs: UnsafeMutablePointer<Float>
         /// Residual, search direction and matrix-times-direction of the conjugate-gradient
         /// solve, `k` each.
-        let residual: UnsafeMutablePointer<Float>
-        let direction: UnsafeMutablePointer<Float>
-        let product: UnsafeMutablePointer<Float>
+        let residual, direction, product: UnsafeMutablePointer<Float>
         let capacity: Int
         let k: Int
 

@@ -27,14 +27,15 @@ import Foundation
 ///
 /// Buffers are allocated once; a batch allocates nothing. Not `Sendable`: one training run owns it.
 final class SampledSoftmax {
+    /// The exponent of the smoothed popularity in the proposal.
+    static let proposalExponent = 0.75
+
     /// Draws per mini-batch.
     let draws: Int
     let movieCount: Int
     let dimension: Int
     let batchCapacity: Int
     let threads: Int
-    /// The exponent of the smoothed popularity in the proposal.
-    static let proposalExponent = 0.75
 
     private let seed: UInt64
     private var random: SeededRandom

@@ -100,7 +100,7 @@ package struct MatrixFactorizationSGD: Sendable {
             self.growth = growth
             self.plateau = plateau
             self.patience = patience
-        self.warmupEpochs = warmupEpochs
+            self.warmupEpochs = warmupEpochs
             self.validationFraction = validationFraction
             self.refit = refit
             self.gravity = gravity
@@ -114,7 +114,7 @@ package struct MatrixFactorizationSGD: Sendable {
         /// Throws ``ModelError/invalidParameter(name:value:requirement:)`` for values out of range.
         package func validate() throws {
             try ParameterCheck.integer("k", k, in: 0...4096)
-            try ParameterCheck.integer("epochs", epochs, atLeast: 1)
+            try ParameterCheck.earlyStopping(epochs: epochs, validationFraction: validationFraction, patience: patience)
             try ParameterCheck.real("learningRate", learningRate, in: .open(0, 1))
             try ParameterCheck.real("biasLearningRate", biasLearningRate, in: .closedOpen(0, 1))
             try ParameterCheck.nonNegative("regularisation", regularisation)
@@ -123,9 +123,7 @@ package struct MatrixFactorizationSGD: Sendable {
             try ParameterCheck.real("decay", decay, in: .openClosed(0, 1))
             try ParameterCheck.real("growth", growth, in: .closedOpen(1, 2))
             try ParameterCheck.nonNegative("plateau", plateau)
-            try ParameterCheck.integer("patience", patience, atLeast: 1)
             try ParameterCheck.integer("warmupEpochs", warmupEpochs, atLeast: 0)
-            try ParameterCheck.real("validationFraction", validationFraction, in: .closedOpen(0, 0.5))
             try ParameterCheck.nonNegative("gravity", gravity)
             switch initialisation {
             case .gaussian(let std):
