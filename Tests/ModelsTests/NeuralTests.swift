@@ -76,6 +76,49 @@ final class NeuralTests: XCTestCase {
         }
     }
 
+    /// Publishing's refit keeps the network trained on the validation split's training part
+    /// and embeds every user again from all their ratings: exactly what the encoder gives for
+    /// the full bag, and different from the validated model for users whose bag grew.
+    func testRefitEmbedsEveryUserFromAllTheirRatingsWithTheSameNetwork() throws {
+        let problem = LowRankProblem(users: 50, movies: 30, rank: 3, density: 0.4, seed: 12)
+        let dataset = problem.dataset
+        let split = try Splits.randomHoldout(dataset.ratings, testFraction: 0.2, seed: 7)
+        let configuration = ModelConfiguration.neural(smallConfiguration())
+        let validated = try configuration.fit(split.train, of: dataset)
+        let refit = try configuration.refit(dataset.ratings, of: dataset, from: validated)
+        XCTAssertEqual(refit.movieFactors, validated.movieFactors)
+        XCTAssertEqual(refit.movieBias, validated.movieBias)
+        let encoder = try XCTUnwrap(refit.encoder)
+        XCTAssertEqual(encoder, validated.encoder)
+        let ratings = dataset.ratings
+        var grown = 0
+        for u in 0..<50 {
+            let liked = (0..<ratings.count).filter { Int(ratings.users[$0]) == u && ratings.ratings[$0] >= encoder.likedThreshold }
+            let expected = encoder.embed(movies: liked.map { ratings.movies[$0] })
+            let stored = Array(refit.userFactors[(u * 16) ..< ((u + 1) * 16)])
+            for (a, b) in zip(expected, stored) { XCTAssertEqual(a, b, accuracy: 1e-5, "user \(u)") }
+            if stored != Array(validated.userFactors[(u * 16) ..< ((u + 1) * 16)]) { grown += 1 }
+        }
+        XCTAssertGreaterThan(grown, 10, "the held-out ratings should change many users' embeddings")
+    }
+
+    /// Early stopping counts in optimiser steps as well as epochs: the small sets' settings
+    /// stay as configured; an epoch of 400 steps is measured after every epoch and stops two
+    /// measurements past its best.
+    func testMeasurementIntervalAndPatienceFollowTheStepsPerEpoch() {
+        let defaults = NeuralEmbedder.Configuration()
+        XCTAssertEqual(defaults.measurementInterval(batchesPerEpoch: 2), 5)
+        XCTAssertEqual(defaults.measurementPatience(batchesPerEpoch: 2), 6)
+        XCTAssertEqual(defaults.measurementInterval(batchesPerEpoch: 12), 5)
+        XCTAssertEqual(defaults.measurementPatience(batchesPerEpoch: 12), 5)
+        XCTAssertEqual(defaults.measurementInterval(batchesPerEpoch: 400), 1)
+        XCTAssertEqual(defaults.measurementPatience(batchesPerEpoch: 400), 2)
+        var impatient = defaults
+        impatient.patience = 1
+        XCTAssertEqual(impatient.measurementPatience(batchesPerEpoch: 400), 1)
+        XCTAssertEqual(impatient.measurementPatience(batchesPerEpoch: 2), 1)
+    }
+
     func testGenreVectorsAreTheMeansOfTheirMovies() throws {
         let problem = LowRankProblem(users: 30, movies: 20, rank: 2, density: 0.5, seed: 15, genres: true)
         let model = try NeuralEmbedder(configuration: smallConfiguration()).fit(problem.dataset)

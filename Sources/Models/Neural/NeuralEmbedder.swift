@@ -100,16 +100,18 @@ package struct NeuralEmbedder: Sendable {
         let c = configuration
         let bags = LikedMovies(split.train, userCount: users.count, movieCount: movies.count, threshold: c.likedThreshold)
         var training = NeuralTraining(bags: bags, movieCount: movies.count, configuration: c)
-        var stopping = EarlyStopping(patience: c.patience, higherIsBetter: true)
+        var stopping = EarlyStopping(patience: c.measurementPatience(batchesPerEpoch: training.batchesPerEpoch), higherIsBetter: true)
         var saved = training.network.snapshot()
+        let interval = c.measurementInterval(batchesPerEpoch: training.batchesPerEpoch)
+        let sample = RankingSample(maxUsers: Configuration.validationUsers, seed: c.seed)
         while training.epochs < c.epochs, stopping.continues {
             var loss = 0.0
-            for _ in 0..<min(c.evaluationInterval, c.epochs - training.epochs) { loss = training.runEpoch() }
+            for _ in 0..<min(interval, c.epochs - training.epochs) { loss = training.runEpoch() }
             guard loss.isFinite else { throw ModelError.numerical("neural training diverged (loss is not finite) at epoch \(training.epochs)") }
             let model = Self.model(
                 training.network, bags: bags, users: users, movies: movies, configuration: c, encoder: nil, parameters: [:])
             let ndcg = try Evaluation.ranking(
-                of: model, train: split.train, test: split.test, k: c.validationCutoff, threads: c.threads).ndcg
+                of: model, train: split.train, test: split.test, cutoffs: [c.validationCutoff], sample: sample, threads: c.threads)[0].ndcg
             if stopping.record(ndcg, epoch: training.epochs) { saved = training.network.snapshot() }
             progress.step("training neural", [
                 "epoch": "\(training.epochs)/\(c.epochs)", "loss": MetricText.fixed(loss),
@@ -118,6 +120,25 @@ package struct NeuralEmbedder: Sendable {
         }
         training.network.restore(saved)
         return (training.network, (stopping.bestEpoch, max(stopping.bestScore, -1)))
+    }
+
+    /// `model` with every user of `users` embedded again by its encoder from their bag in
+    /// `ratings` (the network and the movie side unchanged).
+    static func reembeddingUsers(of model: FactorModel, ratings: RatingTriples, users: IDIndex) throws -> FactorModel {
+        guard let encoder = model.encoder else {
+            throw ModelError.invalidParameter(name: "model", value: model.kind.rawValue, requirement: "a neural model with its encoder")
+        }
+        let bags = LikedMovies(ratings, userCount: users.count, movieCount: model.movies.count, threshold: encoder.likedThreshold)
+        var factors = [Float](repeating: 0, count: users.count * model.k)
+        for u in 0..<users.count {
+            let embedding = encoder.embed(movies: Array(bags.movies[bags.range(u)]))
+            factors.replaceSubrange((u * model.k) ..< ((u + 1) * model.k), with: embedding)
+        }
+        var reembedded = model
+        reembedded.users = users
+        reembedded.userFactors = factors
+        reembedded.userBias = [Float](repeating: 0, count: users.count)
+        return reembedded
     }
 
     /// The network as a ``FactorModel``: users' embeddings from `bags`, `V`, `b`.

@@ -34,9 +34,11 @@ extension NeuralEmbedder {
         /// Share of the training ratings held out to choose the epoch by NDCG; 0 trains
         /// exactly ``epochs`` epochs.
         package var validationFraction: Double
-        /// Epochs between two validation measurements.
+        /// Epochs between two validation measurements on small data (see
+        /// ``measurementInterval(batchesPerEpoch:)``).
         package var evaluationInterval: Int
-        /// Measurements without a better validation NDCG before training stops.
+        /// Measurements without a better validation NDCG before training stops on small data
+        /// (see ``measurementPatience(batchesPerEpoch:)``).
         package var patience: Int
         /// The cutoff of the validation NDCG.
         package var validationCutoff: Int
@@ -77,6 +79,33 @@ extension NeuralEmbedder {
             self.seed = seed
             self.threads = threads
             self.ratingScale = ratingScale
+        }
+
+        /// Users whose validation NDCG early stopping measures: a seeded sample on large data,
+        /// where scoring every user would cost as much as an epoch.
+        static let validationUsers = 20_000
+
+        /// Optimiser steps between two validation measurements at most. An epoch of ML-100K is
+        /// two steps and one of 200,000 users four hundred: counted in epochs alone, the
+        /// interval that suits the small sets would let a large one train for minutes past its
+        /// best.
+        static let stepsPerMeasurement = 50
+
+        /// Epochs between two validation measurements: ``evaluationInterval``, or fewer when an
+        /// epoch is many optimiser steps (one on data of some 25,000 users or more).
+        package func measurementInterval(batchesPerEpoch: Int) -> Int {
+            let steps = max(batchesPerEpoch, 1)
+            return max(1, min(evaluationInterval, (Self.stepsPerMeasurement + steps - 1) / steps))
+        }
+
+        /// Measurements without a better validation NDCG before training stops: ``patience``,
+        /// or fewer when measurements are many steps apart, so that training goes on for about
+        /// `patience × stepsPerMeasurement` steps past its best and for at least two
+        /// measurements (an epoch of 200,000 users is four hundred steps).
+        package func measurementPatience(batchesPerEpoch: Int) -> Int {
+            let stepsApart = measurementInterval(batchesPerEpoch: batchesPerEpoch) * max(batchesPerEpoch, 1)
+            let steps = patience * Self.stepsPerMeasurement
+            return max(min(2, patience), min(patience, (steps + stepsApart - 1) / stepsApart))
         }
 
         /// Encoder layer widths: the optional hidden layer, then the embedding.

@@ -31,6 +31,9 @@ struct NeuralTraining {
         random = SeededRandom(seed: configuration.seed ^ 0x00D2_0905)
     }
 
+    /// Optimiser steps in one epoch.
+    var batchesPerEpoch: Int { (order.count + network.batchCapacity - 1) / network.batchCapacity }
+
     /// One pass over the users in a fresh random order; returns the mean training loss per user.
     mutating func runEpoch() -> Double {
         random.shuffle(&order)

@@ -93,13 +93,19 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// Fits on `ratings` again after a fit on a part of them (`validated`, e.g. the 90% of a
     /// validation split). ALS continues from the validated movie side for a fifth of its
     /// iterations (at least 2): every user is solved again on all their ratings first, and at
-    /// 32M ratings this costs a fifth of a cold fit. The other models fit from scratch.
+    /// 32M ratings this costs a fifth of a cold fit. The neural embedder keeps its network and
+    /// embeds every user again from all their ratings, as the live path does: training it
+    /// again on all the ratings gained nothing on ML-100K and ML-latest-small (see
+    /// ``NeuralEmbedder/Configuration``) for the cost of a second fit. The other models fit
+    /// from scratch.
     package func refit(
         _ ratings: RatingTriples, of dataset: Dataset, from validated: FactorModel, progress: ProgressReporter = .silent
     ) throws -> FactorModel {
         let alternating: AlternatingLeastSquares.Configuration
         switch self {
         case .als(let c), .ials(let c): alternating = c
+        case .neural where validated.kind == .neural && validated.movies.count == dataset.movies.count:
+            return try NeuralEmbedder.reembeddingUsers(of: validated, ratings: ratings, users: dataset.users)
         default: return try fit(ratings, of: dataset, progress: progress)
         }
         let c = alternating
