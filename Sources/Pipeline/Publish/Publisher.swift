@@ -23,10 +23,13 @@ package struct Publisher {
 
     /// Publishes one run of `configuration`'s model from the ratings in the database.
     ///
-    /// - Parameter isCancelled: polled between phases; when it turns true the run stops, is
-    ///   marked `failed` and ``PublishError/cancelled`` is thrown.
+    /// - Parameters:
+    ///   - isCancelled: polled between phases; when it turns true the run stops, is marked
+    ///     `failed` and ``PublishError/cancelled`` is thrown.
+    ///   - shared: the snapshot of the cycle this run belongs to; `nil` reads a fresh one.
     package func publish(
-        _ configuration: ModelConfiguration, settings: PublishSettings, isCancelled: () -> Bool = { false }
+        _ configuration: ModelConfiguration, settings: PublishSettings, isCancelled: () -> Bool = { false },
+        shared: CycleSnapshot? = nil
     ) throws -> PublishOutcome {
         try settings.validate()
         try configuration.validate()
@@ -41,9 +44,11 @@ package struct Publisher {
         // The snapshot phase includes the user-major index of what each user rated, which the
         // lists exclude: data preparation, not top-N work.
         let (snapshot, rated) = try clock.time("snapshot") {
-            let snapshot = try loadSnapshot(from: connection)
-            let dataset = snapshot.dataset
-            return (snapshot, SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count))
+            try (shared ?? CycleSnapshot()).get {
+                let snapshot = try loadSnapshot(from: connection)
+                let dataset = snapshot.dataset
+                return (snapshot, SparseRatings(dataset.ratings, userCount: dataset.users.count, movieCount: dataset.movies.count))
+            }
         }
         let dataset = snapshot.dataset
         guard !dataset.ratings.isEmpty else { throw PublishError.noRatings }

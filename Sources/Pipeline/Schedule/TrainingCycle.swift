@@ -4,8 +4,9 @@ import Metrics
 import Models
 import Postgres
 
-/// One retraining of every configured model, in order: what the nightly schedule, an
-/// on-demand request and `latent publish` run. A model that fails does not stop the others;
+/// One retraining of every configured model, in order, all from one snapshot of the ratings
+/// (``CycleSnapshot``): what the nightly schedule, an on-demand request and `latent publish`
+/// run. A model that fails does not stop the others;
 /// a model that cannot fit the catalogue (EASE above its movie limit) is skipped with a log
 /// line, is not a failure, and starts no run.
 package struct TrainingCycle: Sendable {
@@ -31,11 +32,12 @@ package struct TrainingCycle: Sendable {
         on connection: PostgresConnection, logger: Logger, progress: ProgressReporter = .silent, isCancelled: () -> Bool = { false }
     ) -> [Result] {
         let publisher = Publisher(connection: connection, logger: logger, progress: progress)
+        let snapshot = CycleSnapshot()
         var results: [Result] = []
         for configuration in models {
             guard !isCancelled() else { break }
             do {
-                let outcome = try publisher.publish(configuration, settings: settings, isCancelled: isCancelled)
+                let outcome = try publisher.publish(configuration, settings: settings, isCancelled: isCancelled, shared: snapshot)
                 PublishMetrics.record(outcome)
                 results.append(.published(outcome))
             } catch let error as ModelError {
