@@ -45,7 +45,7 @@ struct PublishOptions: ParsableArguments {
     @Option(name: .customLong("tune-budget"), help: ArgumentHelp("Seconds of hyper-parameter search per model before each run, starting from the current run's tuned values; 0 turns it off (default: $LATENT_TUNE_BUDGET, else 120).", valueName: "seconds"))
     var tuneBudget: Double?
 
-    @Option(help: "Latent dimensions of mf and als (default: each model's own).")
+    @Option(help: "Latent dimensions of mf, als and ials, and the embedding width of neural and mlp (default: each model's own).")
     var k: Int?
 
     @Option(help: "Worker threads for training and scoring (default: all cores for publish; all but one for serve, so ingest keeps a core).")
