@@ -222,6 +222,32 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(try currentRun(connection, model: "popularity"), next.runID)
     }
 
+    /// The run's tables load in two sessions; when the server refuses the second one, every
+    /// table loads on the first, the same rows, and a warning says so.
+    func testWithoutASecondSessionEveryTableLoadsOnOne() throws {
+        let connection = try LatentScratchDatabase(self).migrated()
+        try Self.seed(connection)
+        let dataset = try loadDataset(from: connection)
+        let model = try Self.als().fit(dataset.ratings, of: dataset)
+        let content = try RunContentBuilder(settings: Self.settings()).build(model: model, dataset: dataset, clipsScores: true)
+        let store = ModelRunStore(connection: connection)
+        let twoLanes = try store.start(model: "als", parameters: [String: String]())
+        let twoLaneRows = try RunWriter(connection: connection, logger: .init(label: "test")).write(content, runID: twoLanes)
+        struct Refused: Error {}
+        let log = CapturedLog()
+        var writer = RunWriter(connection: connection, logger: log.logger())
+        writer.openSession = { _ in throw Refused() }
+        let oneLane = try store.start(model: "als", parameters: [String: String]())
+        XCTAssertEqual(try writer.write(content, runID: oneLane), twoLaneRows)
+        XCTAssertEqual(log.lines(containing: "no second session").count, 1)
+        for table in RunTable.allCases {
+            let counts = try connection.execute(
+                "select (select count(*) from \(table.partition(twoLanes))), (select count(*) from \(table.partition(oneLane)))")
+            XCTAssertEqual(counts[0, 0], counts[0, 1], "\(table)")
+            XCTAssertNotEqual(counts[0, 1], "0", "\(table)")
+        }
+    }
+
     func testOnlyOneProcessTrainsAtATime() throws {
         let database = try LatentScratchDatabase(self)
         let connection = try database.migrated()

@@ -11,6 +11,8 @@ package struct RunWriter {
     let connection: PostgresConnection
     let logger: Logger
     var ddl = ShortLockDDL()
+    /// Opens the second lane's session (tests replace it to see the one-session path).
+    var openSession: @Sendable (PostgresConnection) throws -> PostgresConnection = { try $0.sibling() }
 
     package init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -23,7 +25,7 @@ package struct RunWriter {
     /// The tables load in two lanes: the lists on this connection, every other table on a
     /// second session of the same server. Each index build and analyse is server work on one
     /// core, so while one backend indexes the lists (a third of the publish at 32M ratings) the
-    /// other loads rows.
+    /// other loads rows. Without a second session every table loads on this connection.
     @discardableResult
     package func write(_ content: RunContent, runID: Int64) throws -> Int {
         if content.needsModelFile {
@@ -33,20 +35,38 @@ package struct RunWriter {
                 writer.append(bytes: content.liveModel.serialized())
             }
         }
-        let lanes = [content.tables.filter { $0 == .userRecommendations }, content.tables.filter { $0 != .userRecommendations }]
-        let results = Mutex<[Result<Int, any Error>]>([])
-        DispatchQueue.concurrentPerform(iterations: lanes.count) { lane in
-            let result = Result { () throws -> Int in
-                guard lane > 0 else { return try load(lanes[lane], of: content, runID: runID, on: connection) }
-                let sibling = try connection.sibling()
-                defer { sibling.close() }
-                return try load(lanes[lane], of: content, runID: runID, on: sibling)
-            }
-            results.withLock { $0.append(result) }
+        let lists = content.tables.filter { $0 == .userRecommendations }, others = content.tables.filter { $0 != .userRecommendations }
+        let rows: Int
+        if let second = openSecondSession() {
+            defer { second.close() }
+            rows = try load([(lists, connection), (others, second)], of: content, runID: runID)
+        } else {
+            rows = try load(lists + others, of: content, runID: runID, on: connection)
         }
-        let rows = try results.withLock { results in try results.reduce(0) { try $0 + $1.get() } }
         try VectorIndex(connection: connection, logger: logger, runID: runID, k: content.vectorLength).write()
         return rows
+    }
+
+    /// Loads each lane's tables on its connection, the lanes at the same time; returns the
+    /// rows written, or the first lane's error once every lane has finished.
+    private func load(_ lanes: [([RunTable], PostgresConnection)], of content: RunContent, runID: Int64) throws -> Int {
+        let results = Mutex<[Result<Int, any Error>]>([])
+        DispatchQueue.concurrentPerform(iterations: lanes.count) { lane in
+            let result = Result { try load(lanes[lane].0, of: content, runID: runID, on: lanes[lane].1) }
+            results.withLock { $0.append(result) }
+        }
+        return try results.withLock { results in try results.reduce(0) { try $0 + $1.get() } }
+    }
+
+    /// A second session for the other lane, or nil (with a warning) when the server refuses
+    /// one, e.g. at its connection limit: then every table loads on this connection.
+    private func openSecondSession() -> PostgresConnection? {
+        do {
+            return try openSession(connection)
+        } catch {
+            logger.warning("no second session for the publish: loading every table on one", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// Loads `tables` one after the other on `connection`; returns the rows written.
