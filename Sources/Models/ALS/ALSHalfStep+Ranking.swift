@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 
 extension ALSHalfStep {
@@ -10,9 +9,8 @@ extension ALSHalfStep {
     ///     l = lambda * (n + w N)^alpha,
     ///
     /// `N` the fixed side's rated rows. The rows `sqrt(c_j) y_j` are gathered contiguously so
-    /// one `ssyrk` adds the weighted outer products and Cholesky solves exactly; with
-    /// ``conjugateGradientSteps`` the matrix is never formed (see ``conjugateGradient``).
-    /// Bias stays 0. With `measureLoss` adds `sum_j c_j (1 - x . y_j)^2`. False on a
+    /// one `ssyrk` adds the weighted outer products and Cholesky solves exactly (with
+    /// ``conjugateGradientSteps`` the rows go to ``solveRankingRows`` instead). Bias stays 0. With `measureLoss` adds `sum_j c_j (1 - x . y_j)^2`. False on a
     /// numerical failure.
     @inline(__always)
     func solveRankingRow(
@@ -39,10 +37,6 @@ extension ALSHalfStep {
         let x = s.factors + r * k
         let solved = missing.gram.withUnsafeBufferPointer { gram -> Bool in
             guard let gram = gram.baseAddress else { return false }
-            if conjugateGradientSteps > 0 {
-                conjugateGradient(x, gram: gram, weight: w, rows: g, count: n, regularisation: l, scratch: scratch)
-                return true
-            }
             guard solveExactly(gram: gram, weight: w, rows: g, count: n, regularisation: l, scratch: scratch) else { return false }
             x.update(from: rhs, count: k)
             return true
@@ -87,52 +81,5 @@ extension ALSHalfStep {
             return false
         }
         return true
-    }
-
-    /// Conjugate-gradient steps on the row's normal equations `A x = b` (`b` in
-    /// `scratch.rhs`), starting from the row's current vector, as Takács, Pilászy and Tikk
-    /// propose for implicit feedback ("Applications of the conjugate gradient method for
-    /// implicit feedback collaborative filtering", 2011) and `implicit` does. `A v` is
-    /// `w G v + g^T (g v) + l v` from the gathered rows `g`, so a step costs `O(k^2 + n k)`
-    /// against the exact solve's `O(n k^2 + k^3)`; each step lowers the row's objective.
-    private func conjugateGradient(
-        _ x: UnsafeMutablePointer<Float>, gram: UnsafePointer<Float>, weight w: Float, rows g: UnsafePointer<Float>,
-        count n: Int, regularisation l: Float, scratch: Scratch
-    ) {
-        let b = scratch.rhs, residual = scratch.residual, direction = scratch.direction, product = scratch.product
-        func multiply(_ v: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-            cblas_ssymv(CblasColMajor, CblasUpper, Int32(k), w, gram, Int32(k), v, 1, 0, out, 1)
-            if n > 0 {
-                BLAS.gemv(rows: n, columns: k, matrix: g, vector: v, result: scratch.products)
-                BLAS.gemvTransposed(rows: n, columns: k, matrix: g, vector: scratch.products, beta: 1, result: out)
-            }
-            for d in 0..<k { out[d] += l * v[d] }
-        }
-        func dot(_ u: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>) -> Float {
-            var sum: Float = 0
-            for d in 0..<k { sum += u[d] * v[d] }
-            return sum
-        }
-        multiply(x, into: product)
-        for d in 0..<k {
-            residual[d] = b[d] - product[d]
-            direction[d] = residual[d]
-        }
-        var squared = dot(residual, residual)
-        for _ in 0..<conjugateGradientSteps {
-            guard squared > 1e-20 else { return }
-            multiply(direction, into: product)
-            let curvature = dot(direction, product)
-            guard curvature > 0, curvature.isFinite else { return }
-            let step = squared / curvature
-            for d in 0..<k {
-                x[d] += step * direction[d]
-                residual[d] -= step * product[d]
-            }
-            let next = dot(residual, residual)
-            let keep = next / squared
-            for d in 0..<k { direction[d] = residual[d] + keep * direction[d] }
-            squared = next
-        }
     }
 }

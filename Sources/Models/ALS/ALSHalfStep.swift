@@ -27,14 +27,14 @@ struct ALSHalfStep {
     var ranking = false
     /// Ranking objective: 0 solves each row exactly (Cholesky); a positive count takes that
     /// many conjugate-gradient steps from the row's current vector instead (see
-    /// ``solveRankingRow``).
+    /// ``solveRankingRows``).
     var conjugateGradientSteps = 0
 
     /// Sums over the fixed side's rows that have ratings, for the missing-data term.
     struct MissingSums: Sendable {
         var weight: Float
         var rating: Float
-        /// `sum_j y_j y_j^T`, `k x k`, upper triangle (column-major).
+        /// `sum_j y_j y_j^T`, `k x k`, whole (symmetric, so row- and column-major alike).
         var gram: [Float]
         /// `sum_j y_j`.
         var vectors: [Float]
@@ -62,13 +62,14 @@ struct ALSHalfStep {
         let products: UnsafeMutablePointer<Float>
         let normal: UnsafeMutablePointer<Float>
         let rhs: UnsafeMutablePointer<Float>
-        /// Residual, search direction and matrix-times-direction of the conjugate-gradient
-        /// solve, `k` each.
-        let residual, direction, product: UnsafeMutablePointer<Float>
+        /// The conjugate-gradient solve's block (``solveRankingRows``); empty without it.
+        let block: BlockScratch
         let capacity: Int
         let k: Int
 
-        init(maxLength: Int, k: Int) {
+        /// `maxLength` is the longest row to gather (0 when rows are not gathered), `blockRows`
+        /// the rows of a conjugate-gradient block (0 without).
+        init(maxLength: Int, k: Int, blockRows: Int) {
             capacity = max(maxLength, 1)
             self.k = k
             gathered = .allocate(capacity: capacity * max(k, 1))
@@ -76,9 +77,7 @@ struct ALSHalfStep {
             products = .allocate(capacity: capacity)
             normal = .allocate(capacity: max(k * k, 1))
             rhs = .allocate(capacity: max(k, 1))
-            residual = .allocate(capacity: max(k, 1))
-            direction = .allocate(capacity: max(k, 1))
-            product = .allocate(capacity: max(k, 1))
+            block = BlockScratch(rows: blockRows, k: k)
         }
 
         deinit {
@@ -87,9 +86,7 @@ struct ALSHalfStep {
             products.deallocate()
             normal.deallocate()
             rhs.deallocate()
-            residual.deallocate()
-            direction.deallocate()
-            product.deallocate()
+            block.deallocate()
         }
     }
 
@@ -117,9 +114,14 @@ struct ALSHalfStep {
         let step = self
         let k = self.k
         BLAS.withThreadCount(1) {
-            chunks.run(workers: workers, makeScratch: { Scratch(maxLength: rows.maxLength, k: k) }) { scratch, chunk, range in
+            let blocks = step.solvesInBlocks
+            let scratchShape = (maxLength: blocks ? 0 : rows.maxLength, blockRows: blocks ? Self.blockRows : 0)
+            chunks.run(workers: workers, makeScratch: { Scratch(maxLength: scratchShape.maxLength, k: k, blockRows: scratchShape.blockRows) }) { scratch, chunk, range in
                 var sum = 0.0, missingSum = 0.0
-                for r in range {
+                if blocks {
+                    step.solveRankingRows(range, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum)
+                }
+                for r in range where !blocks {
                     if !step.solveRow(r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum, missingLoss: &missingSum) {
                         shared.failures[chunk] = r
                         break

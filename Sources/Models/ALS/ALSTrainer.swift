@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// The state of one ALS run with biases and genres (seed 001, Algorithm 2), exposed step by
@@ -167,6 +168,8 @@ package struct ALSTrainer: Sendable {
                     BLAS.gramUpper(vectors: x.nonNullBase, count: rated.count, dimension: k, result: c.nonNullBase)
                 }
             }
+            // The whole matrix, for the conjugate-gradient blocks' `sgemm`.
+            for column in 0..<k { for row in 0..<column { gram[row * k + column] = gram[column * k + row] } }
         }
         let base = ranking ? 0 : Double(configuration.missingRating) - Double(globalMean)
         for r in rated {
@@ -282,27 +285,31 @@ package struct ALSTrainer: Sendable {
     package mutating func updateGenres() {
         guard usesGenres else { return }
         let k = configuration.k
-        let tau = Double(configuration.tau)
-        var numerator = [Double](repeating: 0, count: k)
-        var others = [Double](repeating: 0, count: k)
+        // Each rated movie's `l_i s_i` and `s_i`, fixed during the step.
+        var pulls = [Double](repeating: 0, count: ratings.movieCount)
+        for m in 0..<ratings.movieCount {
+            let n = ratings.movieOffsets[m + 1] - ratings.movieOffsets[m], count = genres.offsets[m + 1] - genres.offsets[m]
+            guard n > 0, count > 0 else { continue }
+            pulls[m] = weight(n, others: ratedUsers) / Double(count).squareRoot()
+        }
+        var numerator = [Double](repeating: 0, count: k), others = [Double](repeating: 0, count: k)
         for g in 0..<genres.genreCount {
             for d in 0..<k { numerator[d] = 0 }
-            var denominator = tau
+            var denominator = Double(configuration.tau)
             for p in genreOffsets[g] ..< genreOffsets[g + 1] {
                 let m = Int(genreMovies[p])
-                let n = ratings.movieOffsets[m + 1] - ratings.movieOffsets[m]
-                guard n > 0 else { continue }
-                let movieGenres = genres.genres(ofMovie: m)
-                let s = 1 / Double(movieGenres.count).squareRoot()
-                let l = weight(n, others: ratedUsers)
+                let pull = pulls[m]
+                guard pull > 0 else { continue }
+                let first = genres.offsets[m], last = genres.offsets[m + 1]
+                let s = 1 / Double(last - first).squareRoot()
                 for d in 0..<k { others[d] = 0 }
-                for h in movieGenres where Int(h) != g {
+                for h in genres.genres[first ..< last] where Int(h) != g {
                     let base = Int(h) * k
                     for d in 0..<k { others[d] += Double(genreFactors[base + d]) }
                 }
                 let q = m * k
-                for d in 0..<k { numerator[d] += l * s * (Double(movieFactors[q + d]) - s * others[d]) }
-                denominator += l * s * s
+                for d in 0..<k { numerator[d] += pull * (Double(movieFactors[q + d]) - s * others[d]) }
+                denominator += pull * s
             }
             for d in 0..<k { genreFactors[g * k + d] = denominator > 0 ? Float(numerator[d] / denominator) : 0 }
         }
@@ -315,15 +322,16 @@ package struct ALSTrainer: Sendable {
 
     private mutating func recomputePriors() {
         let k = configuration.k
-        for m in 0..<ratings.movieCount {
-            let movieGenres = genres.genres(ofMovie: m)
-            let base = m * k
-            for d in 0..<k { moviePriors[base + d] = 0 }
-            guard !movieGenres.isEmpty else { continue }
-            let s = 1 / Float(movieGenres.count).squareRoot()
-            for g in movieGenres {
-                let f = Int(g) * k
-                for d in 0..<k { moviePriors[base + d] += s * genreFactors[f + d] }
+        genreFactors.withUnsafeBufferPointer { factors in
+            moviePriors.withUnsafeMutableBufferPointer { priors in
+                guard let f = factors.baseAddress, let prior = priors.baseAddress else { return }
+                for m in 0..<genres.movieCount {
+                    let first = genres.offsets[m], last = genres.offsets[m + 1], row = prior + m * k
+                    row.update(repeating: 0, count: k)
+                    guard last > first else { continue }
+                    let s = 1 / Float(last - first).squareRoot()
+                    for p in first ..< last { VectorKernels.axpy(s, f + Int(genres.genres[p]) * k, into: row, count: k) }
+                }
             }
         }
     }
@@ -342,41 +350,68 @@ package struct ALSTrainer: Sendable {
     }
 
     /// `w/2 * sum over unrated (rated user, rated movie) pairs of (r_m - prediction)^2`:
-    /// all pairs in closed form through Gram sums, minus the rated pairs.
+    /// all pairs in closed form through sums over each side, minus the rated pairs. The
+    /// quadratic part `sum_(u,i) (p_u . q_i)^2` is `<P^T P, Q^T Q>`, two Gram matrices.
     private func missingTerm(observedMissing: Double) -> Double {
         guard usesMissingData else { return 0 }
         let k = configuration.k
-        var gram = [Double](repeating: 0, count: k * k)
+        let movies = (0..<ratings.movieCount).filter { ratings.movieOffsets[$0 + 1] > ratings.movieOffsets[$0] }
+        let users = (0..<ratings.userCount).filter { ratings.userOffsets[$0 + 1] > ratings.userOffsets[$0] }
         var q1 = [Double](repeating: 0, count: k), qb = [Double](repeating: 0, count: k)
-        var b1 = 0.0, b2 = 0.0, movieCount = 0.0
-        for m in 0..<ratings.movieCount where ratings.movieOffsets[m + 1] > ratings.movieOffsets[m] {
-            movieCount += 1
+        var b1 = 0.0, b2 = 0.0
+        for m in movies {
             let b = Double(movieBias[m])
-            b1 += b
-            b2 += b * b
-            for i in 0..<k {
-                let qi = Double(movieFactors[m * k + i])
-                q1[i] += qi
-                qb[i] += b * qi
-                for j in 0..<k { gram[i * k + j] += qi * Double(movieFactors[m * k + j]) }
+            (b1, b2) = (b1 + b, b2 + b * b)
+            for d in 0..<k {
+                let q = Double(movieFactors[m * k + d])
+                q1[d] += q
+                qb[d] += b * q
             }
         }
         let base = ranking ? 0 : Double(configuration.missingRating) - Double(globalMean)
         var full = 0.0
-        for u in 0..<ratings.userCount where ratings.userOffsets[u + 1] > ratings.userOffsets[u] {
+        var pa = [Double](repeating: 0, count: k), p1 = [Double](repeating: 0, count: k)
+        for u in users {
             let a = base - Double(userBias[u])
-            full += movieCount * a * a - 2 * a * b1 + b2
-            var cross = 0.0, quadratic = 0.0
-            for i in 0..<k {
-                let pi = Double(userFactors[u * k + i])
-                cross += pi * (a * q1[i] - qb[i])
-                var row = 0.0
-                for j in 0..<k { row += gram[i * k + j] * Double(userFactors[u * k + j]) }
-                quadratic += pi * row
+            full += Double(movies.count) * a * a - 2 * a * b1 + b2
+            for d in 0..<k {
+                let p = Double(userFactors[u * k + d])
+                pa[d] += a * p
+                p1[d] += p
             }
-            full += -2 * cross + quadratic
+        }
+        for d in 0..<k { full -= 2 * (pa[d] * q1[d] - p1[d] * qb[d]) }
+        let userGram = Self.doubleGram(userFactors, rows: users, k: k)
+        let movieGram = Self.doubleGram(movieFactors, rows: movies, k: k)
+        for column in 0..<k {
+            for row in 0...column {
+                let product = userGram[column * k + row] * movieGram[column * k + row]
+                full += row == column ? product : 2 * product
+            }
         }
         return 0.5 * Double(allPairsWeight) * (full - observedMissing)
+    }
+
+    /// `sum_r x_r x_r^T` over `rows` of the row-major `factors`, in double precision (upper
+    /// triangle, column-major), converting a thousand rows at a time.
+    private static func doubleGram(_ factors: [Float], rows: [Int], k: Int) -> [Double] {
+        var gram = [Double](repeating: 0, count: k * k)
+        let chunk = 1024
+        var buffer = [Double](repeating: 0, count: chunk * k)
+        for start in stride(from: 0, to: rows.count, by: chunk) {
+            let part = rows[start ..< min(start + chunk, rows.count)]
+            for (i, r) in part.enumerated() {
+                for d in 0..<k { buffer[i * k + d] = Double(factors[r * k + d]) }
+            }
+            buffer.withUnsafeBufferPointer { x in
+                gram.withUnsafeMutableBufferPointer { c in
+                    guard let x = x.baseAddress, let c = c.baseAddress, k > 0 else { return }
+                    // Row-major rows are column-major columns: C += X^T X is syrk NoTrans.
+                    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, Int32(k), Int32(part.count), 1, x, Int32(k), 1, c, Int32(k))
+                }
+            }
+        }
+        return gram
     }
 
     /// Training RMSE of the current state (a full pass over the ratings).

@@ -205,14 +205,38 @@ package struct AlternatingLeastSquares: Sendable {
             "lambda": "\(configuration.lambda)", "gamma": "\(configuration.gamma)",
             "genres": "\(configuration.useGenres ? genres.genreCount : 0)", "warm": "\(start != nil)",
         ])
+        // The rows' solves run on this code's own workers; OpenBLAS threads woken by the
+        // Gram matrices between them would spin on the cores those workers need.
+        try BLAS.withThreadCount(1) { () throws -> Void in
+            try iterate(&trainer, configuration: configuration, rows: sparse.count, ranking: ranking, progress: progress)
+        }
+        var parameters = configuration.parameters
+        parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
+        let genresUsed = configuration.useGenres && configuration.k > 0 && genres.genreCount > 0
+        return FactorModel(
+            kind: ranking ? .ials : .als, k: configuration.k, globalMean: trainer.globalMean,
+            userBias: trainer.userBias, movieBias: trainer.movieBias,
+            userFactors: trainer.userFactors, movieFactors: trainer.movieFactors,
+            genreFactors: genresUsed ? trainer.genreFactors : [],
+            users: users, movies: movies, genreNames: genresUsed ? genres.names : [],
+            parameters: parameters)
+    }
+
+    /// The iterations of ``fit(ratings:users:movies:genres:startingFrom:iterations:progress:)``,
+    /// each logged and reported.
+    private func iterate(
+        _ trainer: inout ALSTrainer, configuration: Configuration, rows: Int, ranking: Bool,
+        progress: (@Sendable (Progress) -> Void)?
+    ) throws {
+        let started = Date()
         for iteration in 1...configuration.iterations {
             let iterationStart = Date()
             try trainer.iterate()
             let sse = trainer.lastSquaredError ?? 0
-            let rmse = (sse / Double(sparse.count)).squareRoot()
+            let rmse = (sse / Double(rows)).squareRoot()
             guard rmse.isFinite else { throw ModelError.numerical("training diverged (RMSE is not finite) at iteration \(iteration)") }
-            // The missing-data part of the objective costs (users + movies) x k^2: at 32M
-            // ratings a tenth of an iteration, so it is reported every fifth iteration and at the end.
+            // The objective costs a pass over both sides' vectors and two Gram matrices: it is
+            // reported every fifth iteration and at the end.
             let reportsObjective = iteration % 5 == 0 || iteration == configuration.iterations
             let objective = reportsObjective ? trainer.objectiveAfterMovieStep() ?? .nan : .nan
             let elapsed = Date().timeIntervalSince(started)
@@ -229,16 +253,6 @@ package struct AlternatingLeastSquares: Sendable {
             logger.info("ALS iteration", metadata: metadata)
             progress?(report)
         }
-        var parameters = configuration.parameters
-        parameters["trainingSeconds"] = String(format: "%.3f", Date().timeIntervalSince(started))
-        let genresUsed = configuration.useGenres && configuration.k > 0 && genres.genreCount > 0
-        return FactorModel(
-            kind: ranking ? .ials : .als, k: configuration.k, globalMean: trainer.globalMean,
-            userBias: trainer.userBias, movieBias: trainer.movieBias,
-            userFactors: trainer.userFactors, movieFactors: trainer.movieFactors,
-            genreFactors: genresUsed ? trainer.genreFactors : [],
-            users: users, movies: movies, genreNames: genresUsed ? genres.names : [],
-            parameters: parameters)
     }
 }
 
