@@ -3,9 +3,15 @@ import Foundation
 extension ALSHalfStep {
     /// Rows whose conjugate-gradient solves advance together (``solveRankingRows``).
     static let blockRows = 64
+    /// Floats of gathered vectors a block may hold (1 MiB, within a core's L2 cache); a longer
+    /// row makes a block of its own.
+    static let blockGatherFloats = 1 << 18
 
     /// Whether the half-step solves its rows by conjugate gradient, in blocks.
     var solvesInBlocks: Bool { ranking && conjugateGradientSteps > 0 && missing != nil }
+
+    /// Ratings a worker's gather buffer must hold for blocks of rows at most `maxLength` long.
+    func blockGatherCapacity(maxLength: Int) -> Int { max(maxLength, Self.blockGatherFloats / max(k, 1)) }
 
     /// The ranking objective's rows (see ``solveRankingRow``) by ``conjugateGradientSteps``
     /// conjugate-gradient steps on their normal equations `A x = b`, starting from each row's
@@ -15,20 +21,28 @@ extension ALSHalfStep {
     /// (y_j . v) y_j + l v`. A step costs `O(k^2 + n k)` against the exact solve's
     /// `O(n k^2 + k^3)`, and each lowers the row's objective.
     ///
-    /// The rows of `range` go through in blocks of ``blockRows``: the products `w D G` of a
-    /// block's search directions `D` are one `sgemm`, where one `ssymv` per row spent more
-    /// time in call overhead than in arithmetic at `k = 64`. Each row takes the steps it would
-    /// take alone.
+    /// The rows of `range` go through in blocks of up to ``blockRows``: the products `w D G`
+    /// of a block's search directions `D` are one `sgemm`, where one `ssymv` per row spent
+    /// more time in call overhead than in arithmetic at `k = 64`. Each row's `sqrt(c_j) y_j`
+    /// are gathered once, contiguously, so the steps read them from cache (at 32M ratings
+    /// the fixed side's vectors do not fit there). Each row takes the steps it would take alone.
     func solveRankingRows(_ range: Range<Int>, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double) {
         guard let missing else { return }
+        let budget = blockGatherCapacity(maxLength: 0)
         missing.gram.withUnsafeBufferPointer { gram in
             guard let gram = gram.baseAddress else { return }
             var first = range.lowerBound
             while first < range.upperBound {
-                let block = first ..< min(first + Self.blockRows, range.upperBound)
-                solveRankingBlock(block, gram: gram, weight: missing.weight, count: missing.count, shared: s, scratch: scratch)
-                if measureLoss { loss += rankingLoss(block, shared: s) }
-                first = block.upperBound
+                var last = first, gathered = 0
+                while last < range.upperBound, last - first < Self.blockRows {
+                    let n = s.rows.offsets[last + 1] - s.rows.offsets[last]
+                    if last > first, gathered + n > budget { break }
+                    gathered += n
+                    last += 1
+                }
+                solveRankingBlock(first ..< last, gram: gram, weight: missing.weight, count: missing.count, shared: s, scratch: scratch)
+                if measureLoss { loss += rankingLoss(first ..< last, shared: s, scratch: scratch) }
+                first = last
             }
         }
     }
@@ -40,8 +54,8 @@ extension ALSHalfStep {
     ) {
         let b = scratch.block
         let x = s.factors + block.lowerBound * k
-        prepareBlock(block, count: others, shared: s, scratch: b)
-        multiply(block, x, gram: gram, weight: w, shared: s, scratch: b)
+        prepareBlock(block, count: others, shared: s, scratch: scratch)
+        multiply(block, x, gram: gram, weight: w, scratch: scratch)
         for i in 0..<block.count where b.active[i] {
             let row = i * k
             for d in 0..<k {
@@ -57,7 +71,7 @@ extension ALSHalfStep {
                 any = any || b.active[i]
             }
             guard any else { return }
-            multiply(block, b.direction, gram: gram, weight: w, shared: s, scratch: b)
+            multiply(block, b.direction, gram: gram, weight: w, scratch: scratch)
             for i in 0..<block.count where b.active[i] {
                 b.active[i] = step(x + i * k, row: i * k, squared: &b.squared[i], scratch: b)
             }
@@ -82,55 +96,63 @@ extension ALSHalfStep {
         return true
     }
 
-    /// Each row's `b = sum_j c_j y_j + l * prior` and penalty `l`; rows without ratings take
+    /// Gathers each row's `sqrt(c_j) y_j` (and `sqrt(c_j)`) after the previous row's, and
+    /// sets its `b = sum_j c_j y_j + l * prior` and penalty `l`; rows without ratings take
     /// their prior (or zero) and leave the lockstep at once.
-    private func prepareBlock(_ block: Range<Int>, count others: Int, shared s: Shared, scratch b: BlockScratch) {
+    private func prepareBlock(_ block: Range<Int>, count others: Int, shared s: Shared, scratch: Scratch) {
+        let b = scratch.block, g = scratch.gathered, t = scratch.targets
+        var position = 0
         for (i, r) in block.enumerated() {
             let start = s.rows.offsets[r], n = s.rows.offsets[r + 1] - start
             let x = s.factors + r * k, rhs = b.rhs + i * k
+            b.starts[i] = position
+            b.starts[i + 1] = position + n
             s.bias[r] = 0
             b.active[i] = n > 0
             guard n > 0 else {
                 if let prior = s.prior { x.update(from: prior + r * k, count: k) } else { x.update(repeating: 0, count: k) }
                 continue
             }
+            rhs.update(repeating: 0, count: k)
+            for j in 0..<n {
+                let root = s.rows.values[start + j].squareRoot(), row = g + (position + j) * k
+                let y = s.fixedFactors + Int(s.rows.columns[start + j]) * k
+                t[position + j] = root
+                for d in 0..<k { row[d] = root * y[d] }
+                VectorKernels.axpy(root, row, into: rhs, count: k)
+            }
+            position += n
             let count = Float(n) + (missing?.weight ?? 0) * Float(others)
             let l = alpha == 0 ? lambda : lambda * Float(pow(Double(count), Double(alpha)))
             b.penalty[i] = l
-            rhs.update(repeating: 0, count: k)
-            for p in start ..< start + n {
-                VectorKernels.axpy(s.rows.values[p], s.fixedFactors + Int(s.rows.columns[p]) * k, into: rhs, count: k)
-            }
             if let prior = s.prior { VectorKernels.axpy(l, prior + r * k, into: rhs, count: k) }
         }
     }
 
     /// `A_i v_i` into `b.product` for the block's active rows: `w V G` by one `sgemm` (`G` is
-    /// symmetric and stored whole), then each row's rated pairs and penalty.
-    private func multiply(
-        _ block: Range<Int>, _ v: UnsafePointer<Float>, gram: UnsafePointer<Float>, weight w: Float, shared s: Shared,
-        scratch b: BlockScratch
-    ) {
-        let out = b.product
-        BLAS.gemm(m: block.count, n: k, k: k, alpha: w, a: v, b: gram, c: out)
-        for (i, r) in block.enumerated() where b.active[i] {
-            let vi = v + i * k, oi = out + i * k
-            for p in s.rows.offsets[r] ..< s.rows.offsets[r + 1] {
-                let y = s.fixedFactors + Int(s.rows.columns[p]) * k
-                VectorKernels.axpy(s.rows.values[p] * VectorKernels.dot(y, vi, count: k), y, into: oi, count: k)
+    /// symmetric and stored whole), then each row's gathered pairs and penalty.
+    private func multiply(_ block: Range<Int>, _ v: UnsafePointer<Float>, gram: UnsafePointer<Float>, weight w: Float, scratch: Scratch) {
+        let b = scratch.block, g = scratch.gathered
+        BLAS.gemm(m: block.count, n: k, k: k, alpha: w, a: v, b: gram, c: b.product)
+        for i in 0..<block.count where b.active[i] {
+            let vi = v + i * k, out = b.product + i * k
+            for j in b.starts[i] ..< b.starts[i + 1] {
+                let row = g + j * k
+                VectorKernels.axpy(VectorKernels.dot(row, vi, count: k), row, into: out, count: k)
             }
-            VectorKernels.axpy(b.penalty[i], vi, into: oi, count: k)
+            VectorKernels.axpy(b.penalty[i], vi, into: out, count: k)
         }
     }
 
-    /// `sum_j c_j (1 - x . y_j)^2` over the block's rated pairs.
-    private func rankingLoss(_ block: Range<Int>, shared s: Shared) -> Double {
+    /// `sum_j c_j (1 - x . y_j)^2` over the block's rated pairs, from the gathered rows.
+    private func rankingLoss(_ block: Range<Int>, shared s: Shared, scratch: Scratch) -> Double {
+        let b = scratch.block, g = scratch.gathered, t = scratch.targets
         var sum = 0.0
-        for r in block {
+        for (i, r) in block.enumerated() {
             let x = s.factors + r * k
-            for p in s.rows.offsets[r] ..< s.rows.offsets[r + 1] {
-                let e = Double(1 - VectorKernels.dot(x, s.fixedFactors + Int(s.rows.columns[p]) * k, count: k))
-                sum += Double(s.rows.values[p]) * e * e
+            for j in b.starts[i] ..< b.starts[i + 1] {
+                let e = Double(t[j] - VectorKernels.dot(x, g + j * k, count: k))
+                sum += e * e
             }
         }
         return sum
@@ -144,17 +166,21 @@ extension ALSHalfStep {
         let penalty, squared: UnsafeMutablePointer<Float>
         /// Whether the row still takes steps.
         let active: UnsafeMutablePointer<Bool>
+        /// Row `i`'s gathered vectors are rows `starts[i] ..< starts[i + 1]` of the gather buffer.
+        let starts: UnsafeMutablePointer<Int>
 
         init(rows: Int, k: Int) {
             let size = max(rows * k, 1)
             (rhs, residual, direction, product) = (.allocate(capacity: size), .allocate(capacity: size), .allocate(capacity: size), .allocate(capacity: size))
             (penalty, squared) = (.allocate(capacity: max(rows, 1)), .allocate(capacity: max(rows, 1)))
             active = .allocate(capacity: max(rows, 1))
+            starts = .allocate(capacity: rows + 1)
         }
 
         func deallocate() {
             for buffer in [rhs, residual, direction, product, penalty, squared] { buffer.deallocate() }
             active.deallocate()
+            starts.deallocate()
         }
     }
 }

@@ -67,8 +67,8 @@ struct ALSHalfStep {
         let capacity: Int
         let k: Int
 
-        /// `maxLength` is the longest row to gather (0 when rows are not gathered), `blockRows`
-        /// the rows of a conjugate-gradient block (0 without).
+        /// `maxLength` is the most ratings gathered at once, `blockRows` the rows of a
+        /// conjugate-gradient block (0 without).
         init(maxLength: Int, k: Int, blockRows: Int) {
             capacity = max(maxLength, 1)
             self.k = k
@@ -115,7 +115,8 @@ struct ALSHalfStep {
         let k = self.k
         BLAS.withThreadCount(1) {
             let blocks = step.solvesInBlocks
-            let scratchShape = (maxLength: blocks ? 0 : rows.maxLength, blockRows: blocks ? Self.blockRows : 0)
+            let scratchShape = (
+                maxLength: blocks ? blockGatherCapacity(maxLength: rows.maxLength) : rows.maxLength, blockRows: blocks ? Self.blockRows : 0)
             chunks.run(workers: workers, makeScratch: { Scratch(maxLength: scratchShape.maxLength, k: k, blockRows: scratchShape.blockRows) }) { scratch, chunk, range in
                 var sum = 0.0, missingSum = 0.0
                 if blocks {
