@@ -28,7 +28,7 @@ package struct TrainingScheduler: Service {
     let health: ServerHealth
     let logger: Logger
     /// How often the lock, the schedule and pending requests are looked at.
-    var pollInterval: Duration = .seconds(2)
+    let pollInterval: Duration = .seconds(2)
 
     package init(
         schedule: CronSchedule, cycle: TrainingCycle, databaseURL: String, instance: String, health: ServerHealth,

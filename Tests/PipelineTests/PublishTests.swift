@@ -333,11 +333,7 @@ final class PublishTests: XCTestCase {
         settings.force = true
         let first = try Publisher(connection: connection).publish(Self.als(), settings: settings)
         let second = try Publisher(connection: connection).publish(Self.als(), settings: settings)
-        func parameters(_ run: Int64) throws -> [String: String] {
-            let text = try XCTUnwrap(try connection.query(
-                "select parameters from latent.model_runs where run_id = $1::bigint", [String(run)])[0, 0])
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        }
+        func parameters(_ run: Int64) throws -> [String: String] { try runParameters(run, connection) }
         let firstParameters = try parameters(first.runID), secondParameters = try parameters(second.runID)
         XCTAssertNil(firstParameters["tuneContinuedFromRun"], "the first run starts from the defaults")
         XCTAssertEqual(secondParameters["tuneContinuedFromRun"], String(first.runID))
@@ -353,6 +349,38 @@ final class PublishTests: XCTestCase {
         settings.tuneBudget = 0
         let untuned = try Publisher(connection: connection).publish(Self.als(), settings: settings)
         XCTAssertNil(try parameters(untuned.runID)["tuneTrials"], "budget 0: no search")
+    }
+
+    /// A budget that buys one trial only would try the current values again: the search is
+    /// skipped, the current run's values are kept and its trial's seconds carried forward.
+    func testABudgetForOneTrialKeepsTheCurrentValuesWithoutSearching() throws {
+        let connection = try LatentScratchDatabase(self).migrated()
+        try Self.seed(connection)
+        var settings = Self.settings()
+        (settings.tuneBudget, settings.force) = (60, true)
+        let tuned = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        let tunedParameters = try runParameters(tuned.runID, connection)
+        let trialSeconds = try XCTUnwrap(Double(tunedParameters["tuneTrialSeconds"] ?? ""))
+        XCTAssertGreaterThan(trialSeconds, 0)
+
+        settings.tuneBudget = trialSeconds * 1.5
+        let skipped = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        let skippedParameters = try runParameters(skipped.runID, connection)
+        XCTAssertEqual(skippedParameters["tuneTrials"], "0")
+        XCTAssertEqual(skippedParameters["tuneContinuedFromRun"], String(tuned.runID))
+        XCTAssertEqual(skippedParameters["lambda"], tunedParameters["lambda"], "the current run's winner, unchanged")
+        XCTAssertEqual(skippedParameters["k"], tunedParameters["k"])
+        XCTAssertEqual(skippedParameters["tuneTrialSeconds"], tunedParameters["tuneTrialSeconds"], "carried forward")
+
+        settings.tuneBudget = trialSeconds * 2.5 + 60
+        let searched = try Publisher(connection: connection).publish(Self.als(), settings: settings)
+        XCTAssertGreaterThan(Int(try runParameters(searched.runID, connection)["tuneTrials"] ?? "") ?? 0, 1, "a budget for two trials searches")
+    }
+
+    private func runParameters(_ run: Int64, _ connection: PostgresConnection) throws -> [String: String] {
+        let text = try XCTUnwrap(try connection.query(
+            "select parameters from latent.model_runs where run_id = $1::bigint", [String(run)])[0, 0])
+        return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
     }
 }
 

@@ -12,6 +12,9 @@ package final class CycleSnapshot {
 
     package init() {}
 
+    /// Whether a model of the cycle has loaded the snapshot already.
+    var isLoaded: Bool { loaded != nil }
+
     /// The shared snapshot and its user-major index of rated movies, loading them on first use.
     func get(_ load: () throws -> (DatabaseSnapshot, SparseRatings)) rethrows -> (DatabaseSnapshot, SparseRatings) {
         if let loaded { return loaded }

@@ -15,22 +15,36 @@ struct NightlyTuning {
     /// users first, so a trial costs what one on a 2M-rating set does and the budget buys
     /// several of them even at 32M ratings.
     static let sampleRatings = 2_000_000
+    /// The run parameter that records a trial's seconds.
+    static let trialSecondsParameter = "tuneTrialSeconds"
 
     struct Result: Sendable {
         var configuration: ModelConfiguration
+        /// Configurations tried; 0 when the budget buys only one trial (see ``tune``).
         var trials: Int
         var continuedFromRun: Int64?
         var sampledRatings: Int
+        /// Seconds of the start's trial: measured, or carried from the current run when skipped.
+        var trialSeconds: Double?
     }
 
     /// The winner of the search, or `nil` when there is nothing to tune (popularity, or no
-    /// budget).
+    /// budget). When the current run recorded a trial that took more than half the budget,
+    /// the search is skipped and the current run's values are kept: its one affordable trial
+    /// would only try them again (at 32M ratings a neural trial takes 73 s of the default 120).
     func tune(
         _ configuration: ModelConfiguration, train: RatingTriples, dataset: Dataset, seed: UInt64, progress: ProgressReporter
     ) throws -> Result? {
         guard budget > 0, !configuration.tunedValues.isEmpty else { return nil }
         let previous = try previousWinners(of: configuration)
         let start = previous.map { configuration.applying($0.values.filter { !pinned.contains($0.key) }) } ?? configuration
+        if let seconds = previous?.trialSeconds, 2 * seconds > budget {
+            logger.info("tuning skipped: the budget buys one trial, which would only try the current values again", metadata: [
+                "model": "\(configuration.kind.rawValue)", "trial_seconds": "\(MetricText.fixed(seconds))",
+                "budget_seconds": "\(MetricText.fixed(budget))", "budget_for_two_trials": "\(MetricText.fixed(2 * seconds))",
+            ])
+            return Result(configuration: start, trials: 0, continuedFromRun: previous?.runID, sampledRatings: 0, trialSeconds: seconds)
+        }
         let sample = Self.sample(train, userCount: dataset.users.count, limit: Self.sampleRatings, seed: seed)
         var search = HyperparameterSearch(trials: 8, seed: seed, budget: budget)
         search.pinned = pinned
@@ -41,12 +55,17 @@ struct NightlyTuning {
             "start": "\(HyperparameterSearch.describe(start))", "best": "\(HyperparameterSearch.describe(best.configuration))",
             "continued_from_run": "\(previous.map { String($0.runID) } ?? "none")", "ratings": "\(sample.count)",
         ])
-        return Result(configuration: best.configuration, trials: trials.count, continuedFromRun: previous?.runID, sampledRatings: sample.count)
+        let trialSeconds = trials.first { $0.configuration == start }?.seconds
+        return Result(
+            configuration: best.configuration, trials: trials.count, continuedFromRun: previous?.runID, sampledRatings: sample.count,
+            trialSeconds: trialSeconds)
     }
 
-    /// The tuned values recorded in the parameters of `kind`'s current run. Values that do
-    /// not parse are reported and skipped, never guessed.
-    private func previousWinners(of configuration: ModelConfiguration) throws -> (runID: Int64, values: [TunedParameter: Double])? {
+    /// The tuned values recorded in the parameters of `kind`'s current run, and the seconds of
+    /// its search's first trial. Values that do not parse are reported and skipped, never guessed.
+    private func previousWinners(
+        of configuration: ModelConfiguration
+    ) throws -> (runID: Int64, values: [TunedParameter: Double], trialSeconds: Double?)? {
         let kind = configuration.kind
         let result = try connection.query(
             """
@@ -74,7 +93,8 @@ struct NightlyTuning {
             }
             values[parameter] = value
         }
-        return (runID, values)
+        let trialSeconds = parameters[Self.trialSecondsParameter].flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+        return (runID, values, trialSeconds)
     }
 
     /// Every rating of a seeded sample of users, chosen so the total stays near `limit`.

@@ -43,6 +43,7 @@ package struct Publisher {
         var clock = PhaseClock()
         // The snapshot phase includes the user-major index of what each user rated, which the
         // lists exclude: data preparation, not top-N work.
+        let reused = shared?.isLoaded ?? false
         let (snapshot, rated) = try clock.time("snapshot") {
             try (shared ?? CycleSnapshot()).get {
                 let snapshot = try loadSnapshot(from: connection)
@@ -55,6 +56,7 @@ package struct Publisher {
         logger.info("snapshot loaded", metadata: [
             "model": "\(configuration.kind.rawValue)", "ratings": "\(dataset.ratings.count)", "users": "\(dataset.users.count)",
             "movies": "\(dataset.movies.count)", "seconds": "\(MetricText.fixed(clock.seconds["snapshot"] ?? 0))",
+            "source": "\(reused ? "an earlier model of this cycle" : "database")",
         ])
         try configuration.checkCatalogue(movies: dataset.movies.count)
         let runs = ModelRunStore(connection: connection)
@@ -137,7 +139,8 @@ package struct Publisher {
         }
         var parameters = result.configuration.parameters
         parameters["tuneTrials"] = String(result.trials)
-        parameters["tuneRatings"] = String(result.sampledRatings)
+        if result.sampledRatings > 0 { parameters["tuneRatings"] = String(result.sampledRatings) }
+        if let seconds = result.trialSeconds { parameters[NightlyTuning.trialSecondsParameter] = MetricText.fixed(seconds) }
         if let run = result.continuedFromRun { parameters["tuneContinuedFromRun"] = String(run) }
         try connection.query(
             "update latent.model_runs set parameters = $2::jsonb where run_id = $1::bigint",
