@@ -76,10 +76,10 @@ package struct FoldInRegularization: Sendable, Equatable {
                 gamma: try saved.nonNegative("biasRegularisation"), gammaExponent: 1)
         case .baseline:
             self.init(lambda: 0, exponent: 0, gamma: try saved.nonNegative("userRegularisation"))
-        case .popularity, .neural, .mlp, .ease:
+        case .popularity, .neural, .mlp, .ease, .blend:
             throw ModelError.invalidParameter(
                 name: "model kind", value: model.kind.rawValue,
-                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, mlp's user embedding goes through a network and has no regularised solve, ease takes the user's rated movies as they are)")
+                requirement: "als, mf or baseline for a regularised fold-in (popularity has no user side, neural embeds through its encoder, mlp's user embedding goes through a network and has no regularised solve, ease and blend take the user's rated movies as they are)")
         }
     }
 }
@@ -93,6 +93,14 @@ extension FactorModel {
         guard kind == .ials else { return nil }
         return try FoldInRegularization(model: self).ranking?.positiveThreshold
     }
+}
+
+extension FactorModel {
+    /// Whether fold-in solves with the ``FoldInRegularization`` read from the model, and so can
+    /// share one ``FoldInContext`` across users: not popularity (no user side), the neural
+    /// model (its encoder embeds), EASE (the rated movies are the input) or a blend (its ials
+    /// part solves on its own).
+    package var foldsInWithRegularization: Bool { encoder == nil && ![.popularity, .ease, .blend].contains(kind) }
 }
 
 extension FoldInRegularization {
@@ -239,6 +247,7 @@ extension FactorModel {
                 requirement: "a model without a rating head for fold-in (the rating MLP scores through its network: a solved vector would not fit it)")
         }
         if kind == .ease { return (0, try easeInput(movieIndices: movieIndices, ratings: ratings)) }
+        if kind == .blend { return (0, try blendFoldIn(movieIndices: movieIndices, ratings: ratings)) }
         let reg = try regularization ?? FoldInRegularization(model: self)
         guard !ratings.isEmpty else { return (0, [Float](repeating: 0, count: k)) }
         if let ranking = reg.ranking {

@@ -4,7 +4,7 @@ import Logging
 import Models
 import Pipeline
 
-/// `latent train popularity|baseline|mf|als|neural|ials|mlp|ease`: fits a model from the database or from MovieLens files and
+/// `latent train popularity|baseline|mf|als|neural|ials|mlp|ease|blend`: fits a model from the database or from MovieLens files and
 /// writes the model file (and, from the database, a `latent.model_runs` row).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,10 +18,10 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case popularity, baseline, mf, als, neural, ials, mlp, ease
+        case popularity, baseline, mf, als, neural, ials, mlp, ease, blend
     }
 
-    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres), neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings), ials (ALS with the ranking objective, the same as als --objective ranking), mlp (the rating network of the study of latent spaces for user preferences, Brazilian Journal of Technology 2021: embeddings through three ReLU layers, Gaussian noise, clipped output) or ease (Steck, \"Embarrassingly shallow autoencoders for sparse data\": an item-item closed form; lists only, catalogues up to --max-movies).")
+    @Argument(help: "The model: popularity (most training ratings first; lists only), baseline (biases only), mf (biased MF by SGD), als (ALS with biases and genres), neural (the multinomial softmax model of Liang et al., \"Variational Autoencoders for Collaborative Filtering\", Mult-DAE; ranking scores, not ratings), ials (ALS with the ranking objective, the same as als --objective ranking), mlp (the rating network of the study of latent spaces for user preferences, Brazilian Journal of Technology 2021: embeddings through three ReLU layers, Gaussian noise, clipped output) ease (Steck, \"Embarrassingly shallow autoencoders for sparse data\": an item-item closed form; lists only, catalogues up to --max-movies) or blend (EASE's scores plus --blend-weight times ials'; lists only; --k and --iterations are ials').")
     var model: Kind
 
     @OptionGroup var source: DataSourceOptions
@@ -87,7 +87,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// ALS with either objective.
-    private var alternating: Bool { model == .als || model == .ials }
+    private var alternating: Bool { model == .als || model == .ials || model == .blend }
 
     /// The configuration from the defaults and the flags given.
     func modelConfiguration() -> ModelConfiguration {
@@ -126,6 +126,11 @@ struct TrainCommand: ParsableCommand {
             gradient.apply(to: &c)
             network.apply(to: &c)
             return .mlp(c)
+        case .blend:
+            var c = EASEBlend.Configuration()
+            ease.apply(to: &c.ease)
+            if let weight = ease.blendWeight { c.weight = weight }
+            return .blend(c)
         case .ease:
             var c = EASE.Configuration()
             if let lambda = alsRegularisation.lambda { c.lambda = lambda }

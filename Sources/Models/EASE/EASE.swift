@@ -85,8 +85,8 @@ extension FactorModel {
             throw ModelError.invalidParameter(
                 name: "ease parameter likedThreshold", value: parameters["likedThreshold"] ?? "absent", requirement: "a finite number")
         }
-        var row = [Float](repeating: 0, count: k)
-        for (m, rating) in zip(movieIndices, ratings) where rating >= threshold && m >= 0 && Int(m) < k { row[Int(m)] = 1 }
+        var row = [Float](repeating: 0, count: movies.count)
+        for (m, rating) in zip(movieIndices, ratings) where rating >= threshold && m >= 0 && Int(m) < movies.count { row[Int(m)] = 1 }
         return row
     }
 }
@@ -96,6 +96,10 @@ extension ModelConfiguration {
     /// a catalogue of `movies` (EASE above its ``EASE/Configuration/maxMovies``); every other
     /// kind fits any size. The nightly cycle calls it before starting a run, to skip the model.
     package func checkCatalogue(movies: Int) throws(ModelError) {
-        if case .ease(let c) = self { try EASE.checkCatalogue(movies: movies, limit: c.maxMovies) }
+        switch self {
+        case .ease(let c): try EASE.checkCatalogue(movies: movies, limit: c.maxMovies)
+        case .blend(let c): try EASE.checkCatalogue(movies: movies, limit: c.ease.maxMovies)
+        default: return
+        }
     }
 }

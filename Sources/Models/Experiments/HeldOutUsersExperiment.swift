@@ -131,9 +131,7 @@ package enum HeldOutUsersExperiment {
         let users = history.movies.count, k = model.k
         var biases = [Float](repeating: 0, count: users), vectors = [Float](repeating: 0, count: users * k)
         guard k > 0 else { return (biases, vectors) }
-        // The neural model embeds through its encoder, EASE takes the rated movies as they are;
-        // the others solve with their saved settings.
-        let regularization: FoldInRegularization? = try model.encoder == nil && model.kind != .ease ? FoldInRegularization(model: model) : nil
+        let regularization: FoldInRegularization? = try model.foldsInWithRegularization ? FoldInRegularization(model: model) : nil
         let context = regularization?.context(for: model)
         for u in 0..<users {
             let folded = try model.foldIn(

@@ -10,6 +10,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     case ials(AlternatingLeastSquares.Configuration)
     case mlp(RatingMLP.Configuration)
     case ease(EASE.Configuration)
+    case blend(EASEBlend.Configuration)
 
     /// "popularity", "baseline", "mf", "als" or "neural" (the `FactorModel.kind` it produces).
     package var kind: ModelKind {
@@ -22,6 +23,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .ials: return .ials
         case .mlp: return .mlp
         case .ease: return .ease
+        case .blend: return .blend
         }
     }
 
@@ -29,7 +31,7 @@ package enum ModelConfiguration: Sendable, Equatable {
     /// readers, and RMSE measures it); popularity and the neural embedder only rank.
     package var predictsRatings: Bool {
         switch self {
-        case .popularity, .neural, .ials, .ease: return false
+        case .popularity, .neural, .ials, .ease, .blend: return false
         case .baseline, .mf, .als, .mlp: return true
         }
     }
@@ -43,6 +45,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .neural(let c): return c.parameters
         case .mlp(let c): return c.parameters
         case .ease(let c): return c.parameters
+        case .blend(let c): return c.parameters
         }
     }
 
@@ -60,6 +63,7 @@ package enum ModelConfiguration: Sendable, Equatable {
         case .neural(let c): try c.validate()
         case .mlp(let c): try c.validate()
         case .ease(let c): try c.validate()
+        case .blend(let c): try c.validate()
         }
     }
 
@@ -87,6 +91,8 @@ package enum ModelConfiguration: Sendable, Equatable {
                 ratings: ratings, users: dataset.users, movies: dataset.movies, genres: dataset.genres, progress: progress)
         case .ease(let c):
             return try EASE(configuration: c).fit(ratings: ratings, users: dataset.users, movies: dataset.movies, progress: progress)
+        case .blend(let c):
+            return try EASEBlend(configuration: c).fit(ratings: ratings, dataset: dataset, progress: progress)
         }
     }
 

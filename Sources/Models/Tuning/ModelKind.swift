@@ -27,6 +27,9 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// The item-item closed form of Steck, "Embarrassingly shallow autoencoders for sparse
     /// data" (2019); lists only, for catalogues whose movies² matrices fit in memory.
     case ease
+    /// EASE's scores plus ials': one list from both (see ``EASEBlend``); lists only, for the
+    /// catalogues EASE fits.
+    case blend
 
     /// The configuration with every default (what a user who passes nothing gets).
     package var defaultConfiguration: ModelConfiguration {
@@ -39,11 +42,12 @@ package enum ModelKind: String, Sendable, CaseIterable, Codable {
         case .ials: return .ials(.rankingDefaults)
         case .mlp: return .mlp(.init())
         case .ease: return .ease(.init())
+        case .blend: return .blend(.init())
         }
     }
 
     /// Whether the model's factors are vectors worth publishing (movie and user vectors,
     /// similar movies, genre vectors). EASE's factors are a user's rated movies and the
-    /// columns of its weight matrix, as long as the catalogue: not embeddings.
-    package var hasVectors: Bool { self != .ease }
+    /// columns of its weight matrix, as long as the catalogue: not embeddings (a blend's too).
+    package var hasVectors: Bool { self != .ease && self != .blend }
 }

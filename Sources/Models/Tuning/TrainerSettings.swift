@@ -54,6 +54,11 @@ extension ModelConfiguration {
             // EASE has no seed, dimensions or iterations: a closed form over the catalogue.
             if let threads = change.threads { c.threads = threads }
             return .ease(c)
+        case .blend(var c):
+            // The settings are ials'; EASE takes only the threads.
+            c.ials = change.applied(to: c.ials)
+            if let threads = change.threads { c.ease.threads = threads }
+            return .blend(c)
         case .mf(let c): return .mf(change.applied(to: c))
         case .als(let c): return .als(change.applied(to: c))
         case .ials(let c): return .ials(change.applied(to: c))

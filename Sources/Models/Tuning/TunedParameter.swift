@@ -19,6 +19,7 @@ extension ModelConfiguration {
         case .ials(let c): return TunedKinds.ials.values(of: c)
         case .mlp(let c): return TunedKinds.mlp.values(of: c)
         case .ease(let c): return TunedKinds.ease.values(of: c)
+        case .blend(let c): return TunedKinds.blend.values(of: c)
         }
     }
 
@@ -34,6 +35,7 @@ extension ModelConfiguration {
         case .ials(let c): return .ials(TunedKinds.ials.applying(values, to: c))
         case .mlp(let c): return .mlp(TunedKinds.mlp.applying(values, to: c))
         case .ease(let c): return .ease(TunedKinds.ease.applying(values, to: c))
+        case .blend(let c): return .blend(TunedKinds.blend.applying(values, to: c))
         }
     }
 }
@@ -82,5 +84,10 @@ private enum TunedKinds {
 
     static var ease: TunedFields<EASE.Configuration> {
         .init(floats: [(.lambda, \.lambda)])
+    }
+    /// EASE's penalty (saved as `lambda`; ials' settings are saved under `ials.`, which the
+    /// nightly search's continuation would not find).
+    static var blend: TunedFields<EASEBlend.Configuration> {
+        .init(floats: [(.lambda, \.ease.lambda)])
     }
 }

@@ -69,10 +69,8 @@ package final class LiveRefresher {
     private func model(of runID: Int64) throws -> (runID: Int64, model: FactorModel, context: FoldInContext?) {
         if let cached, cached.runID == runID { return cached }
         let model = try FactorModel.published(runID: runID, from: connection)
-        // Popularity has no user side, the neural model folds in through its encoder and EASE
-        // takes the user's rated movies as they are.
         var context: FoldInContext?
-        if model.kind != .popularity, model.kind != .ease, model.encoder == nil {
+        if model.foldsInWithRegularization {
             let regularization = try FoldInRegularization(model: model)
             context = regularization.context(for: model)
         }
