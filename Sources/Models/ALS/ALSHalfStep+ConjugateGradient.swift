@@ -54,7 +54,7 @@ extension ALSHalfStep {
     ) {
         let b = scratch.block
         let x = s.factors + block.lowerBound * k
-        prepareBlock(block, count: others, shared: s, scratch: scratch)
+        prepareBlock(block, weight: w, count: others, shared: s, scratch: scratch)
         multiply(block, x, gram: gram, weight: w, scratch: scratch)
         for i in 0..<block.count where b.active[i] {
             let row = i * k
@@ -99,7 +99,7 @@ extension ALSHalfStep {
     /// Gathers each row's `sqrt(c_j) y_j` (and `sqrt(c_j)`) after the previous row's, and
     /// sets its `b = sum_j c_j y_j + l * prior` and penalty `l`; rows without ratings take
     /// their prior (or zero) and leave the lockstep at once.
-    private func prepareBlock(_ block: Range<Int>, count others: Int, shared s: Shared, scratch: Scratch) {
+    private func prepareBlock(_ block: Range<Int>, weight w: Float, count others: Int, shared s: Shared, scratch: Scratch) {
         let b = scratch.block, g = scratch.gathered, t = scratch.targets
         var position = 0
         for (i, r) in block.enumerated() {
@@ -122,7 +122,7 @@ extension ALSHalfStep {
                 VectorKernels.axpy(root, row, into: rhs, count: k)
             }
             position += n
-            let count = Float(n) + (missing?.weight ?? 0) * Float(others)
+            let count = Float(n) + w * Float(others)
             let l = alpha == 0 ? lambda : lambda * Float(pow(Double(count), Double(alpha)))
             b.penalty[i] = l
             if let prior = s.prior { VectorKernels.axpy(l, prior + r * k, into: rhs, count: k) }

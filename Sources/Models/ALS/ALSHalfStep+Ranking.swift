@@ -10,8 +10,8 @@ extension ALSHalfStep {
     ///
     /// `N` the fixed side's rated rows. The rows `sqrt(c_j) y_j` are gathered contiguously so
     /// one `ssyrk` adds the weighted outer products and Cholesky solves exactly (with
-    /// ``conjugateGradientSteps`` the rows go to ``solveRankingRows`` instead). Bias stays 0. With `measureLoss` adds `sum_j c_j (1 - x . y_j)^2`. False on a
-    /// numerical failure.
+    /// ``conjugateGradientSteps`` the rows go to ``solveRankingRows`` instead). Bias stays 0.
+    /// With `measureLoss` adds `sum_j c_j (1 - x . y_j)^2`. False on a numerical failure.
     @inline(__always)
     func solveRankingRow(
         _ r: Int, start: Int, count n: Int, shared s: Shared, scratch: Scratch, measureLoss: Bool, loss: inout Double

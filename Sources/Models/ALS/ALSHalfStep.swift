@@ -121,9 +121,9 @@ struct ALSHalfStep {
                 var sum = 0.0, missingSum = 0.0
                 if blocks {
                     step.solveRankingRows(range, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum)
-                }
-                for r in range where !blocks {
-                    if !step.solveRow(r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum, missingLoss: &missingSum) {
+                } else {
+                    for r in range where !step.solveRow(
+                        r, shared: shared, scratch: scratch, measureLoss: measureLoss, loss: &sum, missingLoss: &missingSum) {
                         shared.failures[chunk] = r
                         break
                     }

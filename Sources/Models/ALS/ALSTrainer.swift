@@ -62,8 +62,8 @@ package struct ALSTrainer: Sendable {
     /// Movies of each genre (CSR), for the genre update.
     private let genreOffsets: [Int]
     /// Users and movies with at least one training rating (the ranking objective's `N`).
-    private let ratedUsers: Int
-    private let ratedMovies: Int
+    private var ratedUsers: Int { userRows.rated.count }
+    private var ratedMovies: Int { movieRows.rated.count }
     private let genreMovies: [Int32]
 
     /// Sets up the initial state: biases zero, user vectors zero, movie vectors small
@@ -93,8 +93,6 @@ package struct ALSTrainer: Sendable {
         genreFactors = [Float](repeating: 0, count: genres.genreCount * k)
         moviePriors = [Float](repeating: 0, count: ratings.movieCount * k)
 
-        ratedUsers = (0..<ratings.userCount).reduce(0) { $0 + (ratings.userOffsets[$1 + 1] > ratings.userOffsets[$1] ? 1 : 0) }
-        ratedMovies = (0..<ratings.movieCount).reduce(0) { $0 + (ratings.movieOffsets[$1 + 1] > ratings.movieOffsets[$1] ? 1 : 0) }
         userRows = RowSide(offsets: ratings.userOffsets, columns: ratings.userMovies, values: ratings.userRatings, k: k)
         movieRows = RowSide(offsets: ratings.movieOffsets, columns: ratings.movieUsers, values: ratings.movieRatings, k: k)
 
@@ -148,20 +146,17 @@ package struct ALSTrainer: Sendable {
     /// Weight of the all-pairs term: `alpha_0` (ranking) or the missing-data weight.
     private var allPairsWeight: Float { ranking ? configuration.unobservedWeight : configuration.missingWeight }
 
-    /// Sums over the rated rows of one side (the side held fixed in a half-step).
-    private func missingSums(factors: [Float], bias: [Float], offsets: [Int]) -> ALSHalfStep.MissingSums {
+    /// Sums over the `rated` rows of one side (the side held fixed in a half-step).
+    private func missingSums(factors: [Float], bias: [Float], rated: [Int]) -> ALSHalfStep.MissingSums {
         let k = configuration.k
-        let rows = bias.count
         var gram = [Float](repeating: 0, count: k * k)
         var vectors = [Double](repeating: 0, count: k)
         var weighted = [Double](repeating: 0, count: k)
         var targets = 0.0
-        var count = 0
         // Rows without ratings are outside the objective: the Gram matrix is of the rated rows
         // only, packed when some are missing (27% of ML-latest-small's movies have no positive
         // in a 90% training split for the ranking objective).
-        let rated = (0..<rows).filter { offsets[$0 + 1] > offsets[$0] }
-        let packed = rated.count == rows ? factors : rated.flatMap { factors[($0 * k) ..< ($0 * k + k)] }
+        let packed = rated.count == bias.count ? factors : rated.flatMap { factors[($0 * k) ..< ($0 * k + k)] }
         if k > 0, !rated.isEmpty {
             packed.withUnsafeBufferPointer { x in
                 gram.withUnsafeMutableBufferPointer { c in
@@ -173,7 +168,6 @@ package struct ALSTrainer: Sendable {
         }
         let base = ranking ? 0 : Double(configuration.missingRating) - Double(globalMean)
         for r in rated {
-            count += 1
             let t = base - Double(bias[r])
             targets += t
             for d in 0..<k {
@@ -184,7 +178,7 @@ package struct ALSTrainer: Sendable {
         }
         return ALSHalfStep.MissingSums(
             weight: allPairsWeight, rating: ranking ? 0 : configuration.missingRating, gram: gram,
-            vectors: vectors.map(Float.init), targets: Float(targets), weightedVectors: weighted.map(Float.init), count: count)
+            vectors: vectors.map(Float.init), targets: Float(targets), weightedVectors: weighted.map(Float.init), count: rated.count)
     }
 
     private var usesGenres: Bool { configuration.useGenres && genres.genreCount > 0 && configuration.k > 0 }
@@ -201,7 +195,7 @@ package struct ALSTrainer: Sendable {
     /// Algorithm 1/2, first loop: every user's bias, then vector, with the movie side fixed.
     package mutating func updateUsers() throws {
         var step = halfStep
-        if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, offsets: movieRows.offsets) }
+        if usesMissingData { step.missing = missingSums(factors: movieFactors, bias: movieBias, rated: movieRows.rated) }
         _ = try Self.solve(
             userRows, step: step, fixedFactors: movieFactors, fixedBias: movieBias, bias: &userBias, factors: &userFactors,
             prior: nil, measureLoss: false)
@@ -212,7 +206,7 @@ package struct ALSTrainer: Sendable {
     /// squared error, which the genre step does not change.
     package mutating func updateMovies() throws {
         var step = halfStep
-        if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, offsets: userRows.offsets) }
+        if usesMissingData { step.missing = missingSums(factors: userFactors, bias: userBias, rated: userRows.rated) }
         let result = try Self.solve(
             movieRows, step: step, fixedFactors: userFactors, fixedBias: userBias, bias: &movieBias, factors: &movieFactors,
             prior: usesGenres ? moviePriors : nil, measureLoss: true)
@@ -220,13 +214,16 @@ package struct ALSTrainer: Sendable {
         lastMissingObservedError = usesMissingData && !ranking ? result.missingSquaredError : nil
     }
 
-    /// One side's CSR rows, their longest row, and how its half-step is cut into chunks.
+    /// One side's CSR rows, their longest row, the rows with ratings, and how its half-step is
+    /// cut into chunks.
     private struct RowSide {
         var offsets: [Int]
         var columns: [Int32]
         var values: [Float]
         var count: Int { offsets.count - 1 }
         var maxLength: Int
+        /// The rows with at least one rating: the only ones inside the objective.
+        var rated: [Int]
         var chunks: ParallelChunks
 
         /// Chunks balanced by each row's solve cost: a `k x k` factorisation plus its ratings' share.
@@ -239,6 +236,7 @@ package struct ALSTrainer: Sendable {
             let rows = offsets.count - 1
             chunks = ParallelChunks(rowCount: rows) { cube + square * Double(offsets[$0 + 1] - offsets[$0]) }
             maxLength = (0..<rows).reduce(0) { max($0, offsets[$1 + 1] - offsets[$1]) }
+            rated = (0..<rows).filter { offsets[$0 + 1] > offsets[$0] }
         }
     }
 
@@ -355,8 +353,7 @@ package struct ALSTrainer: Sendable {
     private func missingTerm(observedMissing: Double) -> Double {
         guard usesMissingData else { return 0 }
         let k = configuration.k
-        let movies = (0..<ratings.movieCount).filter { ratings.movieOffsets[$0 + 1] > ratings.movieOffsets[$0] }
-        let users = (0..<ratings.userCount).filter { ratings.userOffsets[$0 + 1] > ratings.userOffsets[$0] }
+        let movies = movieRows.rated, users = userRows.rated
         var q1 = [Double](repeating: 0, count: k), qb = [Double](repeating: 0, count: k)
         var b1 = 0.0, b2 = 0.0
         for m in movies {
