@@ -17,7 +17,7 @@ import Foundation
 ///   NDCG@100 on every one of those splits.
 ///
 /// As a ``FactorModel`` it is EASE's form with ials' vectors appended: a user's factors are
-/// their liked-movie indicator row followed by `w p_u`, a movie's are column `m` of `B`
+/// EASE's input row (1 at each rated movie) followed by `w p_u`, a movie's are column `m` of `B`
 /// followed by `q_m`, so `k = movies + ials' k` and every consumer of factor models (top-N,
 /// evaluation, `recommend`) works unchanged. Lists only, for the catalogues EASE fits.
 package struct EASEBlend: Sendable {
@@ -129,6 +129,6 @@ extension FactorModel {
         }
         return FactorModel(
             kind: .ials, k: tailK, globalMean: 0, userBias: [], movieBias: [Float](repeating: 0, count: movieCount),
-            userFactors: [], movieFactors: tail, users: IDIndex(ids: []), movies: movies, parameters: ialsParameters)
+            userFactors: [], movieFactors: tail, users: IDIndex(), movies: movies, parameters: ialsParameters)
     }
 }

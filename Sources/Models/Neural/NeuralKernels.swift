@@ -127,17 +127,4 @@ enum NeuralKernels {
         }
         return sum
     }
-
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var sum: Float = 0
-        for f in 0..<count { sum += a[f] * b[f] }
-        return sum
-    }
-
-    /// `y += alpha * x`.
-    @inline(__always)
-    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        for f in 0..<count { y[f] += alpha * x[f] }
-    }
 }

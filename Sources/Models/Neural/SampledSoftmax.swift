@@ -185,7 +185,7 @@ final class SampledSoftmax {
             let row = z.base + r * n, own = scores.base + starts.base[r], user = embeddings.base + r * d
             for (i, movie) in bag.enumerated() {
                 let m = Int(movie)
-                own[i] = NeuralKernels.dot(user, factors.base + m * d, count: d) + biases.base[m]
+                own[i] = VectorKernels.dot(user, factors.base + m * d, count: d) + biases.base[m]
                 let p = Int(positions.base[m])
                 if p >= 0 { row[p] = -.infinity }
             }
@@ -205,7 +205,7 @@ final class SampledSoftmax {
         targets.forEachBag(of: users, threads: threads) { r, bag in
             let row = out.base + r * d, own = scores.base + starts.base[r]
             for (i, movie) in bag.enumerated() {
-                NeuralKernels.axpy(own[i], factors.base + Int(movie) * d, into: row, count: d)
+                VectorKernels.axpy(own[i], factors.base + Int(movie) * d, into: row, count: d)
             }
         }
     }
